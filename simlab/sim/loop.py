@@ -1,0 +1,288 @@
+"""NAME
+    loop - a virtual-time asyncio event loop
+
+SUMMARY
+    loop = VirtualLoop(); loop.run_until_complete(coro); loop.run(until=60.0)
+
+DESCRIPTION
+    A SimPy-sized event loop that runs ordinary asyncio code (aiosmtpd,
+    asyncio streams, tasks, futures, ``asyncio.sleep``) in *virtual* time:
+    the clock jumps straight to the next timer, so a five-day queue lifetime
+    takes no wall time. It never reads the wall clock.
+
+    Events are ordered by (time, sequence): two timers due at the same instant
+    run in the order they were armed (asyncio's own heap does not promise that),
+    which makes every run with the same inputs byte-identical.
+
+    Timers armed with ``daemon=True`` (a periodic queue scan, an idle timer)
+    do not keep ``run()`` going: the loop is *quiet* when only daemon timers
+    are left.
+
+    The loop can be driven from inside a running Jupyter cell: ``run_forever``
+    sets aside the outer running loop *and* the outer current task and puts
+    both back afterwards, in exactly this one place. No threads, no sockets,
+    no self-pipe: the same code runs under Pyodide.
+
+SEE ALSO
+    asyncio-eventloop, simlab.sim.network
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import heapq
+import itertools
+import logging
+from asyncio import events, futures, tasks
+from typing import Any, Callable, Coroutine, Iterator, TypeVar
+
+T = TypeVar("T")
+log = logging.getLogger("simlab.loop")
+
+
+class VirtualLoop(asyncio.AbstractEventLoop):
+    """An asyncio event loop whose clock is a number that only timers move."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._time = float(start)
+        self._ready: collections.deque[asyncio.Handle] = collections.deque()
+        self._scheduled: list[tuple[float, int, asyncio.TimerHandle]] = []
+        self._daemon: set[asyncio.TimerHandle] = set()
+        self._seq = itertools.count()
+        self._running = False
+        self._stopping = False
+        self._closed = False
+        self._debug = False
+        self._exception_handler: Callable[..., Any] | None = None
+        self._task_factory: Callable[..., Any] | None = None
+        self.exceptions: list[dict[str, Any]] = []
+
+    # -- clock ---------------------------------------------------------------
+    def time(self) -> float:
+        return self._time
+
+    @property
+    def now(self) -> float:
+        """Virtual seconds since the loop was created."""
+        return self._time
+
+    # -- scheduling ----------------------------------------------------------
+    def call_soon(self, callback, *args, context=None):  # type: ignore[override]
+        self._check_closed()
+        handle = asyncio.Handle(callback, args, self, context)
+        self._ready.append(handle)
+        return handle
+
+    call_soon_threadsafe = call_soon
+
+    def call_later(self, delay, callback, *args, context=None, daemon: bool = False):  # type: ignore[override]
+        return self.call_at(self._time + max(0.0, float(delay)), callback, *args, context=context, daemon=daemon)
+
+    def call_at(self, when, callback, *args, context=None, daemon: bool = False):  # type: ignore[override]
+        self._check_closed()
+        handle = asyncio.TimerHandle(float(when), callback, args, self, context)
+        heapq.heappush(self._scheduled, (handle.when(), next(self._seq), handle))
+        handle._scheduled = True  # type: ignore[attr-defined]
+        if daemon:
+            self._daemon.add(handle)
+        return handle
+
+    def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
+        self._daemon.discard(handle)
+
+    async def sleep(self, delay: float, *, daemon: bool = False) -> None:
+        """``asyncio.sleep`` that may be marked as not keeping ``run()`` busy."""
+        fut = self.create_future()
+        h = self.call_later(delay, _set_result_unless_cancelled, fut, None, daemon=daemon)
+        try:
+            await fut
+        finally:
+            h.cancel()
+
+    def create_future(self) -> asyncio.Future[Any]:
+        return futures.Future(loop=self)
+
+    def create_task(self, coro, *, name=None, context=None):  # type: ignore[override]
+        self._check_closed()
+        if self._task_factory is not None:
+            task = self._task_factory(self, coro)
+        elif context is not None:
+            task = tasks.Task(coro, loop=self, name=name, context=context)
+        else:
+            task = tasks.Task(coro, loop=self, name=name)
+        return task
+
+    def set_task_factory(self, factory) -> None:  # type: ignore[override]
+        self._task_factory = factory
+
+    def get_task_factory(self):  # type: ignore[override]
+        return self._task_factory
+
+    # -- running -------------------------------------------------------------
+    def is_running(self) -> bool:
+        return self._running
+
+    def is_closed(self) -> bool:
+        return self._closed
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def close(self) -> None:
+        if self._running:
+            raise RuntimeError("Cannot close a running event loop")
+        self._closed = True
+        self._ready.clear()
+        self._scheduled.clear()
+        self._daemon.clear()
+
+    def _check_closed(self) -> None:
+        if self._closed:
+            raise RuntimeError("Event loop is closed")
+
+    def _busy(self) -> bool:
+        """True while something other than daemon timers is pending."""
+        if self._ready:
+            return True
+        for _, _, h in self._scheduled:
+            if not h._cancelled and h not in self._daemon:  # type: ignore[attr-defined]
+                return True
+        return False
+
+    def _next_when(self) -> float | None:
+        while self._scheduled and self._scheduled[0][2]._cancelled:  # type: ignore[attr-defined]
+            heapq.heappop(self._scheduled)
+        return self._scheduled[0][0] if self._scheduled else None
+
+    def _run_once(self, until: float | None) -> bool:
+        """Run one batch of due handles; False when there is nothing to do before ``until``."""
+        if not self._ready:
+            when = self._next_when()
+            if when is None or (until is not None and when > until):
+                return False
+            if when > self._time:
+                self._time = when
+        while self._scheduled and self._scheduled[0][0] <= self._time:
+            _, _, handle = heapq.heappop(self._scheduled)
+            handle._scheduled = False  # type: ignore[attr-defined]
+            self._daemon.discard(handle)
+            if not handle._cancelled:  # type: ignore[attr-defined]
+                self._ready.append(handle)
+        for _ in range(len(self._ready)):
+            handle = self._ready.popleft()
+            if not handle._cancelled:  # type: ignore[attr-defined]
+                handle._run()
+        return True
+
+    @contextlib.contextmanager
+    def _entered(self) -> Iterator[None]:
+        """Make this loop the running one, setting aside the outer loop and its task.
+
+        Jupyter's kernel runs cells inside a task on its own running loop; asyncio
+        refuses to run a second loop while another is marked running, and on 3.14
+        the current task lives on the thread, so both must be set aside and put
+        back -- here and nowhere else.
+        """
+        if self._running:
+            raise RuntimeError("This virtual loop is already running")
+        outer_loop = events._get_running_loop()
+        outer_task = tasks.current_task(outer_loop) if outer_loop is not None else None
+        if outer_task is not None:
+            tasks._leave_task(outer_loop, outer_task)  # type: ignore[attr-defined]
+        events._set_running_loop(self)
+        self._running = True
+        self._stopping = False
+        try:
+            yield
+        finally:
+            self._running = False
+            self._stopping = False
+            events._set_running_loop(outer_loop)
+            if outer_task is not None:
+                tasks._enter_task(outer_loop, outer_task)  # type: ignore[attr-defined]
+
+    def _drive(self, until: float | None, quiet_stops: bool, stop_when: Callable[[], bool] | None) -> None:
+        with self._entered():
+            while not self._stopping:
+                if stop_when is not None and stop_when():
+                    return
+                if quiet_stops and not self._busy():
+                    return
+                if not self._run_once(until):
+                    break
+            if until is not None and self._time < until and not self._stopping:
+                self._time = float(until)
+
+    def run_forever(self) -> None:
+        """Run until ``stop()`` or until nothing at all is scheduled."""
+        self._drive(None, quiet_stops=False, stop_when=None)
+
+    def run(self, until: float | None = None) -> float:
+        """Run until quiet (only daemon timers left) or until virtual time ``until``.
+
+        With ``until`` the clock ends exactly at ``until``; daemon timers due
+        before it run. Returns the virtual time reached.
+        """
+        self._drive(until, quiet_stops=until is None, stop_when=None)
+        return self._time
+
+    def step(self) -> bool:
+        """Run one batch of due handles, advancing the clock if needed; False when idle."""
+        with self._entered():
+            return self._run_once(None)
+
+    def run_until_complete(self, future):  # type: ignore[override]
+        """Run until ``future`` (a coroutine or future) is done; return its result."""
+        self._check_closed()
+        fut = tasks.ensure_future(future, loop=self)
+        self._drive(None, quiet_stops=False, stop_when=fut.done)
+        if not fut.done():
+            fut.cancel()
+            raise RuntimeError("virtual loop ran out of events before the awaited work finished (deadlock)")
+        return fut.result()
+
+    # -- errors --------------------------------------------------------------
+    def get_debug(self) -> bool:
+        return self._debug
+
+    def set_debug(self, enabled: bool) -> None:
+        self._debug = enabled
+
+    def set_exception_handler(self, handler) -> None:  # type: ignore[override]
+        self._exception_handler = handler
+
+    def get_exception_handler(self):  # type: ignore[override]
+        return self._exception_handler
+
+    def default_exception_handler(self, context: dict[str, Any]) -> None:
+        self.exceptions.append(context)
+        exc = context.get("exception")
+        log.error("virtual loop: %s", context.get("message"), exc_info=exc)
+
+    def call_exception_handler(self, context: dict[str, Any]) -> None:
+        if self._exception_handler is None:
+            self.default_exception_handler(context)
+        else:
+            self._exception_handler(self, context)
+
+    # -- unsupported on a virtual network -------------------------------------
+    async def shutdown_asyncgens(self) -> None:
+        return None
+
+    async def shutdown_default_executor(self, timeout=None) -> None:  # type: ignore[override]
+        return None
+
+    def run_in_executor(self, executor, func, *args):  # type: ignore[override]
+        raise RuntimeError("the virtual network has no threads: call the function directly")
+
+
+def _set_result_unless_cancelled(fut: asyncio.Future[Any], result: Any) -> None:
+    if not fut.cancelled():
+        fut.set_result(result)
+
+
+def run_coroutine(loop: VirtualLoop, coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion on ``loop`` from synchronous code (e.g. a notebook cell)."""
+    return loop.run_until_complete(coro)

@@ -1,0 +1,254 @@
+"""NAME
+    transport - in-memory TCP connections between simulated hosts
+
+SUMMARY
+    client, server = Connection.open(net, ...)  (used by Host.open_connection)
+
+DESCRIPTION
+    A connection is two ``asyncio.Transport`` objects joined by two one-way
+    pipes. Bytes written on one side arrive at the other after the link's
+    latency, in order: each pipe is a FIFO with a single armed timer, and an
+    arrival time of max(now + latency, previous arrival), so chunks written at
+    the same instant never overtake each other.
+
+    While the link (or the far host) is down, bytes wait in the pipe as TCP
+    retransmissions would, and flow again when it comes back. ``abort()`` and a
+    host crash reset the connection: the peer's protocol sees
+    ``ConnectionResetError``. Every write, EOF, close and reset is a trace event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .network import Network
+
+_EOF = object()
+_RESET = object()
+
+
+class _Pipe:
+    """One direction of a connection: a FIFO of (arrival time, chunk)."""
+
+    def __init__(self, conn: "Connection", src: "VirtualTransport", dst: "VirtualTransport") -> None:
+        self.conn = conn
+        self.src = src
+        self.dst = dst
+        self.queue: collections.deque[tuple[float, Any]] = collections.deque()
+        self.last_arrival = 0.0
+        self.timer: asyncio.TimerHandle | None = None
+
+    def push(self, item: Any) -> None:
+        loop = self.conn.net.loop
+        arrival = max(loop.time() + self.conn.latency(), self.last_arrival)
+        self.last_arrival = arrival
+        self.queue.append((arrival, item))
+        self._arm()
+
+    def _arm(self) -> None:
+        if self.timer is not None or not self.queue:
+            return
+        loop = self.conn.net.loop
+        self.timer = loop.call_at(self.queue[0][0], self._fire)
+
+    def _fire(self) -> None:
+        self.timer = None
+        loop = self.conn.net.loop
+        if not self.conn.path_up():
+            return  # held, as TCP retransmits; Network.wake() re-arms on repair
+        while self.queue and self.queue[0][0] <= loop.time():
+            _, item = self.queue.popleft()
+            self.dst._arrive(item)
+        self._arm()
+
+    def wake(self) -> None:
+        """Deliver what waited while the path was down (after one more latency)."""
+        if self.queue and self.timer is None and self.conn.path_up():
+            loop = self.conn.net.loop
+            now = loop.time() + self.conn.latency()
+            self.queue = collections.deque((max(t, now), item) for t, item in self.queue)
+            self.last_arrival = max(self.last_arrival, now)
+            self._arm()
+
+
+class VirtualTransport(asyncio.Transport):
+    """One end of an in-memory connection, as asyncio protocols expect it."""
+
+    def __init__(self, conn: "Connection", side: str, host: str, component: str,
+                 sockname: tuple[str, int], peername: tuple[str, int]) -> None:
+        super().__init__({"sockname": sockname, "peername": peername})
+        self.conn = conn
+        self.side = side  # "C" or "S"
+        self.host = host
+        self.component = component
+        self.protocol: asyncio.BaseProtocol | None = None
+        self.pipe: _Pipe | None = None  # outgoing
+        self._closing = False
+        self._lost = False
+        self._peer_eof = False
+        self._paused = False
+        self._inbox: collections.deque[Any] = collections.deque()
+
+    # -- asyncio.Transport ------------------------------------------------------
+    def get_protocol(self) -> asyncio.BaseProtocol:  # type: ignore[override]
+        assert self.protocol is not None
+        return self.protocol
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self.protocol = protocol
+
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._closing or self._lost or not data:
+            return
+        data = bytes(data)
+        self.conn.record(self, "send", data=data.decode("utf-8", "surrogateescape"), bytes=len(data))
+        assert self.pipe is not None
+        self.pipe.push(data)
+
+    def writelines(self, list_of_data) -> None:  # type: ignore[override]
+        self.write(b"".join(list_of_data))
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        if self._closing or self._lost:
+            return
+        self.conn.record(self, "eof")
+        assert self.pipe is not None
+        self.pipe.push(_EOF)
+
+    def close(self) -> None:
+        if self._closing or self._lost:
+            return
+        self._closing = True
+        self.conn.record(self, "close")
+        assert self.pipe is not None
+        self.pipe.push(_EOF)
+        self._schedule_lost(None)
+
+    def abort(self) -> None:
+        if self._lost:
+            return
+        self._closing = True
+        self.conn.record(self, "reset")
+        assert self.pipe is not None
+        self.pipe.queue.clear()
+        self.pipe.push(_RESET)
+        self._schedule_lost(None)
+
+    def pause_reading(self) -> None:
+        self._paused = True
+
+    def resume_reading(self) -> None:
+        if self._paused:
+            self._paused = False
+            self.conn.net.loop.call_soon(self._drain_inbox)
+
+    def is_reading(self) -> bool:
+        return not self._paused
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return (0, 0)
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        return None
+
+    # -- arrival side -------------------------------------------------------------
+    def _arrive(self, item: Any) -> None:
+        if self._lost:
+            return
+        self._inbox.append(item)
+        if not self._paused:
+            self._drain_inbox()
+
+    def _drain_inbox(self) -> None:
+        proto = self.protocol
+        while self._inbox and not self._paused and not self._lost:
+            item = self._inbox.popleft()
+            if item is _RESET:
+                self._closing = True
+                self._lost = True
+                self._call_lost(ConnectionResetError("Connection reset by peer"))
+            elif item is _EOF:
+                self._peer_eof = True
+                keep_open = proto.eof_received() if hasattr(proto, "eof_received") else False  # type: ignore[union-attr]
+                if not keep_open:
+                    self.close()
+                elif self._closing:
+                    self._schedule_lost(None)
+            else:
+                proto.data_received(item)  # type: ignore[union-attr]
+
+    def _schedule_lost(self, exc: BaseException | None) -> None:
+        # connection_lost comes once both directions are done (or immediately on our close)
+        if self._lost:
+            return
+        self._lost = True
+        self.conn.net.loop.call_soon(self._call_lost, exc)
+
+    def _call_lost(self, exc: BaseException | None) -> None:
+        self._lost = True
+        proto = self.protocol
+        if proto is not None and not getattr(self, "_lost_called", False):
+            self._lost_called = True
+            proto.connection_lost(exc)
+            self.conn.closed_side(self)
+
+    def crash(self) -> None:
+        """The host of this end died: drop everything, tell our protocol, reset the peer."""
+        if getattr(self, "_lost_called", False):
+            return
+        self._closing = True
+        assert self.pipe is not None
+        self.pipe.queue.clear()
+        self.pipe.push(_RESET)
+        self._inbox.clear()
+        self._lost = True
+        self._call_lost(ConnectionAbortedError("host crashed"))
+
+
+class Connection:
+    """An established in-memory TCP connection between two simulated hosts."""
+
+    def __init__(self, net: "Network", cid: str, client_host: str, server_host: str) -> None:
+        self.net = net
+        self.id = cid
+        self.client_host = client_host
+        self.server_host = server_host
+        self.client: VirtualTransport
+        self.server: VirtualTransport
+        self._done: set[str] = set()
+
+    def join(self, client: VirtualTransport, server: VirtualTransport) -> None:
+        self.client, self.server = client, server
+        client.pipe = _Pipe(self, client, server)
+        server.pipe = _Pipe(self, server, client)
+
+    def latency(self) -> float:
+        return self.net.latency(self.client_host, self.server_host)
+
+    def path_up(self) -> bool:
+        return self.net.path_up(self.client_host, self.server_host)
+
+    def wake(self) -> None:
+        self.client.pipe.wake()  # type: ignore[union-attr]
+        self.server.pipe.wake()  # type: ignore[union-attr]
+
+    def record(self, end: VirtualTransport, kind: str, **details: Any) -> None:
+        self.net.trace.record(self.net.loop.time(), end.host, end.component, kind,
+                              conn=self.id, side=end.side, **details)
+
+    def closed_side(self, end: VirtualTransport) -> None:
+        self._done.add(end.side)
+        if self._done == {"C", "S"}:
+            self.net._forget(self)
