@@ -1,0 +1,1 @@
+"""simlab's own commands (init, demo, serve); Postfix's are in simlab.postfix.commands."""
