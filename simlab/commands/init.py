@@ -20,10 +20,5 @@ def main(argv: list[str]) -> int:
     p.add_argument("--user", action="append", dest="users", help="a user account (repeatable; default alice, bob)")
     a = p.parse_args(argv)
     root = init_root(a.root, a.hostname, a.domain, a.users or ["alice", "bob"])
-    try:
-        from ..postfix.commands import newaliases
-        newaliases.main(["--root", str(root)])
-    except ImportError:
-        pass
     print(f"simlab: created host root {root} for {a.hostname}")
     return 0

@@ -76,8 +76,13 @@ class Network:
 
     # -- building ------------------------------------------------------------------
     def host(self, name: str, ip: str | None = None, *, root: str | Path | None = None,
-             dns: bool = True) -> "Host":
-        """Add a host (or return the existing one of that name)."""
+             dns: bool = True, users: list[str] | tuple[str, ...] | None = None,
+             mta: bool = False) -> "Host":
+        """Add a host (or return the existing one of that name).
+
+        With ``users`` the host's root is laid out as a Unix machine with those
+        accounts (``simlab init``); with ``mta=True`` its Postfix is started.
+        """
         if name in self.hosts:
             return self.hosts[name]
         if ip is None:
@@ -90,6 +95,12 @@ class Network:
         self._by_ip[ip] = h
         if dns:
             self.dns.a(name, ip)
+        if users is not None or mta:
+            from .rootfs import init_root
+            init_root(h.root, name, users=list(users or ()))
+            h.roles.append("MTA" if mta else "host")
+        if mta:
+            h.start_postfix()
         return h
 
     def __getitem__(self, name: str) -> "Host":
@@ -217,6 +228,37 @@ class Host:
     def path(self, unix_path: str) -> Path:
         """The real file behind a Unix path of this host (``/etc/postfix/main.cf``)."""
         return self.root / unix_path.lstrip("/")
+
+    # -- Postfix and mail -----------------------------------------------------------------
+    @property
+    def postfix(self) -> Any:
+        """This host's Postfix instance (``PostfixSystem``), created on first use."""
+        pf = self.services.get("postfix")
+        if pf is None:
+            from ..postfix.system import PostfixSystem
+            pf = PostfixSystem.for_host(self)
+        return pf
+
+    def start_postfix(self) -> Any:
+        """``postfix start`` on this host (listeners are up when this returns)."""
+        pf = self.postfix
+        self.net.run_sync(pf.start())
+        return pf
+
+    def mailbox(self, user: str) -> list[Any]:
+        """The messages in ``/var/mail/USER`` (mbox), as ``email.message.EmailMessage``s."""
+        import email
+        import email.policy
+
+        from ..store.mbox import Mbox
+        box = Mbox(self.path(f"/var/mail/{user}"))
+        if not box.exists():
+            return []
+        return [email.message_from_bytes(m.data, policy=email.policy.default) for m in box.messages()]
+
+    def maillog(self) -> list[str]:
+        """This host's maillog lines so far."""
+        return self.net.trace.maillog(self.name)
 
     # -- servers ----------------------------------------------------------------------
     def listen(self, port: int, factory: ProtocolFactory, *, component: str, addr: str = "*") -> Listener:

@@ -132,4 +132,16 @@ def init_root(root: str | Path, hostname: str = "mail.example.com", domain: str 
         (root / "var/spool/postfix" / d).mkdir(parents=True, exist_ok=True)
     for d in ("var/mail", "var/log", "usr/sbin", "usr/local/bin"):
         (root / d).mkdir(parents=True, exist_ok=True)
+    if overwrite or not (root / "etc/aliases.db").exists():
+        build_aliases(root)
     return root
+
+
+def build_aliases(root: Path) -> str:
+    """``newaliases`` for this root; returns what it printed (warnings)."""
+    import io
+
+    from ..postfix.commands import newaliases
+    out = io.StringIO()
+    newaliases.main(["--root", str(root)], stdout=out, stderr=out)
+    return out.getvalue()

@@ -1,0 +1,1 @@
+"""Postfix-like MTA: one package per Postfix program."""

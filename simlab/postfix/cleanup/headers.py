@@ -1,0 +1,153 @@
+"""NAME
+    headers - message headers as cleanup(8) sees them, and the Received: lines
+
+SUMMARY
+    mail_date(epoch)            -> "Tue, 24 Nov 2026 13:36:54 +0000 (UTC)"
+    received_smtpd(...)         -> b"Received: from client.example (localhost [127.0.0.1])\\n\\tby ..."
+    received_local(...)         -> b"Received: by mail.example.com (Postfix, from userid 0)\\n\\tid ...; ..."
+    received_bounce(...)        -> b"Received: by mail.example.com (Postfix)\\n\\tid ...; ..."
+    msg = Message.parse(content); msg.headers; msg.body
+
+DESCRIPTION
+    The Received: header is written by the program that accepts the mail
+    (smtpd, pickup, bounce), in Postfix's exact shape: the HELO name first,
+    then the verified client name and address; ``for <rcpt>`` only when the
+    transaction has exactly one recipient, otherwise the second line ends
+    in "id QUEUEID;" and the date moves to a third line.
+
+    Message.parse() splits the content at the end of the headers: the first
+    empty line, or the first line that is not a header (cleanup then puts an
+    empty line before it). A header spans its continuation lines; its text
+    keeps the newlines, so that it is written back unchanged.
+
+    All dates are in UTC, the time zone of every simulated host.
+
+PARAMETERS
+    myhostname, mail_name.
+
+SEE ALSO
+    cleanup(8), RFC 5322 section 3.6.7, RFC 5321 section 4.4
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+
+_HEADER_NAME = re.compile(r"^[!-9;-~]+[ \t]*:")
+
+
+def mail_date(epoch: float) -> str:
+    """mail_date(3): the RFC 2822 date Postfix writes (day of month space-padded)."""
+    tm = time.gmtime(int(epoch))
+    return time.strftime("%a, ", tm) + f"{tm.tm_mday:2d}" + time.strftime(" %b %Y %H:%M:%S +0000 (UTC)", tm)
+
+
+def rfc_addr(addr: str) -> str:
+    return f"IPv6:{addr}" if ":" in addr else addr
+
+
+def received_smtpd(*, helo: str, name: str, addr: str, myhostname: str, mail_name: str, protocol: str,
+                   qid: str, recipient: str | None, when: float, auth_sender: str = "") -> bytes:
+    """smtpd's Received: header; ``recipient`` only when there is exactly one."""
+    from ..maps.tok822 import quote_822_local
+    lines = [f"Received: from {helo} ({name} [{rfc_addr(addr)}])"]
+    if auth_sender:
+        lines.append(f"\t(Authenticated sender: {auth_sender})")
+    by = f"\tby {myhostname} ({mail_name}) with {protocol}" + (f" id {qid}" if qid else "")
+    if recipient is not None:
+        lines.append(by)
+        lines.append(f"\tfor <{quote_822_local(recipient)}>; {mail_date(when)}")
+    else:
+        lines.append(by + ";")
+        lines.append(f"\t{mail_date(when)}")
+    return ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
+
+
+def received_local(*, myhostname: str, mail_name: str, uid: int, qid: str, when: float) -> bytes:
+    """pickup's Received: header for local submission."""
+    return (f"Received: by {myhostname} ({mail_name}, from userid {uid})\n"
+            f"\tid {qid}; {mail_date(when)}\n").encode()
+
+
+def received_bounce(*, myhostname: str, mail_name: str, qid: str, when: float) -> bytes:
+    """The Received: header of a message that Postfix itself creates (bounce, forward)."""
+    return (f"Received: by {myhostname} ({mail_name})\n"
+            f"\tid {qid}; {mail_date(when)}\n").encode()
+
+
+def is_header(line: str) -> bool:
+    """is_header(3): 'name:' with a printable name."""
+    return bool(_HEADER_NAME.match(line))
+
+
+@dataclass
+class Header:
+    """One logical header: its name as written and its full text (continuations included)."""
+
+    text: str
+
+    @property
+    def name(self) -> str:
+        return self.text.split(":", 1)[0].rstrip(" \t")
+
+    @property
+    def lname(self) -> str:
+        return self.name.lower()
+
+    @property
+    def value(self) -> str:
+        """The value after the colon, unfolded, leading white space removed."""
+        v = self.text.split(":", 1)[1] if ":" in self.text else ""
+        return v.replace("\n", "").lstrip(" \t")
+
+
+@dataclass
+class Message:
+    headers: list[Header] = field(default_factory=list)
+    body: list[str] = field(default_factory=list)
+    had_separator: bool = True
+
+    @classmethod
+    def parse(cls, content: bytes) -> "Message":
+        text = content.decode("utf-8", "surrogateescape")
+        lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        msg = cls()
+        i = 0
+        while i < len(lines):
+            line = lines[i]
+            if line == "":
+                msg.body = lines[i + 1:]
+                return msg
+            if line[:1] in (" ", "\t") and msg.headers:
+                msg.headers[-1].text += "\n" + line
+            elif is_header(line):
+                msg.headers.append(Header(line))
+            else:
+                break
+            i += 1
+        msg.body = lines[i:]
+        msg.had_separator = False
+        return msg
+
+    def render(self) -> bytes:
+        out = [h.text for h in self.headers] + [""] + self.body
+        return ("\n".join(out) + "\n").encode("utf-8", "surrogateescape")
+
+    def find(self, lname: str) -> Header | None:
+        for h in self.headers:
+            if h.lname == lname:
+                return h
+        return None
+
+    def count(self, lname: str) -> int:
+        return sum(1 for h in self.headers if h.lname == lname)
+
+
+SENDER_HEADERS = {"from", "sender", "reply-to", "errors-to", "return-receipt-to", "resent-from",
+                  "resent-sender", "resent-reply-to", "disposition-notification-to"}
+RECIPIENT_HEADERS = {"to", "cc", "bcc", "apparently-to", "resent-to", "resent-cc", "resent-bcc"}
+DROPPED_HEADERS = {"return-path", "content-length"}

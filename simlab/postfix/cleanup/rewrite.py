@@ -1,0 +1,262 @@
+"""NAME
+    rewrite - cleanup(8) address rewriting: canonical forms, canonical maps, virtual aliases
+
+SUMMARY
+    am = AddressMapper(ctx, cfg, warn)
+    am.sender("bob")                         -> "bob@example.com"
+    am.recipient("alice+tag@EXAMPLE.com.")   -> "alice+tag@EXAMPLE.com"
+    am.virtual("sales@alias.example")        -> ["alice@example.com", "bob@example.com"]
+
+DESCRIPTION
+    Envelope addresses are always rewritten in the "local" context
+    (trivial-rewrite: append @$myorigin to a bare name, strip a trailing
+    dot, undo source routes and the percent hack), then mapped through
+    sender_canonical_maps or recipient_canonical_maps and canonical_maps,
+    then masqueraded (masquerade_domains, for the classes in
+    masquerade_classes).
+
+    Virtual alias expansion happens here, before the queue file exists, as
+    in Postfix: each recipient is looked up in virtual_alias_maps; a result
+    is a list of addresses, each rewritten to canonical form and looked up
+    again, until nothing matches, an address expands to itself, or the
+    limits are reached (virtual_alias_recursion_limit nesting,
+    virtual_alias_expansion_limit addresses: then the message is refused
+    with "4.6.0 Alias expansion error").
+
+    Table keys are tried in mail_addr_find(3) order (user+ext@domain,
+    user@domain, user+ext and user for local domains, @domain); when the
+    match was for the address without its extension, the extension is put
+    back on the result (propagate_unmatched_extensions).
+
+PARAMETERS
+    canonical_maps, sender_canonical_maps, recipient_canonical_maps,
+    canonical_classes, sender_canonical_classes, recipient_canonical_classes,
+    virtual_alias_maps, virtual_alias_recursion_limit,
+    virtual_alias_expansion_limit, virtual_alias_address_length_limit,
+    propagate_unmatched_extensions, recipient_delimiter, myorigin,
+    masquerade_domains, masquerade_exceptions, masquerade_classes.
+
+SEE ALSO
+    cleanup(8), canonical(5), virtual(5), ADDRESS_REWRITING_README
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..maps import tok822
+
+
+class ExpansionError(Exception):
+    """Virtual alias expansion went over a limit: the message is deferred."""
+
+
+def _split(value: str) -> list[str]:
+    return [w for w in value.replace(",", " ").split() if w]
+
+
+class AddressMapper:
+    """The address mappings of one cleanup session."""
+
+    def __init__(self, ctx: Any, cfg: Any, warn: Callable[[str], None], mappings: bool = True) -> None:
+        self.ctx = ctx
+        self.cfg = cfg
+        self.warn = warn
+        self.mappings = mappings
+        self.delim = self._get("recipient_delimiter")
+        self.propagate = set(_split(self._get("propagate_unmatched_extensions", "canonical, virtual")))
+
+    def _get(self, name: str, default: str = "") -> str:
+        try:
+            return self.cfg[name]
+        except KeyError:
+            return default
+
+    def _maps(self, param: str) -> list[Any]:
+        out = []
+        for spec in _split_specs(self._get(param)):
+            try:
+                out.append(self.ctx.map(spec))
+            except Exception as exc:
+                self.warn(f"{spec}: table lookup problem: {exc}")
+        return out
+
+    def _local_domain(self, domain: str) -> bool:
+        from ..trivial_rewrite import is_local_domain
+        return domain.lower() == self._get("myorigin").lower() or is_local_domain(self.ctx, domain)
+
+    # -- canonical forms ---------------------------------------------------------------
+    def canonical(self, addr: str, context: str = "local") -> str:
+        """trivial-rewrite's rewrite (internal form in, internal form out)."""
+        from ..trivial_rewrite import rewrite
+        if not addr:
+            return addr
+        return rewrite(self.ctx, addr, context)
+
+    def lookup(self, maps: list[Any], addr: str, kind: str) -> list[str] | None:
+        """mail_addr_map(): the result addresses (canonical, extension propagated) or None."""
+        from ..maps.address import lookup_address
+        if not maps or not addr:
+            return None
+        found = lookup_address(maps, addr.lower(), self.delim, kind="virtual", local_domain=self._local_domain)
+        if found is None:
+            return None
+        value, key = found
+        ext = _extension(addr, self.delim)
+        propagate = bool(ext) and kind in self.propagate and not key.startswith("@") \
+            and key.lower() != addr.lower() and ext_needed(key, addr, self.delim)
+        results = []
+        for item in tok822.addresses(value) or [value.strip()]:
+            out = self.canonical(item)
+            results.append(_add_extension(out, ext, self.delim) if propagate else out)
+        return results
+
+    def map11(self, params: list[str], addr: str, what: str) -> str:
+        for param in params:
+            got = self.lookup(self._maps(param), addr, "canonical")
+            if got:
+                if len(got) > 1:
+                    self.warn(f"{what} map {param}: {addr} maps to multiple addresses -- using the first")
+                addr = got[0]
+        return addr
+
+    def _classes(self, param: str, default: str) -> set[str]:
+        return set(_split(self._get(param, default)))
+
+    def sender(self, addr: str, header: bool = False, context: str = "local") -> str:
+        """An envelope (or header) sender address after rewriting and mapping."""
+        addr = self.canonical(addr, context)
+        if not addr or not self.mappings:
+            return addr
+        cls = "header_sender" if header else "envelope_sender"
+        params = []
+        if cls in self._classes("sender_canonical_classes", "envelope_sender, header_sender"):
+            params.append("sender_canonical_maps")
+        if cls in self._classes("canonical_classes",
+                                "envelope_sender, envelope_recipient, header_sender, header_recipient"):
+            params.append("canonical_maps")
+        addr = self.map11(params, addr, "sender canonical")
+        return self.masquerade(addr, cls)
+
+    def recipient(self, addr: str, header: bool = False, context: str = "local") -> str:
+        """An envelope (or header) recipient address after rewriting and canonical mapping."""
+        addr = self.canonical(addr, context)
+        if not addr or not self.mappings:
+            return addr
+        cls = "header_recipient" if header else "envelope_recipient"
+        params = []
+        if cls in self._classes("recipient_canonical_classes", "envelope_recipient, header_recipient"):
+            params.append("recipient_canonical_maps")
+        if cls in self._classes("canonical_classes",
+                                "envelope_sender, envelope_recipient, header_sender, header_recipient"):
+            params.append("canonical_maps")
+        addr = self.map11(params, addr, "recipient canonical")
+        return self.masquerade(addr, cls)
+
+    def masquerade(self, addr: str, cls: str) -> str:
+        domains = _split(self._get("masquerade_domains"))
+        if not domains or cls not in self._classes("masquerade_classes",
+                                                    "envelope_sender, header_sender, header_recipient"):
+            return addr
+        at = addr.rfind("@")
+        if at < 0:
+            return addr
+        user, domain = addr[:at], addr[at + 1:].lower()
+        if user.lower() in {u.lower() for u in _split(self._get("masquerade_exceptions"))}:
+            return addr
+        for masq in domains:
+            no_strip = masq.startswith("!")
+            masq = masq.lstrip("!").lower()
+            if domain == masq:
+                return addr
+            if domain.endswith("." + masq):
+                return addr if no_strip else f"{user}@{masq}"
+        return addr
+
+    # -- virtual aliases -------------------------------------------------------------
+    def virtual(self, addr: str) -> list[str]:
+        """cleanup_map1n_internal(): expand one recipient through virtual_alias_maps."""
+        maps = self._maps("virtual_alias_maps") if self.mappings else []
+        if not maps:
+            return [addr]
+        recursion = self._int("virtual_alias_recursion_limit", 1000)
+        expansion = self._int("virtual_alias_expansion_limit", 1000)
+        length = self._int("virtual_alias_address_length_limit", 1000)
+        out = [addr]
+        been_here: set[str] = set()
+        i = 0
+        while i < len(out):
+            if len(out) > expansion:
+                self.warn(f"unreasonable virtual_alias_maps map expansion size for {addr} -- message not accepted")
+                raise ExpansionError("4.6.0 Alias expansion error")
+            count = 0
+            while True:
+                if out[i].lower() in been_here:
+                    break
+                if count >= recursion:
+                    self.warn(f"unreasonable virtual_alias_maps map nesting for {addr} -- message not accepted")
+                    raise ExpansionError("4.6.0 Alias expansion error")
+                got = self.lookup(maps, out[i], "virtual")
+                if got is None:
+                    break
+                lhs = out[i]
+                first = True
+                for new in got:
+                    if len(new) > length:
+                        self.warn(f"virtual_alias_maps: result too long: {new[:100]}...")
+                        continue
+                    if first:
+                        out[i] = new
+                        first = False
+                    else:
+                        out.append(new)
+                    if lhs.lower() == new.lower():
+                        been_here.add(lhs.lower())
+                if first:
+                    break
+                count += 1
+            i += 1
+        return out
+
+    def _int(self, name: str, default: int) -> int:
+        try:
+            return self.cfg.get_int(name)
+        except (KeyError, ValueError):
+            return default
+
+
+def _split_specs(value: str) -> list[str]:
+    from ..smtpd.lists import split_list
+    return split_list(value)
+
+
+def _extension(addr: str, delim: str) -> str:
+    """The address extension (without its delimiter), or ''."""
+    if not delim:
+        return ""
+    at = addr.rfind("@")
+    local = addr[:at] if at >= 0 else addr
+    if local.lower() in ("postmaster", "mailer-daemon", "double-bounce"):
+        return ""
+    for i, ch in enumerate(local):
+        if ch in delim and i > 0:
+            return local[i:]
+    return ""
+
+
+def ext_needed(key: str, addr: str, delim: str) -> bool:
+    """Was the table entry found for the address with its extension stripped?"""
+    ext = _extension(addr, delim)
+    if not ext:
+        return False
+    at = key.rfind("@")
+    klocal = key[:at] if at >= 0 else key
+    return not any(c in delim for c in klocal[1:])
+
+
+def _add_extension(addr: str, ext: str, delim: str) -> str:
+    at = addr.rfind("@")
+    local, domain = (addr[:at], addr[at:]) if at >= 0 else (addr, "")
+    if any(c in delim for c in local[1:]):
+        return addr
+    return local + ext + domain

@@ -1,0 +1,362 @@
+"""NAME
+    session - one message through cleanup(8): envelope, headers, body, queue file
+
+SUMMARY
+    cs = open_cleanup(ctx, service_config, ClientInfo(...))   # cs.qid exists now
+    result = await cs.finish(sender, recipients, content, attrs, arrival=t)
+    result.ok, result.qid, result.reply       # reply: smtpd's answer when not ok
+    cs.abort(content)                         # the client went away / smtpd refused
+
+DESCRIPTION
+    finish() does what cleanup does between "smtpd opened the stream" and
+    "the file is in the incoming queue":
+
+    1. rewrites the envelope sender and each recipient (rewrite.py) and
+       expands recipients through virtual_alias_maps, dropping duplicates;
+       the original recipient is kept for X-Original-To and orig_to=;
+    2. walks the headers: drops Return-Path: and Content-Length:, applies
+       header_checks, counts Received: headers against hopcount_limit
+       ("554 5.4.0 Error: too many hops", logged "message rejected:
+       hopcount exceeded"), logs ``QID: message-id=<...>``, and in the
+       local rewrite context rewrites addresses in From:/To:/Cc:... ;
+    3. adds the missing Message-Id:, Date: and From: headers, only in the
+       local rewrite context (or with always_add_missing_headers = yes);
+       otherwise logs ``message-id=<>``;
+    4. applies body_checks, then writes the queue file atomically into the
+       incoming queue (hold for HOLD), wakes qmgr, and only then returns.
+
+    The rewrite context comes from smtpd (local_header_rewrite_clients);
+    the remote context rewrites headers only when remote_header_rewrite_domain
+    is set.
+
+PARAMETERS
+    hopcount_limit, message_size_limit, always_add_missing_headers,
+    remote_header_rewrite_domain, header_checks, body_checks,
+    delay_warning_time, receive_override_options, myhostname, and those of
+    rewrite.py.
+
+SEE ALSO
+    cleanup(8), ADDRESS_REWRITING_README, header_checks(5)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ..maps import tok822
+from .checks import ContentChecks
+from .headers import DROPPED_HEADERS, RECIPIENT_HEADERS, SENDER_HEADERS, Header, Message, mail_date
+from .rewrite import AddressMapper, ExpansionError
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """Who handed the message to cleanup (smtpd's client, or a local user for pickup)."""
+
+    name: str
+    addr: str
+    port: int
+    helo: str = ""
+    protocol: str = "SMTP"
+    rewrite_context: str = "local"
+    sasl_username: str = ""
+
+
+@dataclass(frozen=True)
+class CleanupResult:
+    ok: bool
+    qid: str
+    reply: str | None
+
+
+class CleanupSession:
+    """cleanup(8) for one message; the queue id exists from the start."""
+
+    def __init__(self, ctx: Any, service_config: Any, client: ClientInfo) -> None:
+        from ..common.queue import new_queue_id
+        self.ctx = ctx
+        self.cfg = ctx.config
+        self.client = client
+        self.overrides = set(_words(_get(service_config if service_config is not None else ctx.config,
+                                          "receive_override_options")))
+        self.qid = new_queue_id(ctx)
+        self.proc = _acquire(ctx, "cleanup")
+        self.pid = self.proc.pid
+        self.ident = "postfix/cleanup"
+        self.sender = ""
+        self.first_rcpt = ""
+        self.actions: list[tuple[str, str]] = []
+        self.closed = False
+
+    # -- logging --------------------------------------------------------------------
+    def info(self, text: str) -> None:
+        self.ctx.log.line(self.ident, self.pid, f"{self.qid}: {text}")
+
+    def warn(self, text: str) -> None:
+        self.ctx.log.warning(self.ident, self.pid, f"{self.qid}: {text}")
+
+    def log_action(self, action: str, what: str, text: str) -> None:
+        """cleanup_act_log(): 'QID: reject: header ... from name[addr]; from=<> to=<> ...: text'."""
+        c = self.client
+        line = f"{self.qid}: {action}: {what}"
+        if c.addr:
+            line += f" from {c.name}[{c.addr}]"
+        line += f"; from=<{tok822.quote_822_local(self.sender) if self.sender else ''}>"
+        if self.first_rcpt:
+            line += f" to=<{tok822.quote_822_local(self.first_rcpt)}>"
+        if c.protocol:
+            line += f" proto={c.protocol}"
+        if c.helo:
+            line += f" helo=<{c.helo}>"
+        if text:
+            line += f": {text}"
+        self.ctx.log.line(self.ident, self.pid, line)
+
+    def maps_of(self, param: str) -> list[Any]:
+        if "no_header_body_checks" in self.overrides:
+            return []
+        from ..smtpd.lists import split_list
+        out = []
+        for spec in split_list(_get(self.cfg, param)):
+            try:
+                out.append(self.ctx.map(spec))
+            except Exception as exc:
+                self.warn(f"{spec}: table lookup problem: {exc}")
+        return out
+
+    def _int(self, name: str, default: int) -> int:
+        try:
+            return self.cfg.get_int(name)
+        except (KeyError, ValueError):
+            return default
+
+    def _bool(self, name: str) -> bool:
+        try:
+            return self.cfg.get_bool(name)
+        except (KeyError, ValueError):
+            return False
+
+    # -- the message ------------------------------------------------------------------
+    async def finish(self, sender: str, recipients: list[Any], content: bytes, attrs: dict[str, str],
+                     arrival: float | None = None) -> CleanupResult:
+        """Process and queue the message; the queue file exists when this returns ok."""
+        from ..common.queue import QueueFile, QueueStore
+        arrival = arrival if arrival else self.ctx.now()
+        mapper = AddressMapper(self.ctx, self.cfg, self.warn, "no_address_mappings" not in self.overrides)
+        try:
+            self.sender = mapper.sender(sender) if sender else ""
+            rcpts = self._recipients(mapper, recipients)
+        except ExpansionError as exc:
+            return self._fail(f"451 {exc}")
+        msg, checks, err = self._content(mapper, content, arrival)
+        if err is not None:
+            return self._fail(err)
+        if checks.verdict == "reject":
+            return self._fail(checks.reply)
+        data = msg.render()
+        limit = self._int("message_size_limit", 10240000)
+        if limit > 0 and len(data) > limit:
+            self.warn("queue file size limit exceeded")
+            return self._fail("552 5.3.4 Error: message file too big")
+        if checks.verdict == "discard":
+            self._release()
+            return CleanupResult(True, self.qid, None)
+        qf = QueueFile(qid=self.qid, arrival=arrival, sender=self.sender, recipients=rcpts, content=data,
+                       attrs=dict(attrs), create_time=self.ctx.now())
+        delay = _time(self.cfg, "delay_warning_time")
+        if delay > 0:
+            qf.warn_time = arrival + delay
+        queue = "hold" if checks.verdict == "hold" else "incoming"
+        QueueStore(self.ctx).write(queue, qf)
+        self.closed = True
+        _release_proc(self.ctx, self.proc)
+        self.ctx.trace.record("cleanup", "cleanup", qid=self.qid, queue=queue, sender=self.sender,
+                              recipients=[r.address for r in rcpts])
+        if queue == "incoming":
+            self.ctx.events.wakeup("qmgr")
+        return CleanupResult(True, self.qid, None)
+
+    def abort(self, content: bytes | None = None) -> None:
+        """The stream was closed without a complete message; only the header log remains."""
+        if self.closed:
+            return
+        if content:
+            mapper = AddressMapper(self.ctx, self.cfg, self.warn, False)
+            self._content(mapper, content, self.ctx.now())
+        self._release()
+
+    def _fail(self, reply: str) -> CleanupResult:
+        self._release()
+        return CleanupResult(False, self.qid, reply)
+
+    def _release(self) -> None:
+        from ..common.queue import release_queue_id
+        if self.closed:
+            return
+        self.closed = True
+        release_queue_id(self.ctx, self.qid)
+        _release_proc(self.ctx, self.proc)
+
+    def _recipients(self, mapper: AddressMapper, recipients: list[Any]) -> list[Any]:
+        from ..common.queue import Recipient
+        out: list[Any] = []
+        seen: set[tuple[str, str, str, str]] = set()
+        for r in recipients:
+            orig = r.orig or r.address
+            canon = mapper.recipient(r.address)
+            for addr in mapper.virtual(canon):
+                key = (r.orcpt, r.notify, orig, addr)
+                if key in seen:
+                    continue
+                seen.add(key)
+                out.append(Recipient(address=addr, orig=orig, notify=r.notify, orcpt=r.orcpt))
+        if out:
+            self.first_rcpt = out[0].address
+        return out
+
+    def _content(self, mapper: AddressMapper, content: bytes, arrival: float) -> tuple[Message, ContentChecks, str | None]:
+        msg = Message.parse(content)
+        checks = ContentChecks(self)
+        context = self.client.rewrite_context
+        if context != "local":
+            context = "remote" if _get(self.cfg, "remote_header_rewrite_domain") else ""
+        hops = 0
+        hop_limit = self._int("hopcount_limit", 50)
+        err: str | None = None
+        resent = any(h.lname.startswith("resent-") for h in msg.headers)
+        seen: set[str] = set()
+        out: list[Header] = []
+        for h in msg.headers:
+            if h.lname in DROPPED_HEADERS:
+                continue
+            text = checks.header(h.text)
+            if text is None:
+                continue
+            for extra in checks.prepend:
+                out.append(Header(extra))
+            checks.prepend.clear()
+            h = Header(text)
+            name = h.lname
+            seen.add(name)
+            if name == "received":
+                hops += 1
+                if hops >= hop_limit and err is None:
+                    self.warn("message rejected: hopcount exceeded")
+                    err = "554 5.4.0 Error: too many hops"
+            elif name in ("message-id", "resent-message-id"):
+                prefix = "resent-" if name.startswith("resent") else ""
+                self.info(f"{prefix}message-id={h.value[:200]}")
+            if context and (name in SENDER_HEADERS or name in RECIPIENT_HEADERS):
+                h = self._rewrite_header(h, mapper, context, name in SENDER_HEADERS)
+            out.append(h)
+        msg.headers = out
+        self._missing(msg, seen, resent, context, arrival)
+        body = []
+        for line in msg.body:
+            got = checks.body_line(line)
+            if got is not None:
+                body.extend(got.split("\n"))
+        msg.body = body
+        return msg, checks, err
+
+    def _missing(self, msg: Message, seen: set[str], resent: bool, context: str, arrival: float) -> None:
+        prefix = "Resent-" if resent else ""
+        lp = prefix.lower()
+        add = context == "local" or self._bool("always_add_missing_headers")
+        if lp + "message-id" not in seen:
+            if add:
+                if self._bool("enable_long_queue_ids"):
+                    mid = f"{self.qid}@{_get(self.cfg, 'myhostname')}"
+                else:
+                    stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(int(arrival)))
+                    mid = f"{stamp}.{self.qid}@{_get(self.cfg, 'myhostname')}"
+                msg.headers.append(Header(f"{prefix}Message-Id: <{mid}>"))
+                self.info(f"{lp}message-id=<{mid}>")
+            else:
+                self.info(f"{lp}message-id=<>")
+        if not add:
+            return
+        if lp + "date" not in seen:
+            msg.headers.append(Header(f"{prefix}Date: {mail_date(arrival)}"))
+        if lp + "from" not in seen:
+            sender = tok822.quote_822_local(self.sender) if self.sender else "MAILER-DAEMON"
+            msg.headers.append(Header(f"{prefix}From: {sender}"))
+
+    def _rewrite_header(self, h: Header, mapper: AddressMapper, context: str, is_sender: bool) -> Header:
+        """Rewrite every address of an address header; keep the text when nothing changed."""
+        value = h.text.split(":", 1)[1]
+        tree = tok822.parse(value)
+        changed = False
+        tp = tree
+        while tp is not None:
+            if tp.type == tok822.ADDR and tp.head is not None:
+                old = tok822.internalize(tp.head)
+                new = mapper.sender(old, True, context) if is_sender else mapper.recipient(old, True, context)
+                if new != old:
+                    first = tok822.scan(tok822.quote_822_local(new))
+                    tp.head = tp.tail = None
+                    if first is not None:
+                        tok822._sub_append(tp, first)
+                    changed = True
+            tp = tp.next
+        if not changed:
+            return h
+        parts: list[str] = []
+        segment: list[Any] = []
+        tp = tree
+        while tp is not None:
+            nxt = tp.next
+            if tp.type == ",":
+                parts.append(_external(segment))
+                segment = []
+            else:
+                segment.append(tp)
+            tp = nxt
+        if segment:
+            parts.append(_external(segment))
+        return Header(f"{h.name}: " + ",\n\t".join(p for p in parts if p))
+
+
+def _external(toks: list[Any]) -> str:
+    """Externalize a run of sibling tokens (they are still linked; cut a copy)."""
+    if not toks:
+        return ""
+    first, last = toks[0], toks[-1]
+    saved_prev, saved_next = first.prev, last.next
+    first.prev = None
+    last.next = None
+    try:
+        return tok822.externalize(first)
+    finally:
+        first.prev, last.next = saved_prev, saved_next
+
+
+def _acquire(ctx: Any, service: str) -> Any:
+    """A cleanup process from master(8) (a stand-in when no master runs)."""
+    from ..master.registry import acquire
+    return acquire(ctx, service)
+
+
+def _release_proc(ctx: Any, proc: Any) -> None:
+    from ..master.registry import release
+    release(ctx, proc)
+
+
+def _words(value: str) -> list[str]:
+    return [w for w in value.replace(",", " ").split() if w]
+
+
+def _get(cfg: Any, name: str, default: str = "") -> str:
+    try:
+        return cfg[name]
+    except KeyError:
+        return default
+
+
+def _time(cfg: Any, name: str) -> float:
+    try:
+        return float(cfg.get_time(name))
+    except (KeyError, ValueError, AttributeError):
+        return 0.0

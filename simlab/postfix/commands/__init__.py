@@ -1,0 +1,1 @@
+"""Postfix administration commands (postmap, postalias, newaliases, ...)."""

@@ -1,0 +1,187 @@
+"""NAME
+    commands_registry - the programs that exist on a simulated host
+
+SUMMARY
+    @register_command(host, "/usr/local/bin/lab-pipe")
+    def lab_pipe(run: CommandRun) -> int:
+        run.path("/var/spool/labpipe/msg.1").write_bytes(run.stdin); return 0
+    result = await run_command(ctx, ["/usr/local/bin/lab-pipe", "bob@example.com"], stdin=b"...",
+                               user="nobody", time_limit=1000)
+
+DESCRIPTION
+    master.cf ``argv=/usr/local/bin/...`` (pipe(8)) and ``|command`` in
+    aliases or .forward (local(8)) name executables of the host. A simulated
+    host has no executables: a program there is a Python callable registered
+    under the host's root and the command's absolute path. The callable gets
+    a ``CommandRun`` (argv, stdin bytes, environment, user, the clock, and
+    ``path()`` to reach files under the host root), writes what it prints to
+    ``run.stdout`` and returns its exit status (None means 0); it may be a
+    coroutine function, and then it runs in virtual time.
+
+    A few programs exist on every host: /bin/true, /bin/false and /bin/cat
+    (and their /usr/bin names).
+
+    ``run_command`` runs a registered callable when there is one. Otherwise,
+    under ``simlab serve`` (``real=True``) it starts the real executable with
+    asyncio.create_subprocess_exec (the command path under the root when that
+    file exists, else the path itself); on the virtual network an unknown
+    command fails as execvp would: exit status 1 and "execvp ...: No such file
+    or directory" on its output. Standard error is merged into the output, as
+    Postfix captures it.
+
+SEE ALSO
+    pipe(8), local(8), execvp(3)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Union
+
+CommandFn = Callable[["CommandRun"], Union[int, None, "CommandResult", Awaitable[Any]]]
+
+_REGISTRY: dict[str, dict[str, CommandFn]] = {}
+_EVERYWHERE: dict[str, CommandFn] = {}
+
+
+@dataclass
+class CommandRun:
+    """What a simulated program sees when it runs."""
+
+    argv: list[str]
+    stdin: bytes
+    env: dict[str, str]
+    user: str
+    uid: int
+    gid: int
+    root: Path
+    now: float
+    cwd: str = "/"
+    stdout: bytearray = field(default_factory=bytearray)
+
+    def path(self, unix_path: str) -> Path:
+        """The real file behind a path of the host (relative paths start at cwd)."""
+        p = unix_path if unix_path.startswith("/") else os.path.join(self.cwd, unix_path)
+        return self.root / p.lstrip("/")
+
+    def print(self, text: str) -> None:
+        self.stdout += (text + "\n").encode("utf-8", "surrogateescape")
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    status: int                   # exit status; negative = killed by that signal
+    output: bytes = b""
+    timed_out: bool = False
+
+
+def _root_key(root: Any) -> str:
+    path = Path(root) if isinstance(root, (str, Path)) else Path(root.root)
+    try:
+        return str(path.resolve())
+    except OSError:
+        return str(path)
+
+
+def register_command(where: Any, path: str, fn: CommandFn | None = None) -> Any:
+    """Make ``path`` an executable of a host (a Host, a PostfixContext or a root folder).
+
+    Usable as a decorator: ``@register_command(host, "/usr/local/bin/x")``.
+    """
+    if not path.startswith("/"):
+        raise ValueError(f"command path must be absolute: {path}")
+
+    def add(f: CommandFn) -> CommandFn:
+        _REGISTRY.setdefault(_root_key(where), {})[path] = f
+        return f
+
+    return add(fn) if fn is not None else add
+
+
+def unregister_command(where: Any, path: str) -> None:
+    _REGISTRY.get(_root_key(where), {}).pop(path, None)
+
+
+def find_command(where: Any, path: str) -> CommandFn | None:
+    """The callable behind ``path`` on that host, if there is one."""
+    return _REGISTRY.get(_root_key(where), {}).get(path) or _EVERYWHERE.get(path)
+
+
+def _true(run: CommandRun) -> int:
+    return 0
+
+
+def _false(run: CommandRun) -> int:
+    return 1
+
+
+def _cat(run: CommandRun) -> int:
+    for name in run.argv[1:] or ["-"]:
+        if name == "-":
+            run.stdout += run.stdin
+            continue
+        try:
+            run.stdout += run.path(name).read_bytes()
+        except OSError as e:
+            run.print(f"cat: {name}: {e.strerror}")
+            return 1
+    return 0
+
+
+for _prefix in ("/bin", "/usr/bin"):
+    _EVERYWHERE[f"{_prefix}/true"] = _true
+    _EVERYWHERE[f"{_prefix}/false"] = _false
+    _EVERYWHERE[f"{_prefix}/cat"] = _cat
+
+
+async def run_command(ctx: Any, argv: list[str], *, stdin: bytes = b"", user: str = "nobody",
+                      uid: int = 65534, gid: int = 65534, env: dict[str, str] | None = None,
+                      cwd: str = "/", time_limit: float | None = None, real: bool = False,
+                      program: str = "pipe") -> CommandResult:
+    """Run ``argv`` on the host of ``ctx``; never raises for the command's own failures."""
+    env = dict(env or {})
+    fn = find_command(ctx.root, argv[0])
+    if fn is not None:
+        run = CommandRun(list(argv), stdin, env, user, uid, gid, Path(ctx.root), ctx.now(), cwd)
+
+        async def call() -> Any:
+            got = fn(run)
+            return await got if inspect.isawaitable(got) else got
+
+        try:
+            got = await asyncio.wait_for(call(), time_limit) if time_limit else await call()
+        except asyncio.TimeoutError:
+            return CommandResult(-9, bytes(run.stdout), timed_out=True)
+        if isinstance(got, CommandResult):
+            return got
+        return CommandResult(int(got or 0), bytes(run.stdout))
+    if real:
+        return await _run_real(ctx, argv, stdin, env, cwd, time_limit)
+    return CommandResult(1, f"{program}: fatal: pipe_command: execvp {argv[0]}: "
+                            f"No such file or directory\n".encode())
+
+
+async def _run_real(ctx: Any, argv: list[str], stdin: bytes, env: dict[str, str], cwd: str,
+                    time_limit: float | None) -> CommandResult:
+    under_root = ctx.path(argv[0])
+    exe = str(under_root) if under_root.exists() else argv[0]
+    workdir = ctx.path(cwd) if ctx.path(cwd).is_dir() else None
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            exe, *argv[1:], stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT, env={"PATH": "/usr/bin:/bin", **env},
+            cwd=str(workdir) if workdir else None)
+    except OSError as e:
+        return CommandResult(1, f"pipe: fatal: pipe_command: execvp {argv[0]}: {e.strerror}\n".encode())
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(stdin), time_limit)
+    except asyncio.TimeoutError:
+        proc.kill()
+        out = b""
+        await proc.wait()
+        return CommandResult(-9, out, timed_out=True)
+    return CommandResult(proc.returncode if proc.returncode is not None else 0, out)

@@ -1,0 +1,158 @@
+"""NAME
+    delivery_log - the delivery status log line every delivery agent writes
+
+SUMMARY
+    stats = MsgStats(incoming_arrival=t0, active_arrival=t1, agent_handoff=t2)
+    log_delivery(ctx, "postfix/local", pid, "7042316053E", rcpt, relay="local",
+                 stats=stats, dsn="2.0.0", status="sent", reason="delivered to mailbox")
+    -> "7042316053E: to=<alice@example.com>, orig_to=<team@example.com>, relay=local,
+        delay=0.01, delays=0/0/0/0.01, dsn=2.0.0, status=sent (delivered to mailbox)"
+    format_tv(1.1499) -> "1.1";  format_tv(12.6) -> "13";  format_tv(0.004) -> "0"
+
+DESCRIPTION
+    The line names the final recipient (``to=``), the original one when it
+    differs, ignoring case (``orig_to=``), where the mail went (``relay=``),
+    ``conn_use=`` for a reused SMTP connection, the total time since the
+    message arrived (``delay=``) and its four parts (``delays=a/b/c/d``):
+
+    a   before the queue manager (arrival until the active queue),
+    b   in the queue manager (until the delivery agent got the request),
+    c   connection setup (DNS, TCP, greeting, HELO/EHLO, TLS),
+    d   message transmission.
+
+    A part that did not happen (no network client: c = 0) is zero. Times
+    are printed as Postfix's format_tv() does: at most two significant
+    digits for numbers below 10 (delay_logging_resolution_limit digits after
+    the decimal point at most), integers from 10 on, rounded half up,
+    trailing zeros dropped.
+
+    ``daemon_pid(ctx, program)`` gives a long-running daemon of an instance
+    (qmgr, trivial-rewrite, bounce) one stable process id for its log lines.
+
+PARAMETERS
+    delay_logging_resolution_limit.
+
+SEE ALSO
+    log_adhoc(3) in Postfix, maillog(5)
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+MILLION = 1_000_000
+SIG_DIGS = 2
+
+
+@dataclass
+class MsgStats:
+    """Postfix's MSG_STATS: epoch seconds of each stage (0 = did not happen)."""
+
+    incoming_arrival: float
+    active_arrival: float = 0.0
+    agent_handoff: float = 0.0
+    conn_setup_done: float = 0.0
+    deliver_done: float = 0.0
+    reuse_count: int = 0
+
+
+def format_tv(seconds: float, sig_dig: int = SIG_DIGS, max_dig: int = 2) -> str:
+    """A time value with limited precision (Postfix's format_tv)."""
+    total = max(0, int(round(seconds * MILLION)))
+    sec, usec = divmod(total, MILLION)
+    max_dig = min(6, max(0, max_dig))
+    pow10 = [1, 10, 100, 1000, 10000, 100000, 1000000]
+    ures = MILLION // pow10[max_dig]
+    wid = pow10[sig_dig]
+    if ures < MILLION:
+        if sec > 0:
+            n = 1
+            while sec >= n and n <= wid // 10:
+                n *= 10
+            ures = (MILLION // wid) * n
+        else:
+            while usec >= wid * ures:
+                ures *= 10
+    if ures > 1:
+        usec += ures // 2
+        if usec >= MILLION:
+            sec += 1
+            usec -= MILLION
+    out = [str(sec)]
+    if usec >= ures:
+        out.append(".")
+        rem, n = usec, MILLION // 10
+        while rem >= ures and n > 0:
+            out.append("0123456789"[rem // n])
+            rem %= n
+            n //= 10
+    return "".join(out)
+
+
+def _delta(later: float, earlier: float) -> float:
+    return max(0.0, later - earlier)
+
+
+def delay_text(stats: MsgStats, now: float, max_dig: int = 2) -> str:
+    """"delay=D, delays=a/b/c/d" as log_adhoc() computes them."""
+    end = stats.deliver_done or now
+    delay = _delta(end, stats.incoming_arrival)
+    adelay = sdelay = xdelay = 0.0
+    if stats.active_arrival:
+        pdelay = _delta(stats.active_arrival, stats.incoming_arrival)
+        if stats.agent_handoff:
+            adelay = _delta(stats.agent_handoff, stats.active_arrival)
+            if stats.conn_setup_done:
+                sdelay = _delta(stats.conn_setup_done, stats.agent_handoff)
+                xdelay = _delta(end, stats.conn_setup_done)
+            else:
+                xdelay = _delta(end, stats.agent_handoff)
+        else:
+            adelay = _delta(end, stats.active_arrival)
+    else:
+        pdelay = _delta(end, stats.incoming_arrival)
+    parts = "/".join(format_tv(x, SIG_DIGS, max_dig) for x in (pdelay, adelay, sdelay, xdelay))
+    return f"delay={format_tv(delay, SIG_DIGS, max_dig)}, delays={parts}"
+
+
+def delivery_text(qid: str, address: str, orig: str, relay: str, stats: MsgStats, now: float,
+                  dsn: str, status: str, reason: str, max_dig: int = 2) -> str:
+    """The text of one delivery status line (without the syslog prefix)."""
+    out = f"{qid}: to=<{address}>"
+    if orig and orig.casefold() != address.casefold():
+        out += f", orig_to=<{orig}>"
+    out += f", relay={relay}"
+    if stats.reuse_count > 0:
+        out += f", conn_use={stats.reuse_count + 1}"
+    out += f", {delay_text(stats, now, max_dig)}, dsn={dsn}, status={status} ({reason})"
+    return out
+
+
+def log_delivery(ctx: Any, program: str, pid: int, qid: str, address: str, orig: str,
+                 relay: str, stats: MsgStats, dsn: str, status: str, reason: str) -> str:
+    """Write one delivery status line to the instance's maillog; returns the line."""
+    try:
+        max_dig = ctx.config.get_int("delay_logging_resolution_limit")
+    except (KeyError, ValueError):
+        max_dig = 2
+    text = delivery_text(qid, address, orig, relay, stats, ctx.clock.now(), dsn, status, reason,
+                         max_dig)
+    return ctx.log.line(program, pid, text)
+
+
+_DAEMON_PIDS: "weakref.WeakKeyDictionary[Any, dict[str, int]]" = weakref.WeakKeyDictionary()
+
+
+def daemon_pid(ctx: Any, program: str) -> int:
+    """The process id of a long-running daemon of this instance (allocated on first use)."""
+    pids = _DAEMON_PIDS.setdefault(ctx, {})
+    if program not in pids:
+        pids[program] = ctx.pids.next()
+    return pids[program]
+
+
+def forget_daemon(ctx: Any, program: str) -> None:
+    """The daemon exited (e.g. qmgr on ``postfix reload``): the next one gets a new pid."""
+    _DAEMON_PIDS.get(ctx, {}).pop(program, None)

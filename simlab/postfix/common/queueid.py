@@ -1,0 +1,149 @@
+"""NAME
+    queueid - Postfix queue ids: short (hex) and long (base 52), from clock and inode
+
+SUMMARY
+    qid = new_queue_id(ctx); release_queue_id(ctx, qid)
+    format_queue_id(1795527573.788585, 0x16052C, long_ids=False) -> "C086916052C"
+
+DESCRIPTION
+    Short ids (enable_long_queue_ids = no) are five upper-case hex digits
+    of the microseconds followed by the inode number in hex. Long ids are
+    the seconds in base 52 (six or more characters), the microseconds in
+    base 52 (four), "z", and the inode number in base 51; the alphabet has
+    no vowels. On a file system the inode is the queue file's; here an
+    allocator per instance hands out the lowest number not in use (so id
+    tails recur, as on a real system) and never gives out an id twice, which
+    keeps a simulation deterministic.
+
+PARAMETERS
+    enable_long_queue_ids.
+
+SEE ALSO
+    mail_queue(3), postconf(5)
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+import zlib
+from typing import Any
+
+QUEUES = ("maildrop", "incoming", "active", "deferred", "hold", "corrupt")
+_SAFE = "0123456789BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz"
+_ID_OK = re.compile(r"^[0-9A-Za-z]+$")
+
+
+# -- queue ids ----------------------------------------------------------------------
+def _encode(value: int, base: int, pad: int) -> str:
+    out = ""
+    while value:
+        value, digit = divmod(value, base)
+        out = _SAFE[digit] + out
+    return out.rjust(pad, "0") if pad else (out or "0")
+
+
+def _decode(text: str, base: int) -> int:
+    value = 0
+    for ch in text:
+        digit = _SAFE.find(ch)
+        if digit < 0 or digit >= base:
+            raise ValueError(text)
+        value = value * base + digit
+    return value
+
+
+def is_long_id(qid: str) -> bool:
+    """True for a long queue id: a 'z' after at least ten time characters."""
+    z = qid.rfind("z")
+    return z >= 10
+
+
+def queue_id_ok(qid: str) -> bool:
+    """mail_queue_id_ok(): only letters and digits, and not too long."""
+    return bool(_ID_OK.match(qid)) and len(qid) <= 100
+
+
+def id_inode(qid: str) -> int | None:
+    """The inode number encoded in a queue id, or None when it is not one of ours."""
+    try:
+        if is_long_id(qid):
+            return _decode(qid[qid.rfind("z") + 1:], 51)
+        return int(qid[5:], 16) if len(qid) > 5 else None
+    except ValueError:
+        return None
+
+
+def id_hash_source(qid: str) -> str:
+    """What the hash directories are named after: the id, or a long id's usec in hex."""
+    if is_long_id(qid):
+        z = qid.rfind("z")
+        try:
+            usec = _decode(qid[z - 4:z], 52)
+        except ValueError:
+            usec = 0
+        return "%05X" % usec
+    return qid
+
+
+def format_queue_id(when: float, inode: int, long_ids: bool) -> str:
+    sec = int(when)
+    usec = int(round((when - sec) * 1_000_000))
+    if usec >= 1_000_000:
+        sec, usec = sec + 1, usec - 1_000_000
+    if long_ids:
+        return _encode(sec, 52, 6) + _encode(usec, 52, 4) + "z" + _encode(inode, 51, 0)
+    return "%05X%X" % (usec, inode)
+
+
+class _InodeAllocator:
+    """Lowest free 'inode' at or above a per-host base; ids are never reissued."""
+
+    def __init__(self, base: int) -> None:
+        self.base = base
+        self.in_use: set[int] = set()
+        self.issued: set[str] = set()
+
+    def take(self, when: float, long_ids: bool) -> str:
+        inode = self.base
+        while True:
+            if inode not in self.in_use:
+                qid = format_queue_id(when, inode, long_ids)
+                if qid not in self.issued:
+                    break
+            inode += 1
+        self.in_use.add(inode)
+        self.issued.add(qid)
+        return qid
+
+
+_allocators: "weakref.WeakKeyDictionary[Any, _InodeAllocator]" = weakref.WeakKeyDictionary()
+
+
+def _allocator(ctx: Any) -> _InodeAllocator:
+    alloc = _allocators.get(ctx)
+    if alloc is None:
+        alloc = _InodeAllocator(0x160000 + zlib.crc32(ctx.hostname.encode()) % 0x1000 * 16)
+        from .queue import QueueStore
+        store = QueueStore(ctx)
+        for queue in QUEUES:
+            for qid in store.list(queue):
+                inode = id_inode(qid)
+                if inode is not None:
+                    alloc.in_use.add(inode)
+        _allocators[ctx] = alloc
+    return alloc
+
+
+def new_queue_id(ctx: Any) -> str:
+    """A fresh queue id from the clock and the inode allocator (short or long per main.cf)."""
+    long_ids = ctx.config.get_bool("enable_long_queue_ids")
+    return _allocator(ctx).take(ctx.now(), long_ids)
+
+
+def release_queue_id(ctx: Any, qid: str) -> None:
+    """Give a queue id's inode back (its file is gone, or the transaction was aborted)."""
+    inode = id_inode(qid)
+    alloc = _allocators.get(ctx)
+    if alloc is not None and inode is not None:
+        alloc.in_use.discard(inode)

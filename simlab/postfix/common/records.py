@@ -1,0 +1,201 @@
+"""NAME
+    records - Postfix's queue file record format
+
+SUMMARY
+    data = encode_record(REC_TYPE_RCPT, "alice@example.com")
+    for rec in iter_records(data): rec.type, rec.data, rec.offset
+
+DESCRIPTION
+    A Postfix queue file (and the stream that postdrop, pickup and cleanup
+    pass to each other) is a sequence of typed records: one type byte, the
+    data length as a little-endian base-128 number (the high bit of each
+    length byte means "more length bytes follow"), then the data. The
+    envelope segment (``C`` size, ``T`` arrival time, ``F`` full name, ``S``
+    sender, ``A`` name=value attributes, ``O`` original recipient, ``R``
+    recipient, ``D`` done recipient) ends at ``M``; the message content is
+    ``N`` (a whole line) and ``L`` (part of a longer line) records up to
+    ``X``; the extracted segment (recipients from headers, ``r``/``e``
+    return-receipt and errors-to) ends at ``E``.
+
+    A recipient is marked delivered by overwriting its ``R`` type byte with
+    ``D`` in place, which is why readers remember each record's offset.
+
+SEE ALSO
+    rec_type(3h), record(3), postcat(1)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+REC_TYPE_SIZE = "C"
+REC_TYPE_TIME = "T"
+REC_TYPE_CTIME = "c"
+REC_TYPE_FULL = "F"
+REC_TYPE_INSP = "I"
+REC_TYPE_FILT = "L"
+REC_TYPE_FROM = "S"
+REC_TYPE_DONE = "D"
+REC_TYPE_RCPT = "R"
+REC_TYPE_ORCP = "O"
+REC_TYPE_DRCP = "/"
+REC_TYPE_WARN = "W"
+REC_TYPE_ATTR = "A"
+REC_TYPE_KILL = "K"
+REC_TYPE_RDR = ">"
+REC_TYPE_FLGS = "f"
+REC_TYPE_DELAY = "d"
+REC_TYPE_MESG = "M"
+REC_TYPE_CONT = "L"
+REC_TYPE_NORM = "N"
+REC_TYPE_DTXT = "w"
+REC_TYPE_XTRA = "X"
+REC_TYPE_RRTO = "r"
+REC_TYPE_ERTO = "e"
+REC_TYPE_PRIO = "P"
+REC_TYPE_PTR = "p"
+REC_TYPE_VERP = "V"
+REC_TYPE_DSN_RET = "<"
+REC_TYPE_DSN_ENVID = "i"
+REC_TYPE_DSN_ORCPT = "o"
+REC_TYPE_DSN_NOTIFY = "n"
+REC_TYPE_MILT_COUNT = "m"
+REC_TYPE_END = "E"
+
+# Which records may appear in each segment (the first is the segment's end).
+REC_TYPE_ENVELOPE = "MCTcFILSDRO/WVA>K<ion"
+REC_TYPE_CONTENT = "XLNw"
+REC_TYPE_EXTRACT = "EDRO/PreAFIL>Kon"
+
+# rec_type_name(): what postcat prints before each record.
+_NAMES = {
+    "C": "message_size", "T": "message_arrival_time", "c": "queue_file_create_time",
+    "F": "sender_fullname", "I": "content_inspector", "S": "sender",
+    "D": "done_recipient", "/": "canceled_recipient", "R": "recipient",
+    "O": "original_recipient", "W": "warning_message_time", "A": "named_attribute",
+    "p": "pointer_record", "K": "killed_record", "M": "message_content",
+    "N": "regular_text", "w": "deleted_text", "X": "extracted_info",
+    "r": "return_receipt", "e": "errors_to", "P": "priority", "V": "verp_delimiters",
+    "E": "message_end", ">": "redirect_to", "f": "flags", "<": "dsn_return_flags",
+    "i": "dsn_envelope_id", "o": "dsn_original_recipient", "n": "dsn_notify_flags",
+}
+
+
+def rec_type_name(rtype: str, in_envelope: bool = True) -> str:
+    """Postfix's printable name of a record type ('L' depends on the segment)."""
+    if rtype == "L":
+        return "content_filter" if in_envelope else "unterminated_text"
+    return _NAMES.get(rtype, "unknown_record_type")
+
+
+# REC_TYPE_SIZE_FORMAT: six fixed-width fields so cleanup can update them in place.
+SIZE_FORMAT = "%15d %15d %15d %15d %15d %15d"
+WARN_FORMAT = "%15d"
+PTR_FORMAT = "%15d"
+
+
+class RecordError(ValueError):
+    """A queue file that is truncated or not in record format."""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    type: str
+    data: bytes
+    offset: int          # where the type byte is
+
+    @property
+    def text(self) -> str:
+        return self.data.decode("utf-8", "surrogateescape")
+
+
+def encode_length(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def encode_record(rtype: str, data: bytes | str) -> bytes:
+    """One record: type byte, base-128 length, data."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogateescape")
+    return rtype.encode("ascii") + encode_length(len(data)) + data
+
+
+def read_record(buf: bytes, pos: int) -> tuple[Record, int]:
+    """The record at ``pos`` and the offset after it."""
+    if pos >= len(buf):
+        raise RecordError("end of file")
+    rtype = chr(buf[pos])
+    i = pos + 1
+    length = shift = 0
+    while True:
+        if i >= len(buf):
+            raise RecordError(f"truncated length at offset {pos}")
+        byte = buf[i]
+        i += 1
+        length |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            break
+        if shift > 35:
+            raise RecordError(f"bad length at offset {pos}")
+    end = i + length
+    if end > len(buf):
+        raise RecordError(f"truncated record at offset {pos}")
+    return Record(rtype, bytes(buf[i:end]), pos), end
+
+
+def iter_records(buf: bytes, start: int = 0, follow_pointers: bool = True) -> Iterator[Record]:
+    """Every record in file order; pointer records are followed unless told otherwise."""
+    pos = start
+    seen: set[int] = set()
+    while pos < len(buf):
+        rec, nxt = read_record(buf, pos)
+        if rec.type == REC_TYPE_PTR and follow_pointers:
+            target = int(rec.data.strip() or b"0")
+            if target > 0 and target not in seen:
+                seen.add(target)
+                pos = target
+                continue
+        yield rec
+        pos = nxt
+
+
+def content_records(content: bytes, line_limit: int = 2048) -> list[tuple[str, bytes]]:
+    """The N/L records of a message: one N per line, long lines split into L pieces."""
+    if not content:
+        return []
+    body = content[:-1] if content.endswith(b"\n") else content
+    out: list[tuple[str, bytes]] = []
+    for line in body.split(b"\n"):
+        while line_limit > 0 and len(line) > line_limit:
+            out.append((REC_TYPE_CONT, line[:line_limit]))
+            line = line[line_limit:]
+        out.append((REC_TYPE_NORM, line))
+    return out
+
+
+def join_content(records: list[tuple[str, bytes]]) -> bytes:
+    """The message bytes (LF line ends) of a list of N/L records."""
+    parts: list[bytes] = []
+    for rtype, data in records:
+        parts.append(data)
+        if rtype == REC_TYPE_NORM:
+            parts.append(b"\n")
+    return b"".join(parts)
+
+
+def split_attr(text: str) -> tuple[str, str]:
+    """``name=value`` of an attribute record (split_nameval)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise RecordError(f"malformed attribute: {text[:100]}")
+    return name.strip(), value.strip()

@@ -1,0 +1,351 @@
+"""
+NAME
+    tok822 - Postfix's RFC 822 address tokenizer (tok822_parse.c)
+
+SUMMARY
+    scan(text) -> first Tok of a flat token list
+    parse(text) -> first Tok of a parse tree (ADDR nodes hold addresses)
+    internalize(tok), externalize(tok) -> str
+    addresses(text) -> list[str]    # internal form of each address in text
+    find_type(tok, op), rfind_type(tok, op)
+
+DESCRIPTION
+    postalias(1) tokenizes every alias line with this scanner, so that
+    quoted local parts may contain "@", ":" or ","; local(8) parses the
+    stored alias value again to find the destinations. Tokens: atoms,
+    "quoted strings", [domain literals], (comments, nested), and the
+    operators | % ! ( ) < > @ , ; : \\ " . [ ]. Whitespace (space, tab, CR,
+    LF) separates tokens; a backslash quotes the next character.
+
+    The parser groups tokens into addresses from right to left and adds a
+    missing comma between two adjacent words, so "alice bob" holds two
+    addresses; "Name <addr>" yields only addr; comments are ignored.
+    internalize() gives the unquoted text, externalize() the quoted form;
+    both insert a space between two adjacent words and after a comma.
+"""
+
+from __future__ import annotations
+
+ATOM, QSTRING, DOMLIT, COMMENT, ADDR, STARTGRP = "ATOM", "QSTRING", "DOMLIT", "COMMENT", "ADDR", "STARTGRP"
+OPCHARS = "|%!" + '()<>@,;:\\".[]'
+SPACE_TAB_CR_LF = " \t\r\n"
+_WORDS = (ATOM, QSTRING, COMMENT, DOMLIT, ADDR)
+
+
+class Tok:
+    __slots__ = ("type", "text", "prev", "next", "head", "tail", "owner")
+
+    def __init__(self, type_: str, text: str = "") -> None:
+        self.type = type_
+        self.text = text
+        self.prev: Tok | None = None
+        self.next: Tok | None = None
+        self.head: Tok | None = None
+        self.tail: Tok | None = None
+        self.owner: Tok | None = None
+
+    def __repr__(self) -> str:
+        return f"Tok({self.type}, {self.text!r})"
+
+    def siblings(self) -> list["Tok"]:
+        out, tp = [], self
+        while tp is not None:
+            out.append(tp)
+            tp = tp.next
+        return out
+
+
+def _append(t1: Tok, t2: Tok) -> Tok:
+    nxt = t1.next
+    t1.next, t2.prev = t2, t1
+    t2.owner = t1.owner
+    while t2.next is not None:
+        t2 = t2.next
+        t2.owner = t1.owner
+    t2.next = nxt
+    if nxt is not None:
+        nxt.prev = t2
+    return t2
+
+
+def _prepend(t1: Tok, t2: Tok) -> Tok:
+    prev = t1.prev
+    if prev is not None:
+        prev.next = t2
+    t2.prev = prev
+    t2.owner = t1.owner
+    while t2.next is not None:
+        t2 = t2.next
+        t2.owner = t1.owner
+    t2.next, t1.prev = t1, t2
+    return t2
+
+
+def _cut_before(tp: Tok) -> Tok | None:
+    prev = tp.prev
+    if prev is not None:
+        prev.next = None
+        tp.prev = None
+    return prev
+
+
+def _unlink(tp: Tok) -> Tok | None:
+    prev, nxt = tp.prev, tp.next
+    if prev is not None:
+        prev.next = nxt
+    if nxt is not None:
+        nxt.prev = prev
+    tp.prev = tp.next = None
+    return prev
+
+
+def _sub_append(t1: Tok, t2: Tok) -> Tok:
+    if t1.head is not None:
+        assert t1.tail is not None
+        t1.tail = _append(t1.tail, t2)
+        return t1.tail
+    t1.head = t2
+    t2.owner = t1
+    while t2.next is not None:
+        t2 = t2.next
+        t2.owner = t1
+    t1.tail = t2
+    return t2
+
+
+def find_type(tp: Tok | None, op: str) -> Tok | None:
+    while tp is not None and tp.type != op:
+        tp = tp.next
+    return tp
+
+
+def rfind_type(tp: Tok | None, op: str) -> Tok | None:
+    while tp is not None and tp.type != op:
+        tp = tp.prev
+    return tp
+
+
+def _collect(s: str, i: int, stop) -> tuple[str, int]:
+    """COLLECT(): gather characters while stop(c) is false, honouring backslash."""
+    out: list[str] = []
+    n = len(s)
+    while i < n:
+        c = s[i]
+        if c == "\\":
+            i += 1
+            if i >= n:
+                break
+            c = s[i]
+        elif stop(c):
+            break
+        out.append(" " if c in SPACE_TAB_CR_LF else c)
+        i += 1
+    return "".join(out), i
+
+
+def _comment(s: str, i: int) -> tuple[str, int]:
+    out, level, n = ["("], 1, len(s)
+    while i < n:
+        ch = s[i]
+        out.append(ch)
+        i += 1
+        if ch == "(":
+            level += 1
+        elif ch == ")":
+            level -= 1
+            if level == 0:
+                break
+        elif ch == "\\":
+            if i >= n:
+                break
+            out.append(s[i])
+            i += 1
+    return "".join(out), i
+
+
+def scan(s: str) -> Tok | None:
+    head = tail = None
+    i, n = 0, len(s)
+    while i < n:
+        ch = s[i]
+        i += 1
+        if ch in SPACE_TAB_CR_LF:
+            continue
+        if ch == "(":
+            text, i = _comment(s, i)
+            tp = Tok(COMMENT, text)
+        elif ch in "[\"":
+            close = "]" if ch == "[" else '"'
+            text, i = _collect(s, i, lambda c, close=close: c == close)
+            if i < n:
+                i += 1
+            tp = Tok(DOMLIT if ch == "[" else QSTRING, text)
+        elif ch != "\\" and ch in OPCHARS:
+            tp = Tok(ch)
+        else:
+            text, i = _collect(s, i - 1, lambda c: c in SPACE_TAB_CR_LF or c in OPCHARS)
+            tp = Tok(ATOM, text)
+            if any(c == " " or ord(c) < 32 or ord(c) == 127 or c in OPCHARS for c in text):
+                tp.type = QSTRING
+        if head is None:
+            head = tail = tp
+        else:
+            assert tail is not None
+            tail = _append(tail, tp)
+    return head
+
+
+def _group(left: Tok, right: Tok, sync: str | None) -> Tok:
+    first = left.next
+    if left is not right and first is not right and first is not None:
+        _cut_before(right)
+        _cut_before(first)
+        group = Tok(ADDR)
+        _sub_append(group, first)
+        _append(left, group)
+        _append(group, right)
+        if sync:
+            _append(left, Tok(sync))
+    return left
+
+
+def parse(s: str) -> Tok | None:
+    first = scan(s)
+    if first is None:
+        return None
+    last = first
+    while last.next is not None:
+        last = last.next
+    head, tail = Tok(""), Tok("")
+    head.next, first.prev = first, head
+    last.next, tail.prev = tail, last
+    do_word, do_group = 1, 2
+    state = do_word
+    right = tail
+    tp = tail.prev
+    assert tp is not None
+    while tp.type:
+        if tp.type == COMMENT:
+            prev = _unlink(tp)
+            right = _prepend(right, tp)
+            assert prev is not None
+            tp = prev
+            continue
+        if tp.type == ";":
+            right = _group(tp, right, ",")
+            state = do_group | do_word
+        elif tp.type == ":" and state & do_group:
+            tp.type = STARTGRP
+            _group(tp, right, None)
+            while tp.type and tp.type != ",":
+                tp = tp.prev
+            right = tp
+            continue
+        elif tp.type == ">":
+            right = _group(tp, right, ",")
+            while tp.type and tp.type != "<":
+                if tp.type == COMMENT:
+                    prev = _unlink(tp)
+                    right = _prepend(right, tp)
+                    tp = prev
+                    continue
+                tp = tp.prev
+            _group(tp, right, None)
+            while tp.type and (len(tp.type) > 1 or tp.type not in ">;,:"):
+                tp = tp.prev
+            right = tp
+            state |= do_word
+            continue
+        elif tp.type in (ATOM, QSTRING, DOMLIT):
+            if not state & do_word:
+                right = _group(tp, right, ",").next
+            state &= ~do_word
+        elif tp.type == ",":
+            right = _group(tp, right, None)
+            state |= do_word
+        else:
+            state |= do_word
+        tp = tp.prev
+    _group(tp, right, None)
+    result = head.next if head.next is not tail else None
+    if result is not None:
+        _cut_before(result)
+    _cut_before(tail)
+    return result
+
+
+def _needs_space(tp: Tok) -> bool:
+    nxt = tp.next
+    if nxt is None or tp.owner is not None:
+        return False
+    if tp.type in (",", STARTGRP) or nxt.type == "<":
+        return True
+    return tp.type in _WORDS and nxt.type in _WORDS
+
+
+def internalize(tp: Tok | None) -> str:
+    out: list[str] = []
+    while tp is not None:
+        if tp.type == ADDR:
+            out.append(internalize(tp.head))
+        elif tp.type in (COMMENT, ATOM, QSTRING):
+            out.append(tp.text)
+        elif tp.type == DOMLIT:
+            out.append("[" + tp.text + "]")
+        elif tp.type == STARTGRP:
+            out.append(":")
+        else:
+            out.append(tp.type)
+        if _needs_space(tp):
+            out.append(" ")
+        tp = tp.next
+    return "".join(out)
+
+
+def _quoted(text: str, specials: str) -> str:
+    return "".join("\\" + c if c in specials else c for c in text)
+
+
+def externalize(tp: Tok | None) -> str:
+    out: list[str] = []
+    while tp is not None:
+        if tp.type == ADDR:
+            out.append(quote_822_local(internalize(tp.head)))
+        elif tp.type in (ATOM, COMMENT):
+            out.append(tp.text)
+        elif tp.type == QSTRING:
+            out.append('"' + _quoted(tp.text, '"\\\r\n') + '"')
+        elif tp.type == DOMLIT:
+            out.append("[" + _quoted(tp.text, "\\\r\n") + "]")
+        elif tp.type == STARTGRP:
+            out.append(":")
+        else:
+            out.append(tp.type)
+        if _needs_space(tp):
+            out.append(" ")
+        tp = tp.next
+    return "".join(out)
+
+
+def quote_822_local(addr: str) -> str:
+    """Quote the local part of an internal-form address where RFC 822 needs it."""
+    at = addr.rfind("@")
+    local, domain = (addr, "") if at < 0 else (addr[:at], addr[at:])
+    specials = '()<>@,;:\\".[]'
+    needs = (not local or local[0] == "." or local[-1] == "." or ".." in local
+             or any(c in specials and c != "." or c == " " or ord(c) < 32 or ord(c) == 127
+                    for c in local))
+    if not needs:
+        return addr
+    return '"' + _quoted(local, '"\\') + '"' + domain
+
+
+def addresses(s: str) -> list[str]:
+    """Each address in s, in internal form (how local(8) reads an alias value)."""
+    out = []
+    tp = parse(s)
+    while tp is not None:
+        if tp.type == ADDR:
+            out.append(internalize(tp.head))
+        tp = tp.next
+    return out

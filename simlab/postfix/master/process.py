@@ -1,0 +1,170 @@
+"""NAME
+    process - the master's table of simulated daemon processes
+
+SUMMARY
+    table = ProcessTable(ctx)
+    proc = table.start(service)          # trace: kind="process", event="start"
+    table.busy(proc); table.idle(proc)   # idle ones exit after max_idle
+    table.exit(proc, "idle")             # trace: kind="process", event="exit"
+    print(table.ps())
+
+DESCRIPTION
+    Every Postfix daemon is a process that master(8) starts when there is
+    work and that goes away again: after ``max_idle`` seconds without a
+    client, or after serving ``max_use`` clients. Here a process is a record
+    with a process id (from the instance's PidAllocator, so runs are
+    reproducible), its service, its command line as ps(1) shows it, its
+    state and how many clients it served. Long-running daemons (qmgr,
+    pickup) also carry the asyncio task that does their work.
+
+    Idle timers are daemon timers on the virtual loop: an idle smtpd does not
+    keep ``net.run()`` from returning, and its exit happens at the right
+    virtual time when the simulation runs on.
+
+PARAMETERS
+    max_idle, max_use.
+
+SEE ALSO
+    master(8), ps(1)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+
+@dataclass
+class Process:
+    """One simulated daemon process."""
+
+    pid: int
+    service: str                 # master.cf service name ("smtp", "127.0.0.1:2525", "cleanup")
+    type: str                    # inet, unix, fifo, pass, unix-dgram
+    command: str                 # master.cf command ("smtpd", "trivial-rewrite")
+    argv: str                    # what ps shows: "smtpd -n smtp -t inet -u"
+    started: float               # epoch seconds
+    state: str = "idle"          # "busy", "idle" or "exited"
+    clients: int = 0             # clients served so far (max_use)
+    busy_count: int = 0          # clients being served right now
+    generation: int = 0          # master.cf generation (reload retires older ones)
+    task: asyncio.Task[Any] | None = field(default=None, repr=False)
+    daemon: Any = field(default=None, repr=False)   # the object doing the work (QueueManager, Pickup)
+    exited: float | None = None
+    _timer: Any = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        """The program name as it appears in the maillog (``postfix/smtpd``)."""
+        return self.command
+
+
+def call_later(loop: Any, delay: float, fn: Callable[[], None]) -> Any:
+    """A timer that does not keep a virtual simulation running."""
+    try:
+        return loop.call_later(delay, fn, daemon=True)  # type: ignore[call-arg]
+    except TypeError:
+        return loop.call_later(delay, fn)
+
+
+def ps_argv(svc: Any) -> str:
+    """The command line master(8) gives a daemon for a master.cf entry."""
+    parts = [svc.command]
+    if svc.name != svc.command:
+        parts += ["-n", svc.name]
+    if svc.maxproc == 1:
+        parts.append("-l")
+    elif svc.maxproc == 0:
+        parts.append("-z")
+    parts += ["-t", svc.type]
+    if svc.unpriv:
+        parts.append("-u")
+    if svc.chroot:
+        parts.append("-c")
+    for k, v in svc.overrides.items():
+        parts += ["-o", f"{k}={v}"]
+    parts += list(svc.args)
+    return " ".join(parts)
+
+
+class ProcessTable:
+    """The processes of one master: start, busy/idle bookkeeping, exit."""
+
+    def __init__(self, ctx: Any, on_exit: Callable[[Process], None] | None = None) -> None:
+        self.ctx = ctx
+        self.procs: list[Process] = []
+        self.history: list[Process] = []
+        self.on_exit = on_exit
+        self.loop: Any = None
+
+    def live(self, service: str | None = None) -> list[Process]:
+        return [p for p in self.procs if p.state != "exited" and (service is None or p.service == service)]
+
+    def start(self, svc: Any, generation: int = 0) -> Process:
+        proc = Process(self.ctx.pids.next(), svc.name, svc.type, svc.command, ps_argv(svc),
+                       self.ctx.now(), generation=generation)
+        self.procs.append(proc)
+        self.ctx.trace.record(svc.command, "process", event="start", pid=proc.pid, service=svc.name,
+                              command=proc.argv)
+        return proc
+
+    def busy(self, proc: Process) -> None:
+        if proc._timer is not None:
+            proc._timer.cancel()
+            proc._timer = None
+        proc.busy_count += 1
+        proc.clients += 1
+        proc.state = "busy"
+
+    def idle(self, proc: Process, max_idle: float, max_use: int, retired: bool = False) -> None:
+        """The client is done; exit when used up or retired, else arm the idle timer."""
+        proc.busy_count = max(0, proc.busy_count - 1)
+        if proc.busy_count or proc.state == "exited":
+            return
+        proc.state = "idle"
+        if retired or (max_use > 0 and proc.clients >= max_use):
+            self.exit(proc, "retired" if retired else "max_use")
+            return
+        self.arm_idle(proc, max_idle)
+
+    def arm_idle(self, proc: Process, max_idle: float) -> None:
+        if proc._timer is not None:
+            proc._timer.cancel()
+        if max_idle > 0:
+            loop = self.loop or asyncio.get_event_loop()
+            proc._timer = call_later(loop, max_idle, lambda: self._idle_expired(proc))
+
+    def _idle_expired(self, proc: Process) -> None:
+        proc._timer = None
+        if proc.state == "idle":
+            self.exit(proc, "max_idle")
+
+    def exit(self, proc: Process, why: str) -> None:
+        if proc.state == "exited":
+            return
+        if proc._timer is not None:
+            proc._timer.cancel()
+            proc._timer = None
+        proc.state = "exited"
+        proc.exited = self.ctx.now()
+        self.procs.remove(proc)
+        self.history.append(proc)
+        self.ctx.trace.record(proc.command, "process", event="exit", pid=proc.pid, service=proc.service,
+                              reason=why)
+        if self.on_exit is not None:
+            self.on_exit(proc)
+
+    def ps(self, master_pid: int | None = None, master_started: float = 0.0,
+           master_argv: str = "/usr/lib/postfix/sbin/master -w") -> str:
+        """A ps(1)-like listing: PID, STAT, START (virtual HH:MM:SS), COMMAND."""
+        import time as _time
+        rows = ["    PID STAT  STARTED COMMAND"]
+        if master_pid is not None:
+            started = _time.strftime("%H:%M:%S", _time.gmtime(int(master_started)))
+            rows.append(f"{master_pid:7d} Ss   {started:>8} {master_argv}")
+        for p in sorted(self.procs, key=lambda p: p.pid):
+            stat = "R" if p.busy_count else "S"
+            started = _time.strftime("%H:%M:%S", _time.gmtime(int(p.started)))
+            rows.append(f"{p.pid:7d} {stat:<4} {started:>8} {p.argv}")
+        return "\n".join(rows) + "\n"

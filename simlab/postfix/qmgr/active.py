@@ -1,0 +1,227 @@
+"""NAME
+    active - one message in the active queue: resolve, deliver, then bounce, defer or remove
+
+SUMMARY
+    await MessageJob(qmgr, qid).run()     # the file is already in the active queue
+
+DESCRIPTION
+    The queue manager reads the queue file and logs
+
+        QID: from=<sender>, size=N, nrcpt=M (queue active)
+
+    (nrcpt counts every recipient of the file, also those done earlier).
+    A force-expired message (postsuper -e) is not delivered: it is logged
+    "status=force-expired, returned to sender" and bounced with its last
+    deferral reasons. Otherwise the old defer log is dropped and every
+    pending recipient is resolved by trivial-rewrite; recipients with the
+    same transport and nexthop share a delivery request (at most
+    <transport>_destination_recipient_limit recipients; with a limit of 1
+    the destination, and so the concurrency limit, is the recipient).
+
+    When all requests are back, in Postfix's order: the bounce log becomes a
+    non-delivery notification; a message with deferred recipients that is
+    older than maximal_queue_lifetime (bounce_queue_lifetime for mail from
+    <>) is logged "status=expired, returned to sender" and bounced, and one
+    whose delay_warning_time has come gets a delay warning; a finished
+    message sends its success/verify report (trace log) and is removed
+    ("QID: removed"); otherwise it moves to the deferred queue, with its
+    file time set to the next attempt: now plus the time it has been
+    queued, but at least minimal_backoff_time and at most
+    maximal_backoff_time.
+
+PARAMETERS
+    <transport>_destination_recipient_limit, default_destination_recipient_limit,
+    maximal_queue_lifetime, bounce_queue_lifetime, minimal_backoff_time,
+    maximal_backoff_time.
+
+SEE ALSO
+    qmgr(8), trivial-rewrite(8), bounce(8)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from ..bounce import Dsn, LogRecord, append_log, has_log, read_log, remove_log
+from ..bounce import bounce_flush, defer_flush, defer_warn, trace_flush
+from ..bounce.client import Reporter
+from ..common.delivery_log import MsgStats
+from ..common.queue import QueueFile, Recipient
+from ..common.records import RecordError
+from ..trivial_rewrite import resolve
+from .agents import agent_for, transport_service
+from .request import DeliveryRequest, RecipientStatus, record_status
+
+if TYPE_CHECKING:
+    from .manager import QueueManager
+
+
+class MessageJob:
+    """The queue manager's work on one queue file."""
+
+    def __init__(self, qmgr: "QueueManager", qid: str) -> None:
+        self.qmgr = qmgr
+        self.ctx = qmgr.ctx
+        self.store = qmgr.store
+        self.qid = qid
+        self.deferred = False
+        self.active_arrival = 0.0
+
+    def info(self, text: str) -> None:
+        self.qmgr.info(f"{self.qid}: {text}")
+
+    # -- the message -------------------------------------------------------------------------
+    async def run(self) -> None:
+        try:
+            qf = self.store.read("active", self.qid)
+        except FileNotFoundError:
+            return
+        except (RecordError, ValueError):
+            self.qmgr.corrupt(self.qid, "active")
+            return
+        self.active_arrival = self.ctx.now()
+        self.info(f"from=<{qf.sender}>, size={qf.size}, nrcpt={len(qf.recipients)} (queue active)")
+        if qf.forced_expire:
+            self.info(f"from=<{qf.sender}>, status=force-expired, returned to sender")
+            await self._expire(qf)
+            await self._finish()
+            return
+        remove_log(self.ctx, "defer", self.qid)
+        requests = self._requests(qf)
+        await asyncio.gather(*(self._dispatch(req) for req in requests))
+        await self._finish()
+
+    def _trace_flags(self, qf: QueueFile) -> int:
+        value = qf.attrs.get("trace_flags", "0")
+        return int(value) if str(value).isdigit() else 0
+
+    def _reporter(self, qf: QueueFile) -> Reporter:
+        stats = MsgStats(incoming_arrival=qf.arrival, active_arrival=self.active_arrival)
+        return Reporter(self.ctx, "qmgr", self.qmgr.pid, self.qid, stats, self._trace_flags(qf))
+
+    def _requests(self, qf: QueueFile) -> list[DeliveryRequest]:
+        groups: dict[tuple[str, str], list[Recipient]] = {}
+        rep = self._reporter(qf)
+        for rcpt in qf.pending():
+            res = resolve(self.ctx, rcpt.address, qf.sender)
+            if "fail" in res.flags:
+                rep.defer(rcpt, "none", Dsn("4.3.0", "address resolver failure"))
+                self.deferred = True
+                continue
+            if "error" in res.flags:
+                rep.bounce(rcpt, "none", Dsn("5.1.3", "bad address syntax"))
+                self.store.mark_done("active", self.qid, rcpt)
+                continue
+            groups.setdefault((res.transport, res.nexthop), []).append(replace(rcpt, address=res.address))
+        out: list[DeliveryRequest] = []
+        trace_flags = self._trace_flags(qf)
+        for (transport, nexthop), rcpts in groups.items():
+            limit = self.qmgr.recipient_limit(transport)
+            for i in range(0, len(rcpts), limit if limit > 0 else len(rcpts)):
+                chunk = tuple(rcpts[i:i + limit] if limit > 0 else rcpts)
+                out.append(DeliveryRequest(self.qid, "active", qf.sender, nexthop, chunk, transport,
+                                           qf.arrival, dict(qf.attrs), self.active_arrival,
+                                           trace_flags=trace_flags))
+        return out
+
+    # -- one delivery request ------------------------------------------------------------------
+    async def _dispatch(self, req: DeliveryRequest) -> None:
+        limit = self.qmgr.recipient_limit(req.transport)
+        dest = req.nexthop if limit != 1 else f"{req.nexthop}\0{req.recipients[0].address}"
+        async with self.qmgr.slots.slot(req.transport, dest):
+            svc = transport_service(self.qmgr.services(), req.transport)
+            deliver = agent_for(svc.command) if svc is not None else None
+            if svc is None or deliver is None:
+                if svc is None:
+                    self.qmgr.warn(f"connect to transport private/{req.transport}: "
+                                   "No such file or directory")
+                statuses = self._unavailable(req, "mail transport unavailable")
+            else:
+                req = replace(req, agent_handoff=self.ctx.now())
+                try:
+                    statuses = list(await deliver(self.ctx, svc, req))
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # an agent crash is a transport problem, not lost mail
+                    self.qmgr.warn(f"private/{req.transport} socket: malformed response ({exc!r})")
+                    statuses = self._unavailable(req, "unknown mail transport error")
+        for st in statuses:
+            self._record(req, st)
+
+    def _unavailable(self, req: DeliveryRequest, text: str) -> list[RecipientStatus]:
+        rep = Reporter(self.ctx, "qmgr", self.qmgr.pid, self.qid, req.stats(), req.trace_flags)
+        for rcpt in req.recipients:
+            rep.defer(rcpt, "none", Dsn("4.3.0", text))
+        return [RecipientStatus(r, "4.3.0", "deferred", text, "none", logged=True)
+                for r in req.recipients]
+
+    def _record(self, req: DeliveryRequest, st: RecipientStatus) -> None:
+        record_status(self.ctx, self.qid, st, req.trace_flags)
+        if st.done:
+            try:
+                self.store.mark_done("active", self.qid, st.rcpt)
+            except FileNotFoundError:
+                pass
+        else:
+            self.deferred = True
+
+    # -- the end of the message's turn ----------------------------------------------------------
+    async def _expire(self, qf: QueueFile) -> None:
+        recorded = {r.recipient for r in read_log(self.ctx, "defer", self.qid)}
+        for rcpt in qf.pending():
+            if rcpt.address not in recorded:
+                append_log(self.ctx, "defer", self.qid, LogRecord(
+                    recipient=rcpt.address, status="4.7.0", action="delayed",
+                    reason="message is administratively expired", original_recipient=rcpt.orig,
+                    dsn_orig_rcpt=rcpt.orcpt, notify=rcpt.notify, offset=rcpt.offset))
+        if await defer_flush(self.ctx, "active", self.qid):
+            for rcpt in qf.pending():
+                self.store.mark_done("active", self.qid, rcpt)
+            remove_log(self.ctx, "defer", self.qid)
+            self.deferred = False
+        else:
+            self.deferred = True
+
+    async def _finish(self) -> None:
+        ctx, cfg = self.ctx, self.ctx.config
+        if has_log(ctx, "bounce", self.qid):
+            await bounce_flush(ctx, "active", self.qid)
+        try:
+            qf = self.store.read("active", self.qid)
+        except FileNotFoundError:
+            return
+        if self.deferred:
+            now = ctx.now()
+            created = qf.create_time or qf.arrival
+            lifetime = cfg.get_time("maximal_queue_lifetime" if qf.sender else "bounce_queue_lifetime")
+            if now >= created + lifetime and not qf.forced_expire:
+                self.info(f"from=<{qf.sender}>, status=expired, returned to sender")
+                await self._expire(qf)
+            elif qf.warn_time > 0 and now >= qf.warn_time - 1:
+                await defer_warn(ctx, "active", self.qid)
+                qf = self.store.read("active", self.qid)
+                qf.warn_time = 0.0
+                self.store.write("active", qf)
+        if not self.deferred and has_log(ctx, "trace", self.qid):
+            await trace_flush(ctx, "active", self.qid)
+        if self.deferred:
+            self._defer(qf)
+        else:
+            self.store.remove("active", self.qid)
+            remove_log(ctx, "defer", self.qid)
+            self.info("removed")
+
+    def _defer(self, qf: QueueFile) -> None:
+        cfg = self.ctx.config
+        now = self.ctx.now()
+        created = qf.create_time or qf.arrival
+        delay = now - created if created > 0 else 0.0
+        delay = min(delay, cfg.get_time("maximal_backoff_time"))
+        delay = max(delay, cfg.get_time("minimal_backoff_time"))
+        self.store.move(self.qid, "active", "deferred")
+        path = self.store.locate("deferred", self.qid)
+        if path is not None:
+            os.utime(path, (now + delay, now + delay))

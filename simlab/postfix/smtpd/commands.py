@@ -1,0 +1,345 @@
+"""NAME
+    commands - smtpd(8) envelope commands
+
+SUMMARY
+    MAIL RCPT RSET NOOP VRFY QUIT (HELO, EHLO and the extensions: extensions.py)
+
+DESCRIPTION
+    Each ``cmd_<verb>(argv)`` sends its reply and returns True when the
+    command succeeded (the "ok" half of ``rcpt=1/2`` in the disconnect
+    line). The envelope state that RSET clears is kept here: sender,
+    recipients, DSN parameters and the cleanup(8) session opened at the
+    first accepted recipient (smtpd_delay_open_until_valid_rcpt), which is
+    when the queue id appears in the log as ``QID: client=name[addr]``.
+
+    MAIL FROM syntax is Postfix's lenient one unless strict_rfc821_envelopes
+    is set; ESMTP parameters are checked in the order Postfix checks them,
+    which decides between 555, 501 and 552.
+
+PARAMETERS
+    smtpd_helo_required, strict_rfc821_envelopes, disable_vrfy_command,
+    smtpd_recipient_limit, smtpd_recipient_overshoot_limit,
+    message_size_limit, smtpd_delay_open_until_valid_rcpt, smtputf8_enable,
+    allow_min_user, local_header_rewrite_clients.
+
+SEE ALSO
+    smtpd(8), RFC 5321, RFC 1870, RFC 3461
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import replies as R
+from .lists import get, split_list
+from .replies import Reply
+from .restrictions import valid_hostaddr, valid_hostname
+from .tokens import ERROR, Token, allprint, dsn_notify, extract_addr, printable, xtext_unquote
+
+_OFF_T_MAX = (1 << 63) - 1
+
+
+class CommandsMixin:
+    """MAIL .. QUIT for SmtpdSession (see session.py for the attributes used)."""
+
+    ctx: Any
+    cfg: Any
+
+    # -- transaction state ---------------------------------------------------------------
+    def reset_transaction(self) -> None:
+        self.sender: str | None = None
+        self.recipient: str | None = None
+        self.recipients: list[Any] = []
+        self.rcpt_count = 0
+        self.rcpt_overshoot = 0
+        self.msg_size = 0
+        self.dsn_envid = ""
+        self.dsn_ret = ""
+        self.encoding = ""
+        self.smtputf8 = False
+        self.arrival = 0.0
+        self.queue_id = ""
+        self.cleanup: Any = None
+        self.in_data = False
+        self.data_bytes = 0
+        self.data_lines: list[bytes] = []
+        self.act_size = 0
+        self.too_big = False
+        self.bdat_chunks: list[bytes] | None = None
+        self.bdat_bytes = 0
+        self.bdat_error: Reply | None = None
+        self.saved_actions: list[tuple[str, str]] = []
+
+    def abort_transaction(self, content: bytes | None = None) -> None:
+        if self.cleanup is not None:
+            self.cleanup.abort(content)
+        self.reset_transaction()
+
+    async def open_transaction(self) -> None:
+        """mail_open_stream(): a cleanup session, hence a queue id."""
+        from ..cleanup import open_cleanup
+        self.cleanup = open_cleanup(self.ctx, self.cfg, self.client_info())
+        self.queue_id = self.cleanup.qid
+        text = f"{self.queue_id}: client={self.namaddr}"
+        if self.sasl_username:
+            text += f", sasl_method={self.sasl_method}, sasl_username={self.sasl_username}"
+        self.log(text)
+
+    def client_info(self) -> Any:
+        from ..cleanup import ClientInfo
+        return ClientInfo(name=self.client_name, addr=self.client_addr, port=self.client_port,
+                          helo=self.helo_name or "", protocol=self.protocol,
+                          rewrite_context=self.rewrite_context(), sasl_username=self.sasl_username)
+
+    def rewrite_context(self) -> str:
+        """local_header_rewrite_clients decides between the local and the remote context."""
+        s: Any = self
+        for word in split_list(get(self.cfg, "local_header_rewrite_clients", "permit_inet_interfaces")):
+            w = word.lower()
+            if w == "permit_mynetworks" and s.checks.in_mynetworks():
+                return "local"
+            if w == "permit_inet_interfaces":
+                from .lists import interface_addresses
+                if s.client_addr in interface_addresses(self.ctx, self.cfg):
+                    return "local"
+            if w == "permit_sasl_authenticated" and s.sasl_username:
+                return "local"
+            if w == "permit":
+                return "local"
+            if ":" in word:
+                try:
+                    if self.ctx.map(word).lookup(s.client_addr) is not None:
+                        return "local"
+                except Exception:
+                    continue
+        return "remote"
+
+    def table_action(self, action: str, text: str, reply_name: str, cls: str) -> None:
+        """HOLD/DISCARD/REDIRECT/FILTER/PREPEND/WARN from an access table."""
+        s: Any = self
+        if action in ("WARN", "INFO"):
+            s.log_whatsup(action.lower(), f"<{reply_name}>: {cls} {text}".rstrip())
+            return
+        if action in ("HOLD", "DISCARD"):
+            s.log_whatsup(action.lower(), f"<{reply_name}>: {cls} {text or 'triggers ' + action + ' action'}")
+        self.saved_actions.append((action, text))
+
+    # -- helpers -----------------------------------------------------------------------
+    def _strict(self) -> bool:
+        return self._flag("strict_rfc821_envelopes")
+
+    def _flag(self, name: str) -> bool:
+        s: Any = self
+        return s._bool(name)
+
+    def check_addr(self, addr: str) -> bool:
+        """smtpd_check_addr(): can trivial-rewrite resolve this address?"""
+        at = addr.rfind("@")
+        if at >= 0:
+            domain = addr[at + 1:]
+            if not domain or addr[:at].endswith("@"):
+                return False
+            bare = domain[:-1] if domain.endswith(".") and not domain.endswith("..") else domain
+            if not (valid_hostname(bare) or (bare.startswith("[") and bare.endswith("]") and valid_hostaddr(bare))):
+                return False
+        if addr.startswith("-") and not self._flag("allow_min_user"):
+            return False
+        from .recipients import resolve
+        try:
+            res = resolve(self.ctx, addr, "")
+        except Exception:
+            return True
+        return res is None or "error" not in res.flags
+
+    async def _illegal(self, token: Token) -> None:
+        s: Any = self
+        s.log_warning(f"Illegal address syntax from {s.namaddr} in {s.where} command: {printable(token.text)}")
+
+    # -- MAIL ---------------------------------------------------------------------------
+    async def cmd_mail(self, argv: list[Token]) -> bool:
+        s: Any = self
+        if s._bool("smtpd_helo_required") and s.helo_name is None:
+            await s.reply(R.NEED_HELO)
+            return False
+        if self.sender is not None:
+            await s.reply(R.NESTED_MAIL)
+            return False
+        if len(argv) < 3 or argv[1].text.lower() != "from:":
+            await s.reply(R.MAIL_SYNTAX)
+            return False
+        if argv[2].kind == ERROR:
+            await s.reply(R.BAD_SENDER)
+            return False
+        params = [t.text for t in argv[3:]]
+        smtputf8 = any(p.upper() == "SMTPUTF8" for p in params)
+        err, addr = extract_addr(argv[2], allow_empty=True, strict=self._strict(), check=self.check_addr)
+        if err:
+            await self._illegal(argv[2])
+            await s.reply(R.BAD_SENDER)
+            return False
+        size = 0
+        envid = ret = encoding = ""
+        for arg in params:
+            up = arg.upper()
+            if up in ("BODY=8BITMIME", "BODY=7BIT"):
+                encoding = "8bit" if up == "BODY=8BITMIME" else "7bit"
+            elif up.startswith("SIZE="):
+                digits = arg[5:]
+                if not digits.isdigit():
+                    await s.reply(R.BAD_SIZE)
+                    return False
+                size = int(digits)
+                if size > _OFF_T_MAX:
+                    await s.reply(R.SIZE_FS_LIMIT)
+                    return False
+            elif up == "SMTPUTF8" and get(self.cfg, "smtputf8_enable", "yes").lower() in ("yes", "true", "1"):
+                continue
+            elif up.startswith("AUTH="):
+                if not self.sasl_offered():
+                    await s.reply(R.AUTH_MAIL_DISABLED)
+                    return False
+            elif up.startswith("RET="):
+                if ret or up[4:] not in ("FULL", "HDRS"):
+                    await s.reply(R.BAD_RET)
+                    return False
+                ret = up[4:]
+            elif up.startswith("ENVID="):
+                value = xtext_unquote(arg[6:])
+                if envid or value is None or not value or not allprint(value):
+                    await s.reply(R.BAD_ENVID)
+                    return False
+                envid = value
+            else:
+                await s.reply(R.unsupported_option(arg))
+                return False
+        self.sender = addr
+        try:
+            err_reply = s.checks.size(size)
+            if err_reply is None and not s._bool("smtpd_delay_reject"):
+                err_reply = s.access_denied or await s.checks.mail()
+        finally:
+            self.sender = None
+        if err_reply is not None:
+            await s.reply(err_reply)
+            return False
+        self.sender = addr
+        self.msg_size, self.dsn_envid, self.dsn_ret, self.encoding = size, envid, ret, encoding
+        self.smtputf8 = smtputf8
+        self.arrival = self.ctx.now()
+        if not s._bool("smtpd_delay_open_until_valid_rcpt"):
+            await self.open_transaction()
+        await s.reply(R.MAIL_OK)
+        return True
+
+    # -- RCPT ---------------------------------------------------------------------------
+    async def cmd_rcpt(self, argv: list[Token]) -> bool:
+        s: Any = self
+        if self.sender is None:
+            await s.reply(R.NEED_MAIL)
+            return False
+        if len(argv) < 3 or argv[1].text.lower() != "to:":
+            await s.reply(R.RCPT_SYNTAX)
+            return False
+        if argv[2].kind == ERROR:
+            await s.reply(R.BAD_RECIPIENT)
+            return False
+        err, addr = extract_addr(argv[2], allow_empty=False, strict=self._strict(), check=self.check_addr)
+        if err:
+            await self._illegal(argv[2])
+            await s.reply(R.BAD_RECIPIENT)
+            return False
+        notify = orcpt = ""
+        for t in argv[3:]:
+            arg, up = t.text, t.text.upper()
+            if up.startswith("NOTIFY="):
+                value = dsn_notify(arg[7:])
+                if notify or value is None:
+                    bad = next((w for w in arg[7:].split(",") if w.upper() not in
+                                ("NEVER", "SUCCESS", "FAILURE", "DELAY")), arg[7:])
+                    s.log_warning(f'unknown DSN NOTIFY command value "{bad}" in "{arg[7:]}"')
+                    await s.reply(R.BAD_NOTIFY)
+                    return False
+                notify = value
+            elif up.startswith("ORCPT="):
+                kind, sep, coded = arg[6:].partition(";")
+                value = xtext_unquote(coded) if sep else None
+                if orcpt or not kind or value is None or not value or not allprint(value):
+                    await s.reply(R.BAD_ORCPT)
+                    return False
+                orcpt = f"{kind.lower()};{value}"
+            else:
+                await s.reply(R.unsupported_option(arg))
+                return False
+        limit = s._int("smtpd_recipient_limit", 1000)
+        if limit and self.rcpt_count >= limit:
+            await s.reply(R.TOO_MANY_RCPTS)
+            self.rcpt_overshoot += 1
+            return self.rcpt_overshoot <= s._int("smtpd_recipient_overshoot_limit", 1000)
+        saved = self.recipient
+        self.recipient = addr
+        try:
+            err_reply = s.access_denied or await s.checks.rcpt(addr)
+        finally:
+            self.recipient = saved
+        if err_reply is not None:
+            await s.reply(err_reply)
+            return False
+        if self.cleanup is None:
+            await self.open_transaction()
+        from ..common.queue import Recipient
+        if not orcpt:
+            external = argv[2].text
+            if external.startswith("<") and external.endswith(">"):
+                external = external[1:-1]
+            orcpt = f"rfc822;{external}"
+        self.recipients.append(Recipient(address=addr, orig=addr, notify=notify, orcpt=orcpt))
+        self.rcpt_count += 1
+        if self.recipient is None:
+            self.recipient = addr
+        await s.reply(R.RCPT_OK)
+        return True
+
+    # -- simple commands -------------------------------------------------------------------
+    async def cmd_rset(self, argv: list[Token]) -> bool:
+        s: Any = self
+        if len(argv) != 1:
+            await s.reply(R.RSET_SYNTAX)
+            return False
+        self.abort_transaction()
+        await s.reply(R.OK)
+        return True
+
+    async def cmd_noop(self, argv: list[Token]) -> bool:
+        s: Any = self
+        await s.reply(R.OK)
+        return True
+
+    async def cmd_quit(self, argv: list[Token]) -> bool:
+        s: Any = self
+        await s.reply(R.BYE)
+        s.hangup = True
+        return True
+
+    async def cmd_vrfy(self, argv: list[Token]) -> bool:
+        s: Any = self
+        if s._bool("disable_vrfy_command"):
+            await s.reply(R.VRFY_DISABLED)
+            return False
+        if len(argv) < 2 or len(argv) > 3 or (len(argv) == 3 and argv[2].text.upper() != "SMTPUTF8"):
+            await s.reply(R.VRFY_SYNTAX)
+            return False
+        err, addr = extract_addr(argv[1], allow_empty=False, strict=False, check=self.check_addr)
+        if err or argv[1].kind == ERROR:
+            await s.reply(R.BAD_RECIPIENT)
+            return False
+        saved = self.recipient
+        self.recipient = addr
+        try:
+            err_reply = s.access_denied or await s.checks.rcpt(addr)
+        finally:
+            self.recipient = saved
+        if err_reply is not None:
+            await s.reply(err_reply)
+            return False
+        await s.reply(Reply(252, "2.0.0", argv[1].text))
+        return True

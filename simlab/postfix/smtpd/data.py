@@ -1,0 +1,265 @@
+"""NAME
+    data - smtpd(8) message content: DATA and BDAT
+
+SUMMARY
+    DATA -> 354, lines up to <CR><LF>.<CR><LF>, dot-unstuffing -> 250 Ok: queued as QID
+    BDAT n [LAST] -> exactly n bytes, no unstuffing -> 250 2.0.0 Ok: n bytes [queued as QID]
+
+DESCRIPTION
+    smtpd writes its own Received: header first, then the content, to the
+    cleanup(8) session opened at the first accepted recipient; cleanup's
+    reply (a queue id, or a refusal such as "554 5.4.0 Error: too many
+    hops") becomes the reply to the final dot.
+
+    The end of DATA depends on smtpd_forbid_bare_newline (Postfix 3.7.11):
+    with "no" a bare LF ends a line everywhere, so ``<LF>.<LF>`` ends the
+    message (SMTP smuggling works); with "normalize" (alias "yes") and
+    "reject" only ``<CR><LF>.<CR><LF>`` does; "reject" also refuses a
+    message that contained a bare LF with 550 5.5.2 at its end. Clients
+    matching smtpd_forbid_bare_newline_exclusions ($mynetworks) are exempt.
+
+    A first line "From ..." becomes an X-Mailbox-Line: header, and a first
+    line starting with white space is taken as body (an empty line goes
+    before it), as smtpd does.
+
+PARAMETERS
+    smtpd_forbid_bare_newline, smtpd_forbid_bare_newline_exclusions,
+    message_size_limit, smtpd_data_restrictions,
+    smtpd_end_of_data_restrictions, smtpd_sasl_authenticated_header.
+
+SEE ALSO
+    smtpd(8), RFC 5321 section 4.5.2, RFC 3030
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import replies as R
+from .replies import Reply
+from .tokens import Token
+
+
+class DataMixin:
+    """DATA and BDAT for SmtpdSession."""
+
+    async def cmd_data(self, argv: list[Token]) -> bool:
+        s: Any = self
+        if s.rcpt_count == 0:
+            await s.reply(R.NEED_RCPT if s.sender is None else R.NO_VALID_RCPTS)
+            return False
+        if s.bdat_chunks is not None:
+            await s.reply(R.DATA_AFTER_BDAT)
+            return False
+        if len(argv) != 1:
+            await s.reply(Reply(501, "5.5.4", "Syntax: DATA"))
+            return False
+        err = await s.checks.data()
+        if err is not None:
+            await s.reply(err)
+            return False
+        await s.reply(R.DATA_GO)
+        s.in_data, s.data_bytes = True, 0
+        lines, bare = await self._read_dot_message(s.bare_lf_mode())
+        s.in_data = False
+        s.where = "END-OF-MESSAGE"
+        body = _assemble(lines)
+        if s.too_big:
+            await s.reply(R.FILE_TOO_BIG)
+            s.abort_transaction()
+            return False
+        if bare and s.bare_lf_mode() == "reject":
+            s.log_whatsup("reject", "bare <LF> received")
+            await s.reply(R.bare_lf(s.myhostname))
+            s.abort_transaction(self._with_received(body))
+            return False
+        return await self._end_of_message(body, None)
+
+    async def _read_dot_message(self, mode: str) -> tuple[list[bytes], bool]:
+        s: Any = self
+        limit = s._int("message_size_limit", 10240000)
+        lines: list[bytes] = []
+        s.data_lines = lines
+        bare = False
+        prev_crlf = True
+        while True:
+            raw, crlf, _ = await s.read_line(None)
+            s.data_bytes += len(raw) + (2 if crlf else 1)
+            if not crlf:
+                bare = True
+            if raw[:1] == b".":
+                if raw == b"." and (mode == "no" or (crlf and prev_crlf)):
+                    return lines, bare
+                raw = raw[1:]
+            prev_crlf = crlf
+            if not s.too_big:
+                self._account(len(raw) + 2, limit)
+            if not s.too_big:
+                lines.append(raw)
+
+    def _account(self, nbytes: int, limit: int) -> None:
+        """message_size_limit, counted as smtpd does (each line plus CRLF)."""
+        s: Any = self
+        s.act_size += nbytes
+        if limit > 0 and s.act_size > limit and not s.too_big:
+            s.too_big = True
+            s.log_warning(f"{s.queue_id or 'NOQUEUE'}: queue file size limit exceeded")
+
+    def partial_message(self) -> bytes | None:
+        """What a client that went away in DATA had sent (cleanup still sees its headers)."""
+        s: Any = self
+        if not s.in_data or s.cleanup is None or s.bdat_chunks is not None:
+            return None
+        return self._with_received(_assemble(list(s.data_lines)))
+
+    async def cmd_bdat(self, argv: list[Token]) -> bool:
+        s: Any = self
+        args = [t.text for t in argv[1:]]
+        if not args or len(args) > 2 or not args[0].isdigit() or (len(args) == 2 and args[1].upper() != "LAST"):
+            await s.reply(Reply(501, "5.5.4", "Syntax: BDAT count [LAST]"))
+            if not args or not args[0].isdigit():
+                s.hangup = True
+            return False
+        size, last = int(args[0]), len(args) == 2
+        err: Reply | None = None
+        if s.rcpt_count == 0:
+            err = R.NEED_RCPT if s.sender is None else R.NO_VALID_RCPTS
+        elif s.bdat_error is not None:
+            err = s.bdat_error
+        elif s.bdat_chunks is None:
+            err = await s.checks.data()
+            if err is not None:
+                s.bdat_error = err
+        if err is not None:
+            await self._read_chunk(size, keep=False)
+            await s.reply(err)
+            return False
+        if s.bdat_chunks is None:
+            s.bdat_chunks = []
+        s.in_data = True
+        chunk = await self._read_chunk(size, keep=True)
+        s.in_data = False
+        s.bdat_chunks.append(chunk)
+        s.bdat_bytes += size
+        if not last:
+            await s.reply(R.bdat_ok(s.bdat_bytes))
+            return True
+        s.where = "END-OF-MESSAGE"
+        if s.too_big:
+            await s.reply(R.FILE_TOO_BIG)
+            s.abort_transaction()
+            return False
+        data = b"".join(s.bdat_chunks)
+        lines = data.replace(b"\r\n", b"\n").split(b"\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
+        return await self._end_of_message(_assemble(lines), s.bdat_bytes)
+
+    async def _read_chunk(self, size: int, keep: bool) -> bytes:
+        from .session import _Lost
+        s: Any = self
+        limit = s._int("message_size_limit", 10240000)
+        parts: list[bytes] = []
+        remaining = size
+        while remaining > 0:
+            try:
+                piece = await s._reader.read(min(remaining, 1 << 16))
+            except ConnectionError:
+                raise _Lost() from None
+            if not piece:
+                raise _Lost()
+            remaining -= len(piece)
+            s.data_bytes += len(piece)
+            if keep:
+                self._account(len(piece), limit)
+                if not s.too_big:
+                    parts.append(piece)
+        s._reset_timeout()
+        return b"".join(parts)
+
+    def _with_received(self, body: bytes) -> bytes:
+        from ..cleanup.headers import received_smtpd
+        s: Any = self
+        proto = s.protocol
+        if s.sasl_username and proto == "ESMTP":
+            proto = "ESMTPA"
+        auth = s.sasl_username if s._bool("smtpd_sasl_authenticated_header") else ""
+        first = s.recipient if s.rcpt_count == 1 else None
+        header = received_smtpd(helo=s.helo_name or s.client_name, name=s.client_name, addr=s.client_addr,
+                                myhostname=s.myhostname, mail_name=_mail_name(s.cfg), protocol=proto,
+                                qid=s.queue_id, recipient=first, when=s.arrival, auth_sender=auth)
+        return header + body
+
+    async def _end_of_message(self, body: bytes, bdat_total: int | None) -> bool:
+        s: Any = self
+        err = await s.checks.eod()
+        if err is not None:
+            await s.reply(err)
+            s.abort_transaction(self._with_received(body))
+            return False
+        content = self._with_received(body)
+        attrs = self._cleanup_attrs()
+        cleanup, qid = s.cleanup, s.queue_id
+        s.cleanup = None
+        result = await cleanup.finish(s.sender, list(s.recipients), content, attrs, arrival=s.arrival)
+        s.reset_transaction()
+        if result.ok:
+            await s.reply(R.queued(qid) if bdat_total is None else R.bdat_queued(bdat_total, qid))
+            return True
+        await s.reply(Reply.parse(result.reply) if result.reply else Reply(451, "4.3.0", "Error: internal error"))
+        return False
+
+    def _cleanup_attrs(self) -> dict[str, str]:
+        """The named attributes smtpd hands to cleanup, in Postfix's order."""
+        s: Any = self
+        helo = s.helo_name
+        attrs: dict[str, str] = {"rewrite_context": s.rewrite_context(),
+                                 "log_client_name": s.client_name,
+                                 "log_client_address": s.client_addr,
+                                 "log_client_port": str(s.client_port),
+                                 "log_message_origin": s.namaddr}
+        if helo is not None:
+            attrs["log_helo_name"] = helo
+        attrs.update({"log_protocol_name": s.protocol,
+                      "client_name": s.client_name,
+                      "reverse_client_name": s.client_name,
+                      "client_address": s.client_addr,
+                      "client_port": str(s.client_port),
+                      "server_address": s.server_addr,
+                      "server_port": str(s.server_port)})
+        if helo is not None:
+            attrs["helo_name"] = helo
+        attrs["protocol_name"] = s.protocol
+        attrs["client_address_type"] = "10" if ":" in s.client_addr else "2"
+        if s.sasl_username:
+            attrs["sasl_method"] = s.sasl_method
+            attrs["sasl_username"] = s.sasl_username
+        if s.dsn_envid:
+            attrs["dsn_envid"] = s.dsn_envid
+        if s.dsn_ret:
+            attrs["dsn_ret"] = {"FULL": "1", "HDRS": "2"}[s.dsn_ret]
+        if s.encoding:
+            attrs["encoding"] = s.encoding
+        if s.smtputf8:
+            attrs["smtputf8"] = "1"
+        for action, text in s.saved_actions:
+            attrs.setdefault("access_" + action.lower(), text)
+        return attrs
+
+
+def _assemble(lines: list[bytes]) -> bytes:
+    """Content lines -> message bytes (LF line ends), with smtpd's first-line fixes."""
+    if lines:
+        first = lines[0]
+        if first.lstrip(b">").startswith(b"From "):
+            lines = [b"X-Mailbox-Line: " + first] + lines[1:]
+        elif first[:1] in (b" ", b"\t"):
+            lines = [b""] + lines
+    return b"".join(line + b"\n" for line in lines)
+
+
+def _mail_name(cfg: Any) -> str:
+    try:
+        return cfg["mail_name"] or "Postfix"
+    except KeyError:
+        return "Postfix"

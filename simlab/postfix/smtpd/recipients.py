@@ -1,0 +1,139 @@
+"""NAME
+    recipients - reject_unlisted_recipient / reject_unlisted_sender (check_rcpt_maps)
+
+SUMMARY
+    check_rcpt_maps(checks, "nosuch@example.com", "Recipient address")
+    -> raises with "550 5.1.1 <nosuch@example.com>: Recipient address
+       rejected: User unknown in local recipient table"
+
+DESCRIPTION
+    An address is resolved (trivial-rewrite) and then looked up in the
+    tables of its address class:
+
+      local            local_recipient_maps (the passwd file and the aliases)
+      virtual alias    virtual_alias_maps
+      virtual mailbox  virtual_mailbox_maps
+      relay            relay_recipient_maps (when set)
+
+    An address that matches canonical_maps, recipient_canonical_maps or
+    virtual_alias_maps is accepted before anything else. An address whose
+    transport is ``error`` is refused with the error text as the reason
+    (``error:no outbound in this lab`` -> "... rejected: no outbound in this
+    lab"), ``retry`` with 450. postmaster, MAILER-DAEMON and double-bounce
+    in local domains are always accepted. An empty local_recipient_maps
+    turns the local check off.
+
+PARAMETERS
+    local_recipient_maps, virtual_alias_maps, virtual_mailbox_maps,
+    relay_recipient_maps, canonical_maps, recipient_canonical_maps,
+    sender_canonical_maps, local_recipient_code (unknown_local_recipient_reject_code),
+    unknown_virtual_alias_reject_code, unknown_virtual_mailbox_reject_code,
+    unknown_relay_recipient_reject_code, show_user_unknown_table_name,
+    double_bounce_sender, recipient_delimiter.
+
+SEE ALSO
+    smtpd(8), ADDRESS_CLASS_README, LOCAL_RECIPIENT_README
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_DSN = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})(?:\s+|$)")
+
+
+def dsn_split(default: str, text: str) -> tuple[str, str]:
+    """dsn_split(): a leading 'x.y.z ' in text overrides the default status."""
+    m = _DSN.match(text)
+    if m:
+        return m.group(1), text[m.end():]
+    return default, text
+
+
+def resolve(ctx: Any, address: str, sender: str = "") -> Any:
+    """trivial-rewrite's resolve(), or None when the address cannot be resolved."""
+    from ..trivial_rewrite import resolve as tr_resolve
+    return tr_resolve(ctx, address, sender)
+
+
+def _local_domain(ctx: Any) -> Any:
+    from ..trivial_rewrite.domains import is_local_domain
+    return lambda domain: is_local_domain(ctx, domain)
+
+
+def addr_match(checks: Any, params: list[str], address: str) -> bool:
+    """check_mail_addr_find(): does address match any table of these parameters?"""
+    from ..maps.address import lookup_address
+    from .lists import get, split_list
+    s = checks.s
+    maps = []
+    for param in params:
+        for spec in split_list(get(checks.cfg, param)):
+            try:
+                maps.append(s.ctx.map(spec))
+            except Exception as exc:
+                s.log_warning(f"{spec}: table lookup problem: {exc}")
+    if not maps:
+        return False
+    return lookup_address(maps, address.lower(), get(checks.cfg, "recipient_delimiter"),
+                          kind="virtual", local_domain=_local_domain(s.ctx)) is not None
+
+
+def check_rcpt_maps(checks: Any, address: str, cls: str) -> None:
+    """Refuse an address that its address class does not know (via checks.fail)."""
+    from .lists import get
+    s = checks.s
+    sender_class = cls.startswith("Sender")
+    res = resolve(s.ctx, address, s.sender or "")
+    if res is None:
+        return
+    if "fail" in res.flags:
+        checks.fail(450, "4.3.0", f"<{address}>: {cls} rejected: address verification problem")
+        return
+    rcpt = res.address
+    params = ["recipient_canonical_maps", "canonical_maps", "virtual_alias_maps"]
+    if sender_class:
+        params.insert(1, "sender_canonical_maps")
+    if addr_match(checks, params, rcpt):
+        return
+    if res.transport == "error":
+        dsn, text = dsn_split("5.1.0" if sender_class else "5.1.1", res.nexthop)
+        code = checks._int("unknown_virtual_alias_reject_code", 550) if res.cls == "virtual_alias" else 550
+        if dsn.startswith("4"):
+            code = 450
+        checks.fail(code, dsn, f"<{address}>: {cls} rejected: {text}")
+        return
+    if res.transport == "retry":
+        dsn, text = dsn_split("4.1.0" if sender_class else "4.1.1", res.nexthop)
+        checks.fail(450, dsn, f"<{address}>: {cls} rejected: {text}")
+        return
+    show = get(checks.cfg, "show_user_unknown_table_name", "yes").lower() in ("yes", "true", "1")
+    dsn = "5.1.0" if sender_class else "5.1.1"
+
+    def unknown(code_param: str, default: int, table: str) -> None:
+        where = f" in {table} table" if show else ""
+        checks.fail(checks._int(code_param, default), dsn, f"<{address}>: {cls} rejected: User unknown{where}")
+
+    local = rcpt.rsplit("@", 1)[0].lower()
+    if res.cls == "local":
+        if not get(checks.cfg, "local_recipient_maps").strip():
+            return
+        exempt = {get(checks.cfg, "double_bounce_sender", "double-bounce").lower(), "postmaster", "mailer-daemon"}
+        if local in exempt:
+            return
+        if not _local_known(checks, rcpt):
+            unknown("unknown_local_recipient_reject_code", 550, "local recipient")
+    elif res.cls == "virtual_alias":
+        unknown("unknown_virtual_alias_reject_code", 550, "virtual alias")
+    elif res.cls == "virtual_mailbox":
+        if get(checks.cfg, "virtual_mailbox_maps").strip() and not addr_match(checks, ["virtual_mailbox_maps"], rcpt):
+            unknown("unknown_virtual_mailbox_reject_code", 550, "virtual mailbox")
+    elif res.cls == "relay":
+        if get(checks.cfg, "relay_recipient_maps").strip() and not addr_match(checks, ["relay_recipient_maps"], rcpt):
+            unknown("unknown_relay_recipient_reject_code", 550, "relay recipient")
+
+
+def _local_known(checks: Any, rcpt: str) -> bool:
+    """local_recipient_maps: the passwd file, the aliases (and whatever else is listed)."""
+    return addr_match(checks, ["local_recipient_maps"], rcpt)

@@ -1,0 +1,454 @@
+"""NAME
+    session - one smtpd(8) connection: read commands, count them, log them
+
+SUMMARY
+    factory = make_smtpd_protocol(ctx, service)     # see __init__.py
+    host.listen(25, factory, component="smtpd")     # or loop.create_server(factory, ...)
+
+DESCRIPTION
+    SmtpdSession is an aiosmtpd ``SMTP`` protocol whose command loop is
+    Postfix's: the greeting, then one command line at a time (at most
+    line_length_limit bytes; the rest of a longer line is discarded with a
+    "request longer than" warning), bare LF accepted as a line end unless
+    smtpd_forbid_bare_newline says otherwise, error counting with
+    smtpd_soft_error_limit (every reply is then delayed by
+    smtpd_error_sleep_time, in the clock's time) and smtpd_hard_error_limit
+    (421 and disconnect), and at the end the "disconnect from" line with
+    per-command counts ``ehlo=1 mail=1 rcpt=0/1 ... commands=3/5``.
+
+    The commands themselves are in commands.py (envelope) and data.py
+    (message content); the access checks in restrictions.py.
+
+PARAMETERS
+    smtpd_banner, myhostname, syslog_name, line_length_limit,
+    smtpd_timeout, smtpd_soft_error_limit, smtpd_hard_error_limit,
+    smtpd_error_sleep_time, smtpd_forbidden_commands,
+    smtpd_noop_commands, smtpd_forbid_bare_newline,
+    smtpd_forbid_bare_newline_exclusions, smtpd_delay_reject.
+
+SEE ALSO
+    smtpd(8), postconf(5)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiosmtpd.smtp import SMTP
+
+from . import replies as R
+from .commands import CommandsMixin
+from .data import DataMixin
+from .extensions import ExtensionsMixin
+from .lists import get, match_namadr, split_list
+from .replies import Reply
+from .restrictions import SmtpdChecks
+from .tokens import escape, printable, tokenize
+
+# Postfix's command table order, which is also the order of the disconnect statistics.
+COMMANDS = ("HELO", "EHLO", "XCLIENT", "XFORWARD", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA",
+            "BDAT", "RSET", "NOOP", "VRFY", "ETRN", "QUIT")
+# Commands that must end a pipelined group (SMTPD_CMD_FLAG_LAST).
+LAST_IN_GROUP = {"HELO", "EHLO", "DATA", "NOOP", "VRFY", "QUIT", "STARTTLS", "AUTH"}
+
+
+class _Hangup(Exception):
+    """The session ends here (QUIT, 421, a forbidden command, a bare LF reject)."""
+
+
+class _Lost(Exception):
+    """The client went away (EOF or reset)."""
+
+
+class _NoHandler:
+    """aiosmtpd wants a handler object; Postfix policy lives in this package instead."""
+
+
+class SmtpdSession(CommandsMixin, ExtensionsMixin, DataMixin, SMTP):
+    """One SMTP connection to smtpd, speaking exactly like Postfix 3.7."""
+
+    line_length_limit = 1 << 16
+
+    def __init__(self, ctx: Any, service: Any, cfg: Any, pids: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.ctx = ctx
+        self.service = service
+        self.cfg = cfg
+        self._pids = pids
+        self.pid = 0
+        self.myhostname = get(cfg, "myhostname", ctx.hostname)
+        self.ident = f"{get(cfg, 'syslog_name', 'postfix') or 'postfix'}/smtpd"
+        super().__init__(_NoHandler(), hostname=self.myhostname, loop=loop,
+                         timeout=_time(cfg, "smtpd_timeout", 300.0), enable_SMTPUTF8=True)
+        self.checks = SmtpdChecks(self)
+        self.client_addr = ""
+        self.client_port = 0
+        self.server_addr = ""
+        self.server_port = 0
+        self.client_name = "unknown"
+        self.namaddr = "unknown[unknown]"
+        self.where = "CONNECT"
+        self.protocol = "SMTP"
+        self.helo_name: str | None = None
+        self.sasl_username = ""
+        self.sasl_method = ""
+        self.error_count = 0
+        self.counts: dict[str, list[int]] = {}
+        self.ill_pipelining = False
+        self.access_denied: Reply | None = None
+        self._logged_disconnect = False
+        self._own_pid = False
+        proc = _master_process()
+        if proc is not None:
+            self.pid = proc.pid
+        self._timed_out = False
+        self.lost = False
+        self.hangup = False
+        self._pregreet = b""
+        self._greeted = False
+        self.reset_transaction()
+
+    # -- connection plumbing (aiosmtpd) ---------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        peer = transport.get_extra_info("peername") or ("unknown", 0)
+        self.client_addr = str(peer[0]) if isinstance(peer, tuple) else str(peer)
+        self.client_port = int(peer[1]) if isinstance(peer, tuple) and len(peer) > 1 else 0
+        local = transport.get_extra_info("sockname") or ("", 0)
+        self.server_addr = str(local[0]) if isinstance(local, tuple) else ""
+        self.server_port = int(local[1]) if isinstance(local, tuple) and len(local) > 1 else 0
+        if not self.pid:
+            self._own_pid = True
+            self.pid = self._pids.take()
+        super().connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._greeted:
+            self._pregreet += data
+        super().data_received(data)
+
+    def eof_received(self) -> bool | None:
+        # Keep serving what is already buffered; the command loop sees the EOF itself.
+        return asyncio.StreamReaderProtocol.eof_received(self)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        # Unlike aiosmtpd, do not cancel the command loop: it finds the EOF or
+        # the reset on its next read and logs "lost connection" as Postfix does.
+        if self._timeout_handle is not None:
+            self._timeout_handle.cancel()
+        asyncio.StreamReaderProtocol.connection_lost(self, error)
+        self.transport = None
+
+    def _timeout_cb(self) -> None:
+        if self.transport is None:
+            return
+        self.log(f"timeout after {self.where} from {self.namaddr}")
+        self.transport.write((str(R.timeout(self.myhostname)) + "\r\n").encode())
+        self._timed_out = True
+        self.transport.close()
+
+    # -- logging ---------------------------------------------------------------------------
+    def log(self, text: str) -> None:
+        self.ctx.log.line(self.ident, self.pid, text)
+
+    def log_warning(self, text: str) -> None:
+        self.ctx.log.warning(self.ident, self.pid, text)
+
+    def log_whatsup(self, whatsup: str, text: str) -> None:
+        """log_whatsup(): 'NOQUEUE: reject: RCPT from name[addr]: TEXT; from=<> to=<> proto= helo=<>'."""
+        from ..maps.tok822 import quote_822_local
+        line = f"{self.queue_id or 'NOQUEUE'}: {whatsup}: {self.where} from {self.namaddr}: {text};"
+        if self.sender is not None:
+            line += f" from=<{quote_822_local(self.sender) if self.sender else ''}>"
+        if self.recipient is not None:
+            line += f" to=<{quote_822_local(self.recipient)}>"
+        line += f" proto={self.protocol}"
+        if self.helo_name is not None:
+            line += f" helo=<{self.helo_name}>"
+        self.log(line)
+
+    # -- replies -----------------------------------------------------------------------------
+    async def reply(self, reply: Reply | str) -> None:
+        """smtpd_chat_reply(): delay when the client made too many errors, then send."""
+        if self.error_count >= self._int("smtpd_soft_error_limit", 10):
+            await self.ctx.sleep(_time(self.cfg, "smtpd_error_sleep_time", 1.0))
+        if self.transport is None or self.transport.is_closing():
+            return
+        self.transport.write((str(reply) + "\r\n").encode("utf-8", "surrogateescape"))
+
+    def _int(self, name: str, default: int) -> int:
+        try:
+            return self.cfg.get_int(name)
+        except (KeyError, ValueError):
+            return default
+
+    def _bool(self, name: str) -> bool:
+        try:
+            return self.cfg.get_bool(name)
+        except (KeyError, ValueError):
+            return False
+
+    # -- reading -------------------------------------------------------------------------------
+    async def read_line(self, limit: int | None) -> tuple[bytes, bool, bool]:
+        """(line without its end, ended in CRLF, was longer than limit). Raises _Lost at EOF."""
+        reader = self._reader
+        parts: list[bytes] = []
+        size = 0
+        too_long = False
+        while True:
+            try:
+                chunk = await reader.readuntil(b"\n")
+                done = True
+            except asyncio.LimitOverrunError as exc:
+                chunk = await reader.readexactly(exc.consumed)
+                done = False
+            except asyncio.IncompleteReadError as exc:
+                self.data_bytes += len(exc.partial) if self.in_data else 0
+                raise _Lost() from None
+            except (ConnectionError, asyncio.CancelledError):
+                raise _Lost() from None
+            if limit is not None and size + len(chunk) > limit + 2:
+                keep = max(0, limit - size)
+                if keep:
+                    parts.append(chunk[:keep])
+                size += keep
+                too_long = True
+            else:
+                parts.append(chunk)
+                size += len(chunk)
+            if done:
+                break
+        line = b"".join(parts)
+        crlf = line.endswith(b"\r\n")
+        if line.endswith(b"\n"):
+            line = line[:-2] if crlf else line[:-1]
+        if limit is not None and len(line) > limit:
+            line, too_long = line[:limit], True
+        self._reset_timeout()
+        return line, crlf, too_long
+
+    def pending(self) -> bytes:
+        """What the client has sent beyond the current command (vstream_peek)."""
+        return bytes(getattr(self._reader, "_buffer", b""))
+
+    def bare_lf_mode(self) -> str:
+        """'no', 'normalize' or 'reject' for this client (exclusions applied)."""
+        value = get(self.cfg, "smtpd_forbid_bare_newline", "no").lower()
+        mode = {"yes": "normalize", "normalize": "normalize", "reject": "reject"}.get(value, "no")
+        if mode != "no" and match_namadr(self.ctx, get(self.cfg, "smtpd_forbid_bare_newline_exclusions"),
+                                         self.client_name, self.client_addr):
+            return "no"
+        return mode
+
+    # -- the session -----------------------------------------------------------------------------
+    async def _handle_client(self) -> None:
+        try:
+            await self._connect()
+            await self._command_loop()
+        except _Hangup:
+            pass
+        except (_Lost, asyncio.CancelledError):
+            self.lost = True
+        finally:
+            self._disconnect()
+
+    async def _connect(self) -> None:
+        self.client_name = await self._client_name(self.client_addr)
+        self.namaddr = f"{self.client_name}[{self.client_addr}]"
+        self.log(f"connect from {self.namaddr}")
+        self.ctx.trace.record("smtpd", "session", state="connect", client=self.namaddr, pid=self.pid)
+        if not self._bool("smtpd_delay_reject"):
+            self.access_denied = await self.checks.client()
+        for _ in range(2):
+            # Let input that the client sent before the greeting arrive first (pre-greet test).
+            await asyncio.sleep(0)
+        banner = get(self.cfg, "smtpd_banner", f"{self.myhostname} ESMTP Postfix")
+        await self.reply(Reply(220, "", banner))
+        self._greeted = True
+        if self._pregreet:
+            self.log(f"improper command pipelining after CONNECT from {self.namaddr}: "
+                     f"{escape(self._pregreet[:100])}")
+            self.ill_pipelining = True
+
+    async def _client_name(self, addr: str) -> str:
+        """The verified client name: hosts file, else DNS reverse + forward lookup."""
+        hosts = _hosts_file(self.ctx)
+        if addr in hosts:
+            return hosts[addr]
+        net = getattr(self.ctx, "net", None)
+        resolver = getattr(net, "resolver", None)
+        if resolver is None:
+            return "unknown"
+        try:
+            name = resolver.reverse(addr)
+        except Exception:
+            name = None
+        if not name:
+            return "unknown"
+        name = name.rstrip(".")
+        try:
+            forward = await resolver.addresses(name)
+        except Exception:
+            forward = []
+        if addr not in forward:
+            self.log_warning(f"hostname {name} does not resolve to address {addr}")
+            return "unknown"
+        return name
+
+    def host_lookup(self, name: str) -> list[str] | None:
+        """Does name have an address or MX record? (reject_unknown_*); None when not."""
+        net = getattr(self.ctx, "net", None)
+        resolver = getattr(net, "resolver", None)
+        lookup = getattr(resolver, "lookup", None)
+        if lookup is None:
+            return []
+        for rtype in ("A", "AAAA", "MX"):
+            try:
+                recs = lookup(name, rtype)
+            except Exception:
+                continue
+            if recs:
+                return [str(r) for r in recs]
+        return None
+
+    async def _command_loop(self) -> None:
+        hard = self._int("smtpd_hard_error_limit", 20)
+        limit = self._int("line_length_limit", 2048)
+        while True:
+            if self.error_count >= hard:
+                self.log(f"too many errors after {self.where} from {self.namaddr}")
+                await self.reply(R.too_many_errors(self.myhostname))
+                raise _Hangup()
+            raw, crlf, too_long = await self.read_line(limit)
+            if not crlf and self.bare_lf_mode() == "reject":
+                self.log(f"NOQUEUE: reject: {self.where} from {self.namaddr}: bare <LF> received; "
+                         f"proto={self.protocol}" + (f" helo=<{self.helo_name}>" if self.helo_name else ""))
+                await self.reply(R.bare_lf(self.myhostname))
+                raise _Hangup()
+            line = raw.decode("utf-8", "surrogateescape")
+            if too_long:
+                self.log_warning(f"{self.namaddr}: request longer than {limit}: {printable(line[:30])}...")
+            self.ctx.trace.record("smtpd", "command", line=line, pid=self.pid)
+            await self.dispatch(line)
+
+    async def dispatch(self, line: str) -> None:
+        argv = tokenize(line)
+        if not argv:
+            await self.reply(R.BAD_SYNTAX)
+            self.error_count += 1
+            return
+        verb = argv[0].text.upper()
+        if verb in (c.upper() for c in split_list(get(self.cfg, "smtpd_noop_commands"))):
+            await self.reply(R.OK)
+            return
+        if verb not in COMMANDS:
+            self._count("UNKNOWN", False)
+            self.where = "UNKNOWN"
+            if self._forbidden(argv[0].text):
+                self.log_warning(f"non-SMTP command from {self.namaddr}: {printable(line[:100])}")
+                await self.reply(R.FORBIDDEN)
+                raise _Hangup()
+            await self.reply(R.UNRECOGNIZED)
+            self.error_count += 1
+            return
+        self.where = verb
+        if not self.ill_pipelining and (verb in LAST_IN_GROUP or self.protocol == "SMTP"):
+            more = self.pending()
+            if more:
+                self.log(f"improper command pipelining after {verb} from {self.namaddr}: {escape(more[:100])}")
+                self.ill_pipelining = True
+        handler = getattr(self, "cmd_" + verb.lower())
+        ok = False
+        try:
+            ok = await handler(argv)
+        finally:
+            self._count(verb, bool(ok))
+        if not ok:
+            self.error_count += 1
+        if self.hangup:
+            raise _Hangup()
+
+    def _forbidden(self, word: str) -> bool:
+        """is_header() or a match in smtpd_forbidden_commands."""
+        if len(word) > 1 and word.endswith(":") and all(33 <= ord(c) < 127 for c in word[:-1]):
+            return True
+        for pattern in split_list(get(self.cfg, "smtpd_forbidden_commands", "CONNECT GET POST")):
+            if ":" in pattern and not pattern.startswith(":"):
+                try:
+                    if self.ctx.map(pattern).lookup(word) is not None:
+                        return True
+                except Exception:
+                    continue
+            elif pattern.lower() == word.lower():
+                return True
+        return False
+
+    def _count(self, verb: str, ok: bool) -> None:
+        c = self.counts.setdefault(verb, [0, 0])
+        c[1] += 1
+        if ok:
+            c[0] += 1
+
+    def stats(self) -> str:
+        parts = []
+        total = [0, 0]
+        for verb in COMMANDS + ("UNKNOWN",):
+            if verb not in self.counts:
+                continue
+            ok, n = self.counts[verb]
+            parts.append(f"{verb.lower()}={ok}" if ok == n else f"{verb.lower()}={ok}/{n}")
+            total[0] += ok
+            total[1] += n
+        ok, n = total
+        parts.append(f"commands={ok}" if ok == n and n else f"commands={ok}/{n}")
+        return " ".join(parts)
+
+    def _disconnect(self) -> None:
+        if self._logged_disconnect:
+            return
+        self._logged_disconnect = True
+        if self.lost and not self._timed_out:
+            self.log(f"lost connection after {self.lost_where()} from {self.namaddr}")
+        self.log(f"disconnect from {self.namaddr} {self.stats()}")
+        self.ctx.trace.record("smtpd", "session", state="disconnect", client=self.namaddr, pid=self.pid)
+        self.abort_transaction(self.partial_message())
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+        if self._own_pid:
+            self._pids.give(self.pid)
+
+    def lost_where(self) -> str:
+        if self.where == "DATA" and self.in_data:
+            return f"DATA ({self.data_bytes} bytes)"
+        if self.where == "BDAT" and self.in_data:
+            return f"BDAT ({self.data_bytes} bytes)"
+        return self.where
+
+
+def _master_process() -> Any:
+    """The master(8) process this connection was handed to, when a master runs."""
+    try:
+        from ..master.master import current_process
+    except ImportError:
+        return None
+    return current_process()
+
+
+def _time(cfg: Any, name: str, default: float) -> float:
+    try:
+        return float(cfg.get_time(name))
+    except (KeyError, ValueError, AttributeError):
+        return default
+
+
+def _hosts_file(ctx: Any) -> dict[str, str]:
+    """/etc/hosts of the host root: address -> first name (localhost when absent)."""
+    out: dict[str, str] = {}
+    try:
+        text = ctx.path("/etc/hosts").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return {"127.0.0.1": "localhost", "::1": "localhost"}
+    for line in text.splitlines():
+        words = line.split("#", 1)[0].split()
+        if len(words) >= 2:
+            out.setdefault(words[0], words[1])
+    return out

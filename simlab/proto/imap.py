@@ -1,0 +1,354 @@
+"""NAME
+    imap - a sans-IO IMAP4rev1 server core that answers as Dovecot 2.3 does
+
+SUMMARY
+    core = ImapServer(store, ConnectionInfo(...), clock, log)
+    core.data_to_send()       # b"* OK [CAPABILITY IMAP4rev1 ...] Dovecot (Debian) ready.\\r\\n"
+    core.receive_data(b"a1 LOGIN erin erin-pw\\r\\n"); core.next_action()
+
+DESCRIPTION
+    RFC 3501 with IDLE (RFC 2177), LITERAL+, SASL-IR, UIDPLUS's
+    APPENDUID/COPYUID and UID EXPUNGE, MOVE, UNSELECT, NAMESPACE, ID and
+    ENABLE. As in Dovecot, the protocol runs in two steps. imap-login
+    answers CAPABILITY, NOOP, LOGOUT, LOGIN, AUTHENTICATE (PLAIN, LOGIN),
+    STARTTLS, ID and ENABLE, and anything else with "BAD Error in IMAP
+    command received by server." (three of those end the connection).
+    After a login the imap process answers every command with a tagged
+    reply that carries Dovecot's timing, "OK Fetch completed (0.001 + 0.000
+    secs).": milliseconds the command ran (at least one for a command that
+    ran, none for an unknown one) and milliseconds it waited for the
+    client (an IDLE, an APPEND literal), both measured on the clock given.
+
+    A LOGIN answer carries the post-login capabilities in a
+    [CAPABILITY ...] code, or in a "* CAPABILITY" line first when the
+    client asked CAPABILITY before logging in (Dovecot then assumes it
+    ignores response codes), and has no timing and no final period.
+
+    Literals: a line ending in {N} gets "+ OK" and then N bytes; {N+} does
+    not wait. The post-login commands live in imap_commands; the state
+    table ``COMMANDS`` says which state allows what, ``TRANSITIONS`` how the
+    states change.
+
+PARAMETERS
+    login_greeting, imap_capability, imap_idle_notify_interval (2 min),
+    mailbox_idle_check_interval (30 s), imap_client idle disconnect (30 min),
+    auth_failure_delay.
+
+SEE ALSO
+    RFC 3501, RFC 2177, RFC 7888, RFC 4315, RFC 6851, Dovecot imap and imap-login
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from typing import Callable
+
+from .actions import ConnectionInfo, ServerCore
+from .imap_commands import MailboxCommands
+from .imap_login import PRE_LOGIN_CAPABILITY, LoginCommands
+from .imap_messages import MessageCommands
+from .imap_parse import Arg, ParseError, literal_size, parse_args, split_command
+from .login import LoginClient, Sasl
+from .mailbox import OpenMailbox, StoreBackend
+
+GREETING = "Dovecot (Debian) ready."
+CAPABILITY = (
+    "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SORT=DISPLAY THREAD=REFERENCES "
+    "THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN "
+    "NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES "
+    "WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW "
+    "STATUS=SIZE SAVEDATE LITERAL+ NOTIFY")
+LOGIN_IDLE_TIMEOUT = 180.0
+IDLE_TIMEOUT = 1800.0
+IDLE_CHECK_INTERVAL = 30.0
+IDLE_NOTIFY_INTERVAL = 120.0
+MAX_LINE = 65536
+MAX_LITERAL = 64 * 1024 * 1024
+MAX_BAD_COMMANDS = 20
+
+
+class State(enum.Enum):
+    NOT_AUTHENTICATED = "NOT_AUTHENTICATED"
+    AUTHENTICATED = "AUTHENTICATED"
+    SELECTED = "SELECTED"
+    LOGOUT = "LOGOUT"
+
+
+_ANY = frozenset(State) - {State.LOGOUT}
+_AUTH = frozenset({State.AUTHENTICATED, State.SELECTED})
+_PRE = frozenset({State.NOT_AUTHENTICATED})
+_ALL_STATES = _ANY
+
+COMMANDS: dict[str, tuple[str, frozenset[State]]] = {
+    "CAPABILITY": ("capability", _ANY), "NOOP": ("noop", _ANY), "LOGOUT": ("logout", _ANY),
+    "ID": ("id", _ANY), "ENABLE": ("enable", _ANY),
+    "LOGIN": ("login", _PRE), "AUTHENTICATE": ("authenticate", _PRE),
+    "STARTTLS": ("starttls", _PRE),
+    "SELECT": ("select", _AUTH), "EXAMINE": ("examine", _AUTH), "CREATE": ("create", _AUTH),
+    "DELETE": ("delete", _AUTH), "RENAME": ("rename", _AUTH), "SUBSCRIBE": ("subscribe", _AUTH),
+    "UNSUBSCRIBE": ("unsubscribe", _AUTH), "LIST": ("list", _AUTH), "LSUB": ("lsub", _AUTH),
+    "STATUS": ("status", _AUTH), "APPEND": ("append", _AUTH), "NAMESPACE": ("namespace", _AUTH),
+    "IDLE": ("idle", _AUTH), "CHECK": ("check", _AUTH), "CLOSE": ("close", _AUTH),
+    "UNSELECT": ("unselect", _AUTH), "EXPUNGE": ("expunge", _AUTH), "SEARCH": ("search", _AUTH),
+    "FETCH": ("fetch", _AUTH), "STORE": ("store", _AUTH), "COPY": ("copy", _AUTH),
+    "MOVE": ("move", _AUTH),
+    "UID FETCH": ("fetch", _AUTH), "UID SEARCH": ("search", _AUTH),
+    "UID STORE": ("store", _AUTH), "UID COPY": ("copy", _AUTH), "UID MOVE": ("move", _AUTH),
+    "UID EXPUNGE": ("uid_expunge", _AUTH),
+}
+SELECTED_ONLY = {"CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY",
+                 "MOVE", "UID FETCH", "UID SEARCH", "UID STORE", "UID COPY", "UID MOVE",
+                 "UID EXPUNGE"}
+
+TRANSITIONS: tuple[tuple[State, str, State], ...] = (
+    (State.NOT_AUTHENTICATED, "LOGIN or AUTHENTICATE accepted", State.AUTHENTICATED),
+    (State.NOT_AUTHENTICATED, "LOGOUT, 3 bad commands, idle 180 s", State.LOGOUT),
+    (State.AUTHENTICATED, "SELECT or EXAMINE", State.SELECTED),
+    (State.SELECTED, "SELECT or EXAMINE (another)", State.SELECTED),
+    (State.SELECTED, "CLOSE, UNSELECT, failed SELECT, DELETE of it", State.AUTHENTICATED),
+    (State.AUTHENTICATED, "LOGOUT, idle 30 min", State.LOGOUT),
+    (State.SELECTED, "LOGOUT, idle 30 min", State.LOGOUT),
+)
+
+
+class ImapServer(LoginCommands, MailboxCommands, MessageCommands, ServerCore):
+    """One IMAP connection (see the module documentation)."""
+
+    def __init__(self, store: StoreBackend, conn: ConnectionInfo, clock: Callable[[], float],
+                 log: Callable[[str, str], None], *, greeting: str = GREETING,
+                 capability: str = CAPABILITY) -> None:
+        ServerCore.__init__(self)
+        self.store, self.conn, self.clock, self.log = store, conn, clock, log
+        self.capability = capability
+        self.state = State.NOT_AUTHENTICATED
+        self.login = LoginClient("imap-login", conn, clock, log)
+        self.bad = 0
+        self.ignores_capability_code = False
+        self.program = "imap"
+        self.user = ""
+        self.boxes = None
+        self.box: OpenMailbox | None = None
+        self.pieces: list[bytes] = []
+        self.literal_need: int | None = None
+        self.sasl: tuple[str, Sasl] | None = None
+        self.idle: tuple[str, float, float, float] | None = None
+        self.cmd_waited = 0.0
+        self.cmd_started = self.cmd_ran_from = clock()
+        self.last_eol = 2
+        self.stats = dict.fromkeys(("in", "out", "deleted", "expunged", "hdr_count",
+                                    "hdr_bytes", "body_count", "body_bytes"), 0)
+        MessageCommands.__init__(self)
+        self.send_line(f"* OK [CAPABILITY {PRE_LOGIN_CAPABILITY}] {greeting}")
+
+    # -- output --------------------------------------------------------------------
+    def send(self, data: bytes) -> None:
+        if self.state in (State.AUTHENTICATED, State.SELECTED):
+            self.stats["out"] += len(data)
+        super().send(data)
+
+    def tagged(self, tag: str, text: str, ran: bool = True) -> None:
+        """A post-login tagged reply with Dovecot's timing appended.
+
+        The first figure is the time the command ran (at least 1 ms once it
+        ran), the second the time it waited for the client (literals, IDLE).
+        """
+        running = max(1, math.ceil(round((self.clock() - self.cmd_ran_from) * 1000, 6))) if ran else 0
+        waited = math.ceil(round(self.cmd_waited * 1000, 6)) if ran else 0
+        body = text[:-1] if text.endswith(".") else text
+        self.send_line(f"{tag or '*'} {body} ({running // 1000}.{running % 1000:03d} + "
+                       f"{waited // 1000}.{waited % 1000:03d} secs).")
+
+    def command_error(self, tag: str, name: str, error: str, ran: bool = True) -> None:
+        self.tagged(tag, f"BAD Error in IMAP command {name}: {error}", ran)
+        self.bad += 1
+        if self.bad >= MAX_BAD_COMMANDS:
+            self.send_line("* BYE Too many invalid IMAP commands.")
+            self.finish("Too many invalid IMAP commands.")
+
+    # -- input ---------------------------------------------------------------------
+    def current_timeout(self) -> float | None:
+        if self.idle is not None:
+            _tag, _start, check, notify = self.idle
+            return max(0.0, min(check, notify) - self.clock())
+        return LOGIN_IDLE_TIMEOUT if self.state is State.NOT_AUTHENTICATED else IDLE_TIMEOUT
+
+    def _take(self, limit: int) -> bytes | None:
+        before = len(self._in)
+        line = self.take_line(limit)
+        if line is not None:
+            self.last_eol = before - len(self._in) - len(line)
+            if self.state in (State.AUTHENTICATED, State.SELECTED):
+                self.stats["in"] += before - len(self._in)
+        return line
+
+    def _process(self) -> None:
+        while not self.closing and self._sleep is None:
+            if self.literal_need is not None:
+                if len(self._in) < self.literal_need:
+                    if self._eof:
+                        self.finish("Connection closed")
+                    return
+                data = bytes(self._in[:self.literal_need])
+                del self._in[:self.literal_need]
+                if self.state in (State.AUTHENTICATED, State.SELECTED):
+                    self.stats["in"] += len(data)
+                self.pieces.append(data)
+                self.literal_need = None
+                continue
+            try:
+                line = self._take(MAX_LINE)
+            except OverflowError:
+                del self._in[:]
+                self.pieces = []
+                self.send_line("* BAD Error in IMAP command received by server.")
+                continue
+            if line is None:
+                if self._eof:
+                    self.finish("Connection closed")
+                return
+            self._line(line)
+
+    def _line(self, line: bytes) -> None:
+        if self.idle is not None:
+            self._idle_line(line)
+            return
+        if self.sasl is not None:
+            tag, sasl = self.sasl
+            self._sasl_step(tag, sasl.respond(line.decode("utf-8", "replace")))
+            return
+        if not self.pieces:
+            self.cmd_started = self.clock()
+        self.pieces.append(line)
+        marker = literal_size(line)
+        if marker is not None:
+            size, sync = marker
+            if size > MAX_LITERAL:
+                self.send_line("* BYE Literal too large")
+                self.finish("Literal too large")
+                return
+            if sync:
+                self.send_line("+ OK")
+            self.literal_need = size
+            return
+        pieces, self.pieces = self.pieces, []
+        self._dispatch(pieces)
+
+    def on_timeout(self) -> None:
+        if self.idle is not None:
+            self._idle_tick()
+            return
+        self.send_line("* BYE Disconnected for inactivity.")
+        if self.state is State.NOT_AUTHENTICATED:
+            self.finish("Inactivity")
+        else:
+            self.finish(f"Inactivity - no input for {int(IDLE_TIMEOUT)} secs")
+
+    def finish(self, reason: str) -> None:
+        """End the connection and log it the way the owning process does."""
+        if self.state is State.NOT_AUTHENTICATED:
+            self.login.log_disconnect(reason)
+        elif self.state is not State.LOGOUT:
+            self.close_mailbox()
+            s = self.stats
+            self.log(self.program, (
+                f"Info: Disconnected: {reason} in={s['in']} out={s['out']} "
+                f"deleted={s['deleted']} expunged={s['expunged']} trashed=0 "
+                f"hdr_count={s['hdr_count']} hdr_bytes={s['hdr_bytes']} "
+                f"body_count={s['body_count']} body_bytes={s['body_bytes']}"))
+        self.state = State.LOGOUT
+        self.close()
+
+    def close_mailbox(self) -> None:
+        if self.box is not None:
+            self.box.close()
+            self.box = None
+        if self.state is State.SELECTED:
+            self.state = State.AUTHENTICATED
+
+    # -- dispatch ------------------------------------------------------------------
+    def _dispatch(self, pieces: list[bytes]) -> None:
+        tag, name, rest = split_command(pieces[0])
+        pieces[0] = rest
+        name = name.upper()
+        if name == "UID" and self.state is not State.NOT_AUTHENTICATED:
+            sub, _, rest = rest.partition(b" ")
+            name, pieces[0] = "UID " + sub.decode("utf-8", "replace").upper(), rest
+        if self.state is State.NOT_AUTHENTICATED:
+            self._pre_login(tag, name, pieces)
+            return
+        self.cmd_ran_from = self.clock()
+        self.cmd_waited = max(0.0, self.cmd_ran_from - self.cmd_started)
+        entry = COMMANDS.get(name)
+        if entry is None or self.state not in entry[1]:
+            self.command_error(tag, name, "Unknown command.", ran=False)
+            return
+        if name in SELECTED_ONLY and self.state is not State.SELECTED:
+            self.tagged(tag, "BAD No mailbox selected.")
+            self.bad += 1
+            return
+        try:
+            args = parse_args(pieces)
+        except ParseError as exc:
+            self.command_error(tag, name, str(exc))
+            return
+        getattr(self, "cmd_" + entry[0])(tag, name, args)
+        if not self.closing:
+            self.bad = 0
+
+    # -- commands of any state -----------------------------------------------------
+    def cmd_capability(self, tag: str, name: str, args: list[Arg]) -> None:
+        self.send_line(f"* CAPABILITY {self.capability}")
+        self.tagged(tag, "OK Capability completed.")
+
+    def cmd_noop(self, tag: str, name: str, args: list[Arg]) -> None:
+        self.sync_mailbox(expunges=True)
+        self.tagged(tag, "OK NOOP completed.")
+
+    def cmd_id(self, tag: str, name: str, args: list[Arg]) -> None:
+        self.send_line('* ID ("name" "Dovecot")')
+        self.tagged(tag, "OK ID completed.")
+
+    def cmd_enable(self, tag: str, name: str, args: list[Arg]) -> None:
+        if not args:
+            self.command_error(tag, name, "Missing arguments.")
+            return
+        self.send_line("* ENABLED")
+        self.tagged(tag, "OK Enabled.")
+
+    def cmd_logout(self, tag: str, name: str, args: list[Arg]) -> None:
+        # Dovecot disconnects before it reads LOGOUT's line end: "in" leaves it out
+        self.stats["in"] -= self.last_eol
+        self.send_line("* BYE Logging out")
+        self.tagged(tag, "OK Logout completed.")
+        self.finish("Logged out")
+
+    # -- IDLE ----------------------------------------------------------------------
+    def cmd_idle(self, tag: str, name: str, args: list[Arg]) -> None:
+        now = self.clock()
+        self.send_line("+ idling")
+        self.idle = (tag, now, now + IDLE_CHECK_INTERVAL, now + IDLE_NOTIFY_INTERVAL)
+
+    def _idle_tick(self) -> None:
+        assert self.idle is not None
+        tag, start, check, notify = self.idle
+        now = self.clock()
+        if now >= check:
+            self.sync_mailbox(expunges=True)
+            check = now + IDLE_CHECK_INTERVAL
+        if now >= notify:
+            self.send_line("* OK Still here")
+            notify = now + IDLE_NOTIFY_INTERVAL
+        self.idle = (tag, start, check, notify)
+
+    def _idle_line(self, line: bytes) -> None:
+        assert self.idle is not None
+        tag, start, _check, _notify = self.idle
+        self.idle = None
+        self.cmd_ran_from = self.clock()
+        self.cmd_waited = self.cmd_ran_from - start
+        if line.strip().upper() != b"DONE":
+            self.tagged(tag, "BAD Expected DONE.")
+            return
+        self.sync_mailbox(expunges=True)
+        self.tagged(tag, "OK Idle completed.")

@@ -1,0 +1,227 @@
+"""NAME
+    imap_fetch - FETCH data items: parsing the request, writing the response
+
+SUMMARY
+    items = parse_fetch(args)                       # [FetchItem, ...]
+    view = MessageView(seq, info, data_loader)
+    text = render_fetch(view, items, uid_first=True, recent=False)
+
+DESCRIPTION
+    The items of RFC 3501 6.4.5: FLAGS, UID, INTERNALDATE, RFC822.SIZE,
+    ENVELOPE, BODY, BODYSTRUCTURE, RFC822, RFC822.HEADER, RFC822.TEXT and
+    BODY[section]<partial> with BODY.PEEK, where a section is HEADER,
+    HEADER.FIELDS (..), HEADER.FIELDS.NOT (..), TEXT, MIME and part
+    numbers; the macros ALL, FAST and FULL.
+
+    The response lists the items in Dovecot's order: those written in the
+    line first (FLAGS, UID, ENVELOPE, sizes and dates, in the order asked),
+    then the ones sent as literals (body sections); UID FETCH puts UID
+    first. A body item without .PEEK (and RFC822, RFC822.TEXT) sets \\Seen,
+    and the new FLAGS are then reported even if not asked for. INTERNALDATE
+    is "24-Nov-2026 13:40:04 +0000" (UTC, the hosts' zone). Body sections
+    are always literals, with CRLF line ends.
+
+SEE ALSO
+    RFC 3501 6.4.5 and 7.4.2, Dovecot imap-fetch.c
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .imap_mime import Part, bodystructure, envelope, parse_message
+from .imap_parse import Atom, ParseError
+from .mailbox import MessageInfo, order_flags
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MACROS = {
+    "ALL": ("FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE"),
+    "FAST": ("FLAGS", "INTERNALDATE", "RFC822.SIZE"),
+    "FULL": ("FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY"),
+}
+_SIMPLE = {"FLAGS", "UID", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY", "BODYSTRUCTURE",
+           "RFC822", "RFC822.HEADER", "RFC822.TEXT"}
+_BODY_RE = re.compile(r"^(BODY|BODY\.PEEK)\[([^\]]*)\](?:<(\d+)\.(\d+)>)?$", re.I)
+_SECTION_RE = re.compile(
+    r"^((?:[1-9]\d*\.)*[1-9]\d*)?\.?(HEADER\.FIELDS\.NOT|HEADER\.FIELDS|HEADER|TEXT|MIME)?"
+    r"(?:\s*\((.*)\))?$", re.I)
+
+
+def imap_date(when: float) -> str:
+    tm = time.gmtime(when)
+    return (f"{tm.tm_mday:02d}-{_MONTHS[tm.tm_mon - 1]}-{tm.tm_year:04d} "
+            f"{tm.tm_hour:02d}:{tm.tm_min:02d}:{tm.tm_sec:02d} +0000")
+
+
+@dataclass(frozen=True)
+class FetchItem:
+    name: str
+    path: tuple[int, ...] = ()
+    spec: str = ""
+    fields: tuple[str, ...] = ()
+    peek: bool = False
+    partial: tuple[int, int] | None = None
+
+    @property
+    def is_body(self) -> bool:
+        return self.name in ("BODY[]", "RFC822", "RFC822.HEADER", "RFC822.TEXT")
+
+    @property
+    def sets_seen(self) -> bool:
+        return (self.name == "BODY[]" and not self.peek) or self.name in ("RFC822", "RFC822.TEXT")
+
+    @property
+    def header_only(self) -> bool:
+        return self.name == "RFC822.HEADER" or self.spec.startswith(("HEADER", "MIME"))
+
+    def response_name(self) -> str:
+        if self.name != "BODY[]":
+            return self.name
+        section = ".".join(str(n) for n in self.path)
+        if self.spec:
+            section = f"{section}.{self.spec}" if section else self.spec
+        if self.fields:
+            section += " (" + " ".join(self.fields) + ")"
+        origin = f"<{self.partial[0]}>" if self.partial else ""
+        return f"BODY[{section}]{origin}"
+
+
+def _body_item(text: str) -> FetchItem:
+    m = _BODY_RE.match(text)
+    if m is None:
+        raise ParseError(f"Unknown parameter {text}")
+    kind, section, start, length = m.groups()
+    s = _SECTION_RE.match(section.strip())
+    if s is None:
+        raise ParseError(f"Invalid BODY[..] parameter: {section}")
+    path, spec, fields = s.groups()
+    spec = (spec or "").upper()
+    if fields is not None and spec not in ("HEADER.FIELDS", "HEADER.FIELDS.NOT"):
+        raise ParseError(f"Invalid BODY[..] parameter: {section}")
+    if spec in ("HEADER.FIELDS", "HEADER.FIELDS.NOT") and not (fields or "").split():
+        raise ParseError("Invalid BODY[..] parameter: Missing fields")
+    if spec == "MIME" and not path:
+        raise ParseError(f"Invalid BODY[..] parameter: {section}")
+    names = tuple(f.strip('"').upper() for f in (fields or "").split())
+    return FetchItem("BODY[]", tuple(int(n) for n in path.split(".")) if path else (), spec,
+                     names, kind.upper() == "BODY.PEEK",
+                     (int(start), int(length)) if start is not None else None)
+
+
+def parse_fetch(arg: object) -> list[FetchItem]:
+    """FETCH's item argument: one atom or a parenthesised list of them."""
+    words = arg if isinstance(arg, list) else [arg]
+    if isinstance(arg, Atom) and arg.upper in _MACROS:
+        return [FetchItem(n) for n in _MACROS[arg.upper]]
+    if not words:
+        raise ParseError("Invalid arguments.")
+    items = []
+    for word in words:
+        if not isinstance(word, Atom):
+            raise ParseError("Invalid arguments.")
+        name = word.value.upper()
+        if "[" in name:
+            items.append(_body_item(word.value))
+        elif name in _SIMPLE:
+            items.append(FetchItem(name))
+        else:
+            raise ParseError(f"Unknown parameter {word.value}")
+    return items
+
+
+@dataclass
+class MessageView:
+    seq: int
+    info: MessageInfo
+    loader: Callable[[int], bytes]
+    _raw: bytes | None = None
+    _part: Part | None = field(default=None, repr=False)
+
+    @property
+    def raw(self) -> bytes:
+        if self._raw is None:
+            self._raw = self.loader(self.info.uid).replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        return self._raw
+
+    @property
+    def part(self) -> Part:
+        if self._part is None:
+            self._part = parse_message(self.raw)
+        return self._part
+
+
+def flag_list(flags: frozenset[str], recent: bool) -> str:
+    return "(" + " ".join(order_flags(set(flags) | ({"\\Recent"} if recent else set()))) + ")"
+
+
+def _header_fields(part: Part, names: tuple[str, ...], exclude: bool) -> bytes:
+    wanted = {n.lower() for n in names}
+    kept = [raw for key, raw in part.header.fields if (key in wanted) != exclude]
+    return b"".join(kept) + b"\r\n"
+
+
+def section_data(view: MessageView, item: FetchItem) -> bytes:
+    if item.name == "RFC822":
+        return view.raw
+    if item.name == "RFC822.HEADER":
+        return view.part.header_bytes
+    if item.name == "RFC822.TEXT":
+        return view.part.body
+    part = view.part.find(list(item.path)) if item.path else view.part
+    if part is None:
+        return b""
+    if item.spec == "MIME":
+        return part.header_bytes
+    if item.path and item.spec in ("HEADER", "TEXT", "HEADER.FIELDS", "HEADER.FIELDS.NOT"):
+        if part.message is None:
+            return b""
+        part = part.message
+    if item.spec == "HEADER":
+        return part.header_bytes
+    if item.spec == "TEXT":
+        return part.body
+    if item.spec.startswith("HEADER.FIELDS"):
+        return _header_fields(part, item.fields, item.spec.endswith(".NOT"))
+    if not item.path:
+        return part.raw
+    return part.body
+
+
+def render_fetch(view: MessageView, items: list[FetchItem], *, recent: bool,
+                 counters: dict[str, int] | None = None) -> bytes:
+    """'* SEQ FETCH (...)' with CRLF, literal items last."""
+    inline: list[str] = []
+    literals: list[bytes] = []
+    for item in items:
+        name = item.name
+        if name == "FLAGS":
+            inline.append("FLAGS " + flag_list(view.info.flags, recent))
+        elif name == "UID":
+            inline.append(f"UID {view.info.uid}")
+        elif name == "INTERNALDATE":
+            inline.append(f'INTERNALDATE "{imap_date(view.info.internaldate)}"')
+        elif name == "RFC822.SIZE":
+            inline.append(f"RFC822.SIZE {view.info.size}")
+        elif name == "ENVELOPE":
+            inline.append("ENVELOPE " + envelope(view.part.header))
+        elif name in ("BODY", "BODYSTRUCTURE"):
+            inline.append(f"{name} " + bodystructure(view.part, name == "BODYSTRUCTURE"))
+        else:
+            data = section_data(view, item)
+            if item.partial is not None:
+                start, length = item.partial
+                data = data[start:start + length]
+            if counters is not None:
+                kind = "hdr" if item.header_only else "body"
+                counters[kind + "_count"] += 1
+                counters[kind + "_bytes"] += len(data)
+            literals.append(item.response_name().encode() + b" {%d}\r\n" % len(data) + data)
+    parts = [s.encode("utf-8", "surrogateescape") for s in inline] + literals
+    return b"* %d FETCH (" % view.seq + b" ".join(parts) + b")\r\n"
+
+
+__all__ = ["FetchItem", "MessageView", "flag_list", "imap_date", "parse_fetch",
+           "render_fetch", "section_data"]

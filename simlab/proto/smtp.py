@@ -1,0 +1,426 @@
+"""NAME
+    smtp - a sans-IO SMTP/LMTP client: bytes in, replies and results out
+
+SUMMARY
+    core = SMTPClient("mail.example.com", "bob@example.com",
+                      [Rcpt("alice@example.net")], message_bytes)
+    writer.write(core.data_to_send())
+    core.receive_data(chunk) ... core.receive_eof()
+    core.done, core.rcpt_outcome(0), core.features, core.failure
+
+DESCRIPTION
+    The client of one mail transaction, with no I/O of its own (h11 style):
+    it is fed the server's bytes and says what to write next. Its states and
+    the single transition table live in ``smtp_table``; this module does what
+    each state asks: EHLO with HELO fallback (or LHLO for LMTP), AUTH PLAIN
+    or LOGIN when credentials are given and offered, MAIL with SIZE / BODY /
+    ENVID / RET when the server announces SIZE / 8BITMIME / DSN, one RCPT per
+    recipient (ORCPT and NOTIFY with DSN), DATA with dot-stuffing, RSET after
+    a refused transaction and QUIT. With PIPELINING (RFC 2920) MAIL, every
+    RCPT and DATA go out in one write.
+
+    Results stay on the core for whoever drives it: ``greeting``, ``hello``
+    and ``features`` (EHLO keywords), one reply per recipient for RCPT
+    (``rcpt_replies``) and after the final dot (``dot_replies``: one per
+    accepted recipient in LMTP, the single reply copied to each in SMTP), and
+    ``failure``: what stopped the transaction (a reply, a lost connection, a
+    time-out, a protocol error, or the server greeting us with a name in
+    ``loop_names``). ``rcpt_outcome(i)`` combines them for recipient i.
+
+    Every reply also becomes an event (``next_event()``), for views that show
+    the dialog as it happens. Given a ``clock``, the core notes when MAIL
+    went out (``setup_done_at``, the end of Postfix's "connection setup")
+    and when each recipient was decided.
+
+SEE ALSO
+    smtp_table, smtp_reply, smtp_wire, simlab.io, RFC 5321, RFC 2033, smtp(8)
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+from dataclasses import dataclass
+from typing import Callable
+
+from .smtp_reply import Reply, ReplyParser, SMTPProtocolError
+from .smtp_table import SKIP, STATE_COMMAND, STATE_STAGE, State, next_state
+from .smtp_wire import b64, dot_stuff, parse_features, quote_821, xtext
+
+__all__ = ["Credentials", "Failure", "Outcome", "Rcpt", "Reply", "ReplyEvent", "SMTPClient",
+           "State", "dot_stuff", "quote_821", "xtext"]
+
+
+@dataclass(frozen=True)
+class Rcpt:
+    """An envelope recipient and its DSN parameters (sent only to a DSN server)."""
+
+    address: str
+    orcpt: str = ""     # "rfc822;alice@example.com"
+    notify: str = ""    # "SUCCESS,FAILURE" or "NEVER"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: str
+    mechanism: str | None = None    # PLAIN or LOGIN; None = the first the server offers
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What ended the transaction early."""
+
+    state: State
+    kind: str                 # "reply" | "lost" | "timeout" | "protocol" | "loop"
+    reply: Reply | None = None
+    detail: str = ""
+    time: float = 0.0
+
+    @property
+    def command(self) -> str:
+        return STATE_COMMAND.get(self.state, self.state.name)
+
+    @property
+    def stage(self) -> str:
+        return STATE_STAGE.get(self.state, self.state.name)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one recipient fared: the reply that decided it, or the failure."""
+
+    state: State
+    reply: Reply | None
+    failure: Failure | None = None
+    time: float = 0.0         # when it was decided, by the clock the core was given
+
+    @property
+    def ok(self) -> bool:
+        return self.reply is not None and self.reply.cls == 2 and self.failure is None
+
+
+@dataclass(frozen=True)
+class ReplyEvent:
+    state: State
+    reply: Reply
+    rcpt: int | None = None     # which recipient a RCPT (or LMTP dot) reply is for
+    stale: bool = False         # a pipelined reply the client had already given up on
+    time: float = 0.0
+
+
+class SMTPClient:
+    """One SMTP or LMTP client transaction, as a state machine without I/O."""
+
+    def __init__(self, helo_name: str, sender: str, recipients: list[Rcpt] | list[str],
+                 message: bytes, *, lmtp: bool = False, credentials: Credentials | None = None,
+                 esmtp: bool = True, pipelining: bool = True, size: int | None = None,
+                 body: str = "", envid: str = "", ret: str = "", smtputf8: bool = False,
+                 line_limit: int = 0, loop_names: tuple[str, ...] = (),
+                 clock: Callable[[], float] | None = None) -> None:
+        self.helo_name = helo_name
+        self.sender = sender
+        self.recipients = [r if isinstance(r, Rcpt) else Rcpt(r) for r in recipients]
+        self.message = message
+        self.lmtp = lmtp
+        self.credentials = credentials
+        self.esmtp = esmtp
+        self.use_pipelining = pipelining
+        self.size = len(message) if size is None else size
+        self.body = body
+        self.envid = envid
+        self.ret = ret
+        self.smtputf8 = smtputf8
+        self.line_limit = line_limit
+        self.loop_names = {n.lower() for n in loop_names}
+        self.clock = clock or (lambda: 0.0)
+        self.setup_done_at = 0.0      # when MAIL went out: the end of connection setup
+
+        self.state = State.GREETING
+        self.greeting: Reply | None = None
+        self.hello: Reply | None = None
+        self.hello_command = ""
+        self.features: dict[str, str] = {}
+        self.peer_name = ""
+        self.auth_reply: Reply | None = None
+        self.authenticated = False
+        self.mail_reply: Reply | None = None
+        self.rcpt_replies: list[Reply | None] = [None] * len(self.recipients)
+        self.data_reply: Reply | None = None
+        self.dot_replies: list[Reply | None] = [None] * len(self.recipients)
+        self._times: dict[tuple[State, int], float] = {}
+        self.quit_reply: Reply | None = None
+        self.failure: Failure | None = None
+        self.lines_broken = False
+        self.done = False
+
+        self._parser = ReplyParser()
+        self._out = bytearray()
+        self._pending: collections.deque[State] = collections.deque([State.GREETING])
+        self._stale_target: State | None = None
+        self._events: collections.deque[ReplyEvent] = collections.deque()
+        self._rcpt_sent = 0
+        self._rcpt_read = 0
+        self._dot_rcpts: list[int] = []
+        self._dot_started = False
+        self._dot_read = 0
+        self._auth_steps: list[str] = []
+        self._auth_started = False
+        self._mechanism: str | None = None
+
+    # -- the I/O side ------------------------------------------------------------
+    def data_to_send(self) -> bytes:
+        """Bytes to write now (empty when the client waits for the server)."""
+        out = bytes(self._out)
+        self._out.clear()
+        return out
+
+    def receive_data(self, data: bytes) -> None:
+        if self.done:
+            return
+        try:
+            replies = self._parser.feed(data)
+        except SMTPProtocolError as e:
+            self._fail(Failure(self._waiting(), "protocol", None, str(e)))
+            self._finish()
+            return
+        for reply in replies:
+            if self.done or not self._pending:
+                break
+            self._on_reply(reply)
+
+    def receive_eof(self) -> None:
+        """The server closed the connection."""
+        if self.done:
+            return
+        if self._pending and self._pending[0] is not State.QUIT:
+            self._fail(Failure(self._waiting(), "lost"))
+        self._finish()
+
+    def receive_timeout(self) -> None:
+        """The driver waited too long for a reply."""
+        if self.done:
+            return
+        if self._pending and self._pending[0] is not State.QUIT:
+            self._fail(Failure(self._waiting(), "timeout"))
+        self._finish()
+
+    def next_event(self) -> ReplyEvent | None:
+        return self._events.popleft() if self._events else None
+
+    @property
+    def waiting_for(self) -> State:
+        """The state whose reply is awaited (for per-stage time-outs)."""
+        return self._waiting()
+
+    # -- results ---------------------------------------------------------------
+    def rcpt_outcome(self, i: int) -> Outcome:
+        """How recipient ``i`` fared."""
+        r = self.rcpt_replies[i]
+        if r is not None and r.cls != 2:
+            return Outcome(State.RCPT, r, time=self._times.get((State.RCPT, i), 0.0))
+        d = self.dot_replies[i]
+        if d is not None:
+            return Outcome(State.DOT, d, time=self._times.get((State.DOT, i), 0.0))
+        if self.failure is not None:
+            return Outcome(self.failure.state, self.failure.reply, self.failure, self.failure.time)
+        return Outcome(State.CLOSED, None, Failure(State.CLOSED, "lost"))
+
+    @property
+    def accepted(self) -> list[int]:
+        return [i for i, r in enumerate(self.rcpt_replies) if r is not None and r.cls == 2]
+
+    # -- the machine ---------------------------------------------------------------
+    def _waiting(self) -> State:
+        return self._pending[0] if self._pending else self.state
+
+    def _skips(self, state: State) -> bool:
+        if state is State.EHLO:
+            return self.lmtp or not self.esmtp
+        if state is State.LHLO:
+            return not self.lmtp
+        if state is State.AUTH:
+            return not self._auth_started and self._choose_mechanism() is None
+        if state is State.RCPT:
+            return self._rcpt_sent >= len(self.recipients)
+        if state is State.DATA:
+            return not (self.mail_reply and self.mail_reply.cls == 2 and self.accepted)
+        if state is State.DOT:
+            return self._dot_started and self._dot_read >= len(self._dot_rcpts)
+        return False
+
+    def _resolve(self, state: State) -> State:
+        while self._skips(state):
+            state = next_state(state, SKIP)
+        return state
+
+    def _on_reply(self, reply: Reply) -> None:
+        state = self._pending.popleft()
+        if self._stale_target is not None:
+            self._events.append(ReplyEvent(state, reply, stale=True))
+            if state is State.DATA and reply.cls == 3:
+                self._out += b".\r\n"
+                self._pending.append(State.DOT)
+            if not self._pending:
+                target, self._stale_target = self._stale_target, None
+                self._enter(target)
+            return
+        override = self._record(state, reply)
+        raw = override if override is not None else next_state(state, reply.code)
+        target = self._resolve(raw)
+        if self._pending:
+            if self._pending[0] not in (raw, target):
+                self._stale_target = target
+            return
+        self._enter(target)
+
+    def _record(self, state: State, reply: Reply) -> State | None:
+        """Keep what a reply says; returns a target only where the caller's rules override the table."""
+        idx: int | None = None
+        if state is State.GREETING:
+            self.greeting = reply
+            if reply.cls != 2:
+                self._fail(Failure(state, "reply", reply))
+        elif state in (State.EHLO, State.LHLO, State.HELO):
+            self.hello = reply
+            self.hello_command = state.name
+            if reply.cls == 2:
+                words = reply.text_lines[0].split()
+                self.peer_name = words[0] if words else ""
+                if state is not State.HELO:
+                    self.features = parse_features(reply)
+                if self.peer_name.lower() in self.loop_names:
+                    self._fail(Failure(state, "loop", reply))
+                    self._events.append(ReplyEvent(state, reply))
+                    return State.QUIT
+            elif state is not State.EHLO or reply.code == 421:
+                self._fail(Failure(state, "reply", reply))
+        elif state is State.AUTH:
+            self.auth_reply = reply
+            if reply.cls == 2:
+                self.authenticated = True
+            elif reply.cls != 3:
+                self._fail(Failure(state, "reply", reply))
+        elif state is State.MAIL:
+            self.mail_reply = reply
+            if reply.cls != 2:
+                self._fail(Failure(state, "reply", reply))
+        elif state is State.RCPT:
+            idx = self._rcpt_read
+            self._rcpt_read += 1
+            self.rcpt_replies[idx] = reply
+            self._times[(State.RCPT, idx)] = self.clock()
+        elif state is State.DATA:
+            self.data_reply = reply
+            if reply.cls != 3:
+                self._fail(Failure(state, "reply", reply))
+        elif state is State.DOT:
+            if self.lmtp:
+                idx = self._dot_rcpts[self._dot_read]
+                self.dot_replies[idx] = reply
+                self._times[(State.DOT, idx)] = self.clock()
+            else:
+                for i in self._dot_rcpts:
+                    self.dot_replies[i] = reply
+                    self._times[(State.DOT, i)] = self.clock()
+            self._dot_read += 1 if self.lmtp else len(self._dot_rcpts)
+        elif state is State.QUIT:
+            self.quit_reply = reply
+        self._events.append(ReplyEvent(state, reply, idx, time=self.clock()))
+        return None
+
+    def _fail(self, failure: Failure) -> None:
+        if self.failure is None:
+            self.failure = dataclasses.replace(failure, time=self.clock())
+
+    def _finish(self) -> None:
+        self.state = State.CLOSED
+        self._pending.clear()
+        self.done = True
+
+    def _enter(self, state: State) -> None:
+        """Send the command of ``state`` (nothing is in flight when this is called)."""
+        self.state = state
+        if state is State.CLOSED:
+            self._finish()
+            return
+        if state in (State.EHLO, State.LHLO, State.HELO):
+            self._send(state, f"{state.name} {self.helo_name}")
+        elif state is State.AUTH:
+            self._send(state, self._auth_next())
+        elif state is State.MAIL:
+            self.setup_done_at = self.clock()
+            if self.use_pipelining and "PIPELINING" in self.features:
+                self._send(state, self._mail_command())
+                while self._rcpt_sent < len(self.recipients):
+                    self._send(State.RCPT, self._rcpt_command())
+                self._send(State.DATA, "DATA")
+            else:
+                self._send(state, self._mail_command())
+        elif state is State.RCPT:
+            self._send(state, self._rcpt_command())
+        elif state is State.DATA:
+            self._send(state, "DATA")
+        elif state is State.DOT:
+            self._dot_rcpts = self.accepted
+            self._dot_started = True
+            data, self.lines_broken = dot_stuff(self.message, self.line_limit)
+            self._out += data + b".\r\n"
+            self._pending.extend([State.DOT] * (len(self._dot_rcpts) if self.lmtp else 1))
+        elif state is State.RSET:
+            self._send(state, "RSET")
+        elif state is State.QUIT:
+            self._send(state, "QUIT")
+
+    def _send(self, state: State, line: str) -> None:
+        self._out += line.encode("utf-8", "surrogateescape") + b"\r\n"
+        self._pending.append(state)
+
+    # -- commands ------------------------------------------------------------------
+    def _mail_command(self) -> str:
+        cmd = f"MAIL FROM:<{quote_821(self.sender)}>"
+        if "SIZE" in self.features:
+            cmd += f" SIZE={self.size}"
+        if "8BITMIME" in self.features and self.body:
+            cmd += f" BODY={self.body}"
+        if "DSN" in self.features:
+            if self.envid:
+                cmd += f" ENVID={xtext(self.envid)}"
+            if self.ret:
+                cmd += f" RET={self.ret}"
+        if "SMTPUTF8" in self.features and self.smtputf8:
+            cmd += " SMTPUTF8"
+        return cmd
+
+    def _rcpt_command(self) -> str:
+        r = self.recipients[self._rcpt_sent]
+        self._rcpt_sent += 1
+        cmd = f"RCPT TO:<{quote_821(r.address)}>"
+        if "DSN" in self.features:
+            if r.orcpt:
+                kind, _, addr = r.orcpt.partition(";")
+                cmd += f" ORCPT={kind};{xtext(addr)}"
+            if r.notify:
+                cmd += f" NOTIFY={r.notify}"
+        return cmd
+
+    def _choose_mechanism(self) -> str | None:
+        if self.credentials is None or "AUTH" not in self.features:
+            return None
+        offered = self.features["AUTH"].upper().split()
+        wanted = [self.credentials.mechanism.upper()] if self.credentials.mechanism else ["PLAIN", "LOGIN"]
+        return next((m for m in wanted if m in offered and m in ("PLAIN", "LOGIN")), None)
+
+    def _auth_next(self) -> str:
+        if not self._auth_started:
+            self._auth_started = True
+            self._mechanism = self._choose_mechanism()
+            creds = self.credentials
+            assert creds is not None and self._mechanism is not None
+            if self._mechanism == "PLAIN":
+                token = b64(f"\0{creds.username}\0{creds.password}")
+                self._auth_steps = [token]
+                return f"AUTH PLAIN {token}"
+            self._auth_steps = [b64(creds.username), b64(creds.password)]
+            return "AUTH LOGIN"
+        return self._auth_steps.pop(0) if self._auth_steps else "*"

@@ -1,0 +1,135 @@
+"""NAME
+    mboxindex - Dovecot's index of one mbox file, kept in memory
+
+SUMMARY
+    index = MboxIndex(path, uidvalidity_source)
+    index.refresh() -> MboxContents      # re-read the file when it changed; UIDs written
+    index.flags(msg); index.pending[uid] = flags; index.write(...)
+
+DESCRIPTION
+    Dovecot keeps, beside each mbox, an index that remembers what the file
+    cannot: which messages were already \\Recent to some session
+    (first_recent_uid) and flag changes not yet written (mbox_lazy_writes).
+    This index lives in memory for as long as the MailStore does, like
+    Dovecot with INDEX=MEMORY; the file keeps everything else in its
+    X-IMAPbase, X-UID and Status headers.
+
+    A message is \\Recent while its UID is at or above first_recent_uid. The
+    first session that opens the mailbox read-write takes the recent
+    messages (they stay \\Recent for it, and are written without the O
+    status flag while it lasts); every later write gives them the O flag.
+    When the index is created from a file, messages without O are recent.
+
+    New UIDs (messages the MTA appended, or a file without X-UID headers)
+    are written to the file as soon as the index sees them, with a new
+    UIDVALIDITY when the file has none. Dovecot delays this until the next
+    full write; the resulting file is the same.
+
+SEE ALSO
+    simlab.store.mbox, Dovecot mbox_lazy_writes, RFC 3501 \\Recent
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Collection
+
+from .mbox import Mbox, MboxContents, MboxMessage
+
+
+class MboxIndex:
+    """In-memory index of one mbox file (see the module documentation)."""
+
+    def __init__(self, path: Path, new_uidvalidity: Callable[[], int],
+                 now: Callable[[], float]) -> None:
+        self.mbox = Mbox(path)
+        self.new_uidvalidity = new_uidvalidity
+        self.now = now
+        self.uidvalidity: int | None = None
+        self.next_uid = 1
+        self.first_recent_uid: int | None = None
+        self.pending: dict[int, frozenset[str]] = {}
+        self._stamp: tuple[int, int, int] | None = None
+        self._contents: MboxContents | None = None
+
+    def _file_stamp(self) -> tuple[int, int, int] | None:
+        try:
+            st = self.mbox.path.stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def refresh(self, recent: Collection[int] = ()) -> MboxContents:
+        """The file's messages with their UIDs; writes new UIDs first.
+
+        RECENT are the calling session's recent UIDs (kept without O if written).
+        """
+        stamp = self._file_stamp()
+        if self._contents is not None and stamp == self._stamp:
+            return self._contents
+        contents = self.mbox.read()
+        if contents.uidvalidity is not None and contents.uidvalidity != self.uidvalidity:
+            if self.uidvalidity is not None:
+                self.pending.clear()
+                self.next_uid = 1
+            self.uidvalidity = contents.uidvalidity
+        if self.uidvalidity is None:
+            self.uidvalidity = self.new_uidvalidity()
+        if self.first_recent_uid is None:
+            fresh = [m.uid for m in contents.messages if not m.old]
+            self.first_recent_uid = min(fresh) if fresh else contents.next_uid
+        if contents.needs_write:
+            return self.write(recent=recent)
+        self._remember(contents)
+        return contents
+
+    def _remember(self, contents: MboxContents) -> None:
+        self.next_uid = max(self.next_uid, contents.next_uid)
+        known = {m.uid for m in contents.messages}
+        for uid in [u for u in self.pending if u not in known]:
+            del self.pending[uid]
+        self._contents, self._stamp = contents, self._file_stamp()
+
+    def invalidate(self) -> None:
+        self._contents, self._stamp = None, None
+
+    def flags(self, msg: MboxMessage) -> frozenset[str]:
+        return self.pending.get(msg.uid, msg.flags)
+
+    def is_recent(self, uid: int) -> bool:
+        return self.first_recent_uid is not None and uid >= self.first_recent_uid
+
+    def take_recent(self, contents: MboxContents) -> set[int]:
+        """Hand the recent messages to the calling session; later sessions see them old."""
+        taken = {m.uid for m in contents.messages if self.is_recent(m.uid)}
+        self.first_recent_uid = max(self.first_recent_uid or 1, contents.next_uid, self.next_uid)
+        return taken
+
+    def write(self, *, recent: Collection[int] = (), expunge: Collection[int] = ()) -> MboxContents:
+        """Dovecot's full write: pending flags, expunges and UIDs go to the file."""
+        assert self.uidvalidity is not None
+        contents = self.mbox.rewrite(
+            uidvalidity=self.uidvalidity, flags=dict(self.pending), expunge=expunge,
+            recent=_RecentSet(set(recent), self.first_recent_uid), now=self.now(),
+            min_next_uid=self.next_uid)
+        self.pending.clear()
+        self._remember(contents)
+        return contents
+
+
+class _RecentSet:
+    """UIDs written without the O flag: the caller's recent ones and all not yet taken."""
+
+    def __init__(self, uids: set[int], first_recent_uid: int | None) -> None:
+        self.uids = uids
+        self.first = first_recent_uid
+
+    def __contains__(self, uid: object) -> bool:
+        return uid in self.uids or (
+            isinstance(uid, int) and self.first is not None and uid >= self.first)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.uids)
+
+    def __len__(self) -> int:
+        return len(self.uids)

@@ -1,0 +1,278 @@
+"""NAME
+    route - one message's journey, hop by hop, as the trace recorded it
+
+SUMMARY
+    hops = message_route(net.trace, "C7D5B160542", host="mail.example.com")
+    hops = message_route(net.trace, conn="c1")          # start from the submission
+    fig = route_figure(net.trace, "C7D5B160542", host="mail.example.com")
+
+DESCRIPTION
+    A message travels MUA -> submission MTA -> the MX of the recipient's
+    domain -> a mailbox or store -> the reader's POP3/IMAP session. Each hop is
+    found in the trace:
+
+    SMTP/LMTP hops are connections whose server answered ``queued as QID``
+    (the envelope is the MAIL FROM and the accepted RCPT TO of that dialog);
+    the next queue id comes from the sending MTA's log line ``status=sent
+    (250 2.0.0 Ok: queued as QID)``, so the route crosses hosts the way a
+    postmaster follows a message through logs. Local deliveries, deferrals
+    (one hop per attempt, so retries show) and bounces come from the delivery
+    agents' ``to=..., relay=..., status=...`` lines; a bounce continues with the
+    non-delivery notification's own queue id. A POP3 or IMAP session that logs
+    in as the recipient after delivery is the last hop.
+
+    The figure draws one row per hop: sender, an arrow labelled with the
+    protocol and port, receiver, the envelope at that hop and the outcome,
+    coloured as the legend explains.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from matplotlib.lines import Line2D
+from matplotlib.patches import FancyBboxPatch
+
+from ._style import GREY, MONO, OUTCOME_COLOURS, SimFigure, blank, finish, short
+from .dialog import turns
+from .tracedata import QUEUED_AS, conn_lines, connection, connections, log_records
+
+_RELAY = re.compile(r"^(?P<name>[^\[\s]+)\[(?P<ip>[^\]]+)\](?::(?P<port>\d+))?$")
+_CONNECT_TO = re.compile(r"connect to ([^\[\s]+)\[([^\]]+)\](?::(\d+))?")
+_NOTIFY = re.compile(r"(?:non-delivery|delivery status|delay) notification: ([0-9A-Za-z]+)")
+
+
+@dataclass
+class Hop:
+    """One step of a message's journey."""
+
+    src: str
+    dst: str
+    protocol: str
+    port: int | None
+    time: float
+    sender: str | None = None     # None when this hop does not show the envelope sender
+    recipients: list[str] = field(default_factory=list)
+    outcome: str = "in transit"   # sent, queued, deferred, bounced, rejected, read
+    detail: str = ""
+    qid: str = ""                 # the queue id the message has after this hop (or at src)
+    conn: str = ""
+    note: str = ""                # "non-delivery notification", "retry" ...
+
+
+def _dialog(trace: Any, conn: str) -> tuple[Any, list[Any]]:
+    info = connection(trace, conn)
+    return info, turns(conn_lines(trace, conn), info.protocol)
+
+
+def _smtp_hop(trace: Any, conn: str) -> Hop:
+    info, ts = _dialog(trace, conn)
+    proto = info.protocol.upper()
+    if info.protocol == "smtp" and info.port in (587, 465, 2587):
+        proto = "SMTP submission"
+    hop = Hop(info.client, info.server, proto, info.port, info.opened, conn=conn)
+    rejected: list[str] = []
+    for t in ts:
+        if t.kind != "reply":
+            continue
+        cmd = t.command.upper()
+        addr = t.command.split(":", 1)[1].strip().split(" ")[0].strip("<>") if ":" in t.command else ""
+        if cmd.startswith("MAIL FROM") and t.klass == "2":
+            hop.sender, hop.recipients = addr, []
+        elif cmd.startswith("RCPT TO"):
+            (hop.recipients if t.klass == "2" else rejected).append(addr)
+        m = QUEUED_AS.search(t.lines[-1]) if t.lines else None
+        if m and t.klass == "2":
+            hop.outcome, hop.qid, hop.detail = "queued", m.group(1), t.lines[-1]
+        elif t.command == "." and t.klass in "45" and hop.outcome != "queued":
+            hop.outcome, hop.detail = ("deferred" if t.klass == "4" else "rejected"), t.lines[-1]
+        elif t.command == "." and t.klass == "2" and info.protocol == "lmtp":
+            hop.outcome, hop.detail = "sent", t.lines[-1]
+    if rejected and not hop.detail:
+        hop.detail = "refused: " + ", ".join(rejected)
+    return hop
+
+
+def _conn_with_reply(trace: Any, server: str, qid: str) -> str:
+    for info in connections(trace):
+        if info.server != server:
+            continue
+        for ln in conn_lines(trace, info.conn):
+            if ln.side == "S" and f"queued as {qid}" in ln.text:
+                return info.conn
+    return ""
+
+
+def _conn_to(trace: Any, client: str, ip: str, port: int | None, before: float) -> str:
+    best = ""
+    for info in connections(trace):
+        if info.client == client and info.server_ip == ip and (port is None or info.port == port) \
+                and info.opened <= before:
+            best = info.conn
+    return best
+
+
+def _backwards(trace: Any, host: str, qid: str, seen: set[tuple[str, str]]) -> list[Hop]:
+    hops: list[Hop] = []
+    while (host, qid) not in seen:
+        seen.add((host, qid))
+        conn = _conn_with_reply(trace, host, qid)
+        if not conn:
+            picked = [r for r in log_records(trace, host=host, qid=qid) if r.program == "pickup"]
+            if picked:
+                r = picked[0]
+                hops.insert(0, Hop("local user", host, "sendmail (maildrop)", None, r.time,
+                                   r.fields.get("from", ""), [], "queued", f"picked up as {qid}", qid))
+            break
+        hop = _smtp_hop(trace, conn)
+        hops.insert(0, hop)
+        prev = next((r for r in log_records(trace, host=hop.src)
+                     if r.status == "sent" and f"queued as {qid}" in r.reason), None)
+        if prev is None:
+            break
+        host, qid = hop.src, prev.qid
+    return hops
+
+
+def _forwards(trace: Any, host: str, qid: str, seen: set[tuple[str, str]], note: str = "") -> list[Hop]:
+    if (host, qid) in seen:
+        return []
+    seen.add((host, qid))
+    hops: list[Hop] = []
+    sender: str | None = None
+    attempts: dict[str, int] = {}
+    for r in log_records(trace, host=host, qid=qid):
+        if r.program == "qmgr" and "from" in r.fields:
+            sender = r.fields["from"]
+        m = _NOTIFY.search(r.text)
+        if m and r.program == "bounce":
+            hops.extend(_forwards(trace, host, m.group(1), seen, "non-delivery notification"))
+            continue
+        if "to" not in r.fields or not r.status:
+            continue
+        to = r.fields["to"]
+        attempts[to] = attempts.get(to, 0) + 1
+        relay = r.fields.get("relay", "")
+        outcome = {"sent": "sent", "deferred": "deferred"}.get(r.status, "bounced")
+        hop = Hop(host, "", r.program, None, r.time, sender, [to], outcome, r.reason, qid,
+                  note=note or ("retry" if attempts[to] > 1 else ""))
+        rm = _RELAY.match(relay)
+        if relay in ("local", "virtual") or r.program in ("local", "virtual", "pipe", "discard", "error") or not rm:
+            hop.dst = f"{to}'s mailbox" if r.program in ("local", "virtual") else (relay or "none")
+            hop.protocol = f"{r.program}(8) delivery"
+            if relay == "none":
+                cm = _CONNECT_TO.search(r.reason)
+                hop.dst = cm.group(1) if cm else "(not delivered)"
+                hop.protocol = r.program.upper() if r.program in ("smtp", "lmtp") else f"not sent ({r.program})"
+                hop.port = int(cm.group(3)) if cm and cm.group(3) else None
+            hops.append(hop)
+            if hop.outcome == "sent" and r.program in ("local", "virtual"):
+                hops.extend(_reader(trace, host, to, r.time))
+            continue
+        port = int(rm.group("port")) if rm.group("port") else None
+        conn = _conn_to(trace, host, rm.group("ip"), port, r.time)
+        if conn and any(h.conn == conn for h in hops):
+            continue
+        if conn:
+            seen_hop = _smtp_hop(trace, conn)
+            if r.status != "sent" or seen_hop.outcome == "in transit":
+                seen_hop.outcome, seen_hop.detail = outcome, r.reason
+            seen_hop.note = hop.note
+            hop = seen_hop
+        else:
+            hop.port, hop.protocol, hop.dst = port, r.program.upper(), rm.group("name")
+        hops.append(hop)
+        nxt = QUEUED_AS.search(r.reason)
+        if r.status == "sent" and nxt and conn:
+            hops.extend(_forwards(trace, hop.dst, nxt.group(1), seen))
+        elif r.status == "sent" and r.program == "lmtp" and conn:
+            hops.extend(_reader(trace, hop.dst, to, r.time))
+    return hops
+
+
+def _reader(trace: Any, host: str, rcpt: str, after: float) -> list[Hop]:
+    user = rcpt.partition("@")[0].lower()
+    for info in connections(trace):
+        if info.server != host or info.protocol not in ("pop3", "imap") or info.opened < after:
+            continue
+        _, ts = _dialog(trace, info.conn)
+        words = [t.command.split() for t in ts if t.kind == "reply" and t.klass == "2"]
+        login = any((w[:1] and w[0].upper() == "USER" and w[1:2] and w[1].strip('"').lower() == user) or
+                    (len(w) > 2 and w[1].upper() == "LOGIN" and w[2].strip('"').lower() == user) for w in words)
+        reads = [" ".join(w) for w in words if w and (w[0].upper() in ("RETR", "TOP") or
+                                                       (len(w) > 1 and w[1].upper() in ("FETCH", "UID")))]
+        if login:
+            return [Hop(host, info.client, info.protocol.upper(), info.port, info.opened, None, [rcpt],
+                        "read" if reads else "sent", ", ".join(reads[:3]) or "logged in, read nothing",
+                        conn=info.conn)]
+    return []
+
+
+def message_route(trace: Any, qid: str | None = None, *, host: str | None = None,
+                  conn: str | None = None) -> list[Hop]:
+    """The hops of one message, from its first submission to its last delivery or bounce."""
+    seen: set[tuple[str, str]] = set()
+    if conn is not None:
+        first = _smtp_hop(trace, conn)
+        if not first.qid:
+            return [first]
+        host, qid = first.dst, first.qid
+    if qid is None:
+        raise ValueError("say which message: a queue id (with its host) or the connection that submitted it")
+    if host is None:
+        hosts = [r.host for r in log_records(trace, qid=qid)]
+        if not hosts:
+            return []
+        host = hosts[0]
+    return _backwards(trace, host, qid, set()) + _forwards(trace, host, qid, seen)
+
+
+def route_figure(trace: Any, qid: str | None = None, *, host: str | None = None, conn: str | None = None,
+                 title: str | None = None) -> SimFigure:
+    """The journey of one message as a figure: one row per hop."""
+    hops = message_route(trace, qid, host=host, conn=conn)
+    rows = [1.0 + 0.16 * max(0, len(h.recipients) - 1) for h in hops] or [0.8]
+    height = 1.6 + sum(rows)
+    fig = SimFigure(figsize=(13.0, height), dpi=100)
+    ax = fig.add_axes((0.0, 0.5 / height, 1.0, (height - 1.1) / height))
+    blank(ax, (0, 13.0), (-sum(rows), 0.35))
+    for x, text in ((1.4, "from"), (4.2, "protocol, port"), (7.0, "to"), (9.1, "envelope and outcome")):
+        ax.text(x, 0.18, text, ha="center" if x < 9 else "left", fontsize=8.5, fontweight="bold", color=GREY)
+    y = 0.0
+    for k, (h, rh) in enumerate(zip(hops, rows), 1):
+        yc = y - 0.45
+        colour = OUTCOME_COLOURS.get(h.outcome, GREY)
+        for x, name in ((1.4, h.src), (7.0, h.dst)):
+            ax.add_patch(FancyBboxPatch((x - 1.2, yc - 0.25), 2.4, 0.5, boxstyle="round,pad=0.04",
+                                        fc="#f2f2f2", ec="black", lw=1, gid=f"host-{k}"))
+            ax.text(x, yc, short(name, 30), ha="center", va="center", fontsize=8)
+        ax.annotate("", xy=(5.7, yc), xytext=(2.7, yc), gid=f"hop-{k}",
+                    arrowprops=dict(arrowstyle="-|>", color=colour, lw=2.2, shrinkA=0, shrinkB=0,
+                                    ls="--" if h.outcome == "deferred" else "-"))
+        port = f" port {h.port}" if h.port else ""
+        ax.text(4.2, yc + 0.08, f"{k}. {h.protocol}{port}", ha="center", va="bottom", fontsize=8, gid=f"proto-{k}")
+        ax.text(4.2, yc - 0.08, f"t={h.time:.3f} s" + (f" · {h.note}" if h.note else ""), ha="center",
+                va="top", fontsize=7, color=GREY)
+        env = ([f"MAIL FROM:<{h.sender}>"] if h.sender is not None else []) + [f"RCPT TO:<{r}>" for r in h.recipients]
+        outcome = {"queued": "accepted", "read": "read by the mail client"}.get(h.outcome, h.outcome)
+        lines = env + [f"→ {outcome}: {short(h.detail, 70)}" if h.detail else f"→ {outcome}"]
+        ax.text(9.1, yc + 0.3, "\n".join(short(ln, 78) for ln in lines), ha="left", va="top", fontsize=7.3,
+                family=MONO, linespacing=1.2)
+        y -= rh
+    if not hops:
+        ax.text(6.5, -0.4, "the trace says nothing about this message (yet)", ha="center", fontsize=10, color=GREY)
+    used = [o for o in OUTCOME_COLOURS if any(h.outcome == o for h in hops)]
+    handles = [Line2D([], [], color=OUTCOME_COLOURS[o], lw=2.2, ls="--" if o == "deferred" else "-",
+                      label={"queued": "accepted and queued", "sent": "delivered", "deferred": "deferred (will retry)",
+                             "bounced": "bounced (returned to sender)", "rejected": "refused in the session",
+                             "read": "read by the recipient's client"}.get(o, o)) for o in used]
+    if handles:
+        fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+    first = hops[0] if hops else None
+    finish(fig, title or ("Route of a message" + (f": <{first.sender or ''}> → {', '.join(first.recipients)}"
+                                                   if first else (f" {qid}" if qid else ""))))
+    return fig
+
+

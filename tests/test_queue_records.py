@@ -1,0 +1,158 @@
+"""Postfix's queue file record format, queue ids and the queue store."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from _queue_lab import lab_root, queue_file_from_postcat, ref
+from simlab.postfix.commands.cmdutil import load_context
+from simlab.postfix.common import records as R
+from simlab.postfix.common.queue import (QueueFile, QueueStore, Recipient, decode_queue_file,
+                                         encode_queue_file, format_queue_id, id_hash_source, id_inode,
+                                         is_long_id, new_queue_id, queue_id_ok)
+
+
+def test_record_length_is_base128_little_endian() -> None:
+    assert R.encode_record("N", b"x" * 5) == b"N\x05xxxxx"
+    assert R.encode_record("N", b"x" * 200)[:3] == b"N\xc8\x01"
+    rec, end = R.read_record(R.encode_record("N", b"y" * 20000), 0)
+    assert rec.type == "N" and len(rec.data) == 20000 and end == 20004
+
+
+def test_truncated_record_is_an_error() -> None:
+    with pytest.raises(R.RecordError):
+        R.read_record(b"N\x05ab", 0)
+
+
+def test_size_record_matches_the_reference_file() -> None:
+    # postcat -q C086916052C: message_size 382 (record bytes of the content), data offset 685
+    text = ref("postcat -vq C086916052C")["stdout"].replace("regular_text: ", "")
+    qf = queue_file_from_postcat(text, "C086916052C", 1795527573.5)
+    data = encode_queue_file(qf)
+    first = R.read_record(data, 0)[0].text.split()
+    assert first == ["382", "685", "1", "0", "382", "0"]
+    assert qf.size == 382
+
+
+def test_long_lines_become_L_records_and_come_back() -> None:
+    qf = QueueFile("ABCDE123", 1795527573.25, "a@b", [Recipient("c@d")], b"H: v\n\n" + b"z" * 5000 + b"\n")
+    data = encode_queue_file(qf, line_limit=2048)
+    types = [r.type for r in R.iter_records(data)]
+    assert types.count("L") == 2
+    assert decode_queue_file(data).content == qf.content
+
+
+def test_short_and_long_queue_ids() -> None:
+    assert format_queue_id(1795527573.788585, 0x16052C, False) == "C086916052C"
+    long_id = format_queue_id(1795527598.543410, 1443201, True)
+    assert long_id == "4jYkSt3ryBzBrr3" and is_long_id(long_id)
+    assert id_hash_source(long_id) == "84AB2" and id_inode(long_id) == 1443201
+    assert id_inode("C086916052C") == 0x16052C and not is_long_id("C086916052C")
+    assert queue_id_ok("C086916052C") and not queue_id_ok("bad/id")
+
+
+def test_hash_directories(tmp_path: Path) -> None:
+    ctx = load_context(lab_root(tmp_path))
+    store = QueueStore(ctx)
+    assert store.relpath("deferred", "C086916052C") == "deferred/C/C086916052C"
+    assert store.relpath("deferred", "4jYkSt3ryBzBrr3") == "deferred/8/4jYkSt3ryBzBrr3"
+    assert store.relpath("incoming", "C086916052C") == "incoming/C086916052C"
+
+
+def test_new_ids_are_unique_and_reuse_free_inodes(tmp_path: Path) -> None:
+    ctx = load_context(lab_root(tmp_path))
+    store = QueueStore(ctx)
+    a, b = new_queue_id(ctx), new_queue_id(ctx)
+    assert a != b and id_inode(b) == id_inode(a) + 1
+    store.write("incoming", QueueFile(a, 1795527573.0, "s@x", [Recipient("r@x")], b"x\n"))
+    store.remove("incoming", a)
+    c = new_queue_id(ctx)
+    assert id_inode(c) == id_inode(a) and c not in (a, b)
+
+
+def test_store_write_move_mark_done_remove(tmp_path: Path) -> None:
+    ctx = load_context(lab_root(tmp_path))
+    store = QueueStore(ctx)
+    rcpts = [Recipient("alice@example.com", "alice@example.com", orcpt="rfc822;alice@example.com"),
+             Recipient("bob@example.com", "bob", notify="SUCCESS,DELAY")]
+    qf = QueueFile("C086916052C", 1795527573.5, "bob@example.com", rcpts, b"Subject: x\n\nbody\n",
+                   {"rewrite_context": "local"})
+    path = store.write("incoming", qf)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o700 and not list(path.parent.glob(".*"))
+    store.move("C086916052C", "incoming", "deferred")
+    assert store.find("C086916052C") == "deferred"
+    store.mark_done("deferred", "C086916052C", rcpts[0])
+    back = store.read("deferred", "C086916052C")
+    assert [r.done for r in back.recipients] == [True, False]
+    assert back.recipients[1].notify == "SUCCESS,DELAY" and back.recipients[1].orig == "bob"
+    assert [p.address for p in back.pending()] == ["bob@example.com"]
+    assert store.set_expired("deferred", "C086916052C") and store.read("deferred", "C086916052C").forced_expire
+    assert store.remove("deferred", "C086916052C") and store.find("C086916052C") is None
+
+
+# -- property tests -----------------------------------------------------------------------
+_addr = st.from_regex(r"[a-z0-9.+-]{1,12}@[a-z0-9-]{1,10}\.example", fullmatch=True)
+_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r="), max_size=40)
+_line = st.binary(max_size=300).map(lambda b: b.replace(b"\n", b" "))
+
+
+@st.composite
+def queue_files(draw: st.DrawFn) -> QueueFile:
+    n = draw(st.integers(1, 4))
+    rcpts = [Recipient(draw(_addr), draw(st.one_of(st.just(""), _addr)),
+                       draw(st.sampled_from(["", "SUCCESS", "FAILURE,DELAY", "NEVER"])),
+                       draw(st.one_of(st.just(""), _addr.map(lambda a: "rfc822;" + a))),
+                       done=draw(st.booleans()), extracted=draw(st.booleans())) for _ in range(n)]
+    lines = draw(st.lists(_line, max_size=12))
+    attrs = {f"attr_{i}": v.strip() for i, v in enumerate(draw(st.lists(_text, max_size=4)))}
+    return QueueFile("B38E3160552", draw(st.integers(10**9, 2 * 10**9)) + draw(st.integers(0, 999999)) / 1e6,
+                     draw(st.one_of(st.just(""), _addr)), rcpts, b"".join(l + b"\n" for l in lines), attrs,
+                     warn_time=float(draw(st.sampled_from([0, 1795527600]))),
+                     fullname=draw(_text).strip(), create_time=1795527573.0)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(queue_files(), st.booleans(), st.sampled_from([16, 2048]))
+def test_queue_file_round_trip(qf: QueueFile, maildrop: bool, limit: int) -> None:
+    data = encode_queue_file(qf, maildrop=maildrop, line_limit=limit)
+    back = decode_queue_file(data, qf.qid)
+    assert back.sender == qf.sender and back.content == qf.content and back.attrs == qf.attrs
+    assert abs(back.arrival - qf.arrival) < 1e-6 and back.fullname == qf.fullname
+    assert back.warn_time == (qf.warn_time if qf.sender else 0.0)
+    assert [(r.address, r.notify, r.orcpt, r.done, r.extracted) for r in back.recipients] == \
+        [(r.address, r.notify, r.orcpt, r.done, r.extracted)
+         for r in [*(x for x in qf.recipients if not x.extracted), *(x for x in qf.recipients if x.extracted)]]
+    for r in back.recipients:
+        assert data[r.offset] == ord("D" if r.done else "R")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200))
+def test_parser_never_crashes_on_garbage(data: bytes) -> None:
+    try:
+        decode_queue_file(data)
+    except (R.RecordError, ValueError):
+        pass
+
+
+@settings(max_examples=100, deadline=None)
+@given(queue_files(), st.integers(0, 10**6))
+def test_truncated_files_are_rejected(qf: QueueFile, cut: int) -> None:
+    data = encode_queue_file(qf)
+    cut = cut % len(data)
+    with pytest.raises((R.RecordError, ValueError)):
+        decode_queue_file(data[:cut])
+
+
+def test_written_files_are_atomic(tmp_path: Path) -> None:
+    ctx = load_context(lab_root(tmp_path))
+    store = QueueStore(ctx)
+    ctx.fsync = True
+    store.write("incoming", QueueFile("AAAAA1", 1795527573.0, "s@x", [Recipient("r@x")], b"x\n"))
+    assert os.listdir(store.queue_dir("incoming")) == ["AAAAA1"]
