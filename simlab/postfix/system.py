@@ -103,7 +103,7 @@ class PostfixSystem:
         name = hostname or root_hostname(rootp)
         config = _load(rootp, name, None)
         ctx = PostfixContext(root=rootp, hostname=name, config=config, clock=RealClock(),
-                             net=RealNetAccess(), fsync=fsync, rng=random.Random(), facts=config.facts)
+                             net=RealNetAccess(rootp), fsync=fsync, rng=random.Random(), facts=config.facts)
         if trace is not None:
             ctx.trace = trace
         return cls(ctx, RealBinder(wildcard=wildcard, remap=remap))
