@@ -257,6 +257,8 @@ class VirtualLoop(asyncio.AbstractEventLoop):
         return self._exception_handler
 
     def default_exception_handler(self, context: dict[str, Any]) -> None:
+        if context.get("message") == "Task was destroyed but it is pending!":
+            return  # a discarded simulation with its daemons still waiting: nothing went wrong
         self.exceptions.append(context)
         exc = context.get("exception")
         log.error("virtual loop: %s", context.get("message"), exc_info=exc)
