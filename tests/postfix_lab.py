@@ -171,7 +171,8 @@ async def _line(reader: asyncio.StreamReader, timeout: float = 60.0) -> str:
     return raw.decode("utf-8", "surrogateescape").rstrip("\r\n")
 
 
-_QID = re.compile(r"\b(?:[0-9A-F]{10,12}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{12,}z[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]+)\b")
+_B52 = "[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]"
+_QID = re.compile(rf"\b(?:[0-9A-F]{{10,12}}|{_B52}{{12,}}z{_B52}+)\b")
 
 
 def mask(line: str) -> str:

@@ -154,3 +154,24 @@ def test_cleanup_received_local_shape():
                           when=1795527410.0).decode()
     assert re.fullmatch(r"Received: by mail\.example\.com \(Postfix, from userid 0\)\n"
                         r"\tid 4677B160562; Tue, 24 Nov 2026 13:36:50 \+0000 \(UTC\)\n", text)
+
+
+def test_cleanup_local_submission_fullname_and_extract(lab):
+    local = ClientInfo(name="", addr="", port=0, protocol="")
+    cs = open_cleanup(lab.ctx, lab.ctx.config, local)
+    result = lab.run(cs.finish("bob@example.com", [Recipient(address="alice@example.com", orig="alice@example.com")],
+                               b"Subject: via sendmail\n\nbody line\n", {}, fullname="root"))
+    qf = QueueStore(lab.ctx).read("incoming", result.qid)
+    assert qf.content.decode().endswith("Date: Tue, 24 Nov 2026 13:36:50 +0000 (UTC)\n"
+                                        "From: root <bob@example.com>\n\nbody line\n")
+    assert qf.fullname == "root"
+    cs = open_cleanup(lab.ctx, lab.ctx.config, local)
+    result = lab.run(cs.finish("root", [], b"To: alice@example.com\nBcc: bob\nSubject: -t\n\nbody\n", {},
+                               fullname="root", extract=True))
+    qf = QueueStore(lab.ctx).read("incoming", result.qid)
+    assert [(r.address, r.extracted) for r in qf.recipients] == [("alice@example.com", True),
+                                                                  ("bob@example.com", True)]
+    assert b"Bcc:" not in qf.content and b"From: root <root@example.com>\n" in qf.content
+    cs = open_cleanup(lab.ctx, lab.ctx.config, local)
+    result = lab.run(cs.finish("root", [], b"Subject: nobody\n\nx\n", {}, extract=True))
+    assert not result.ok and result.reply == "550 5.1.0 Error: no recipients specified"

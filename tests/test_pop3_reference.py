@@ -6,7 +6,17 @@ import base64
 from pathlib import Path
 
 import pytest
-from dovecot_harness import CONN, T0, Battery, FakeClock, LogCollector, lab_root, make_store, pump, run_battery
+from dovecot_harness import (
+    CONN,
+    T0,
+    Battery,
+    FakeClock,
+    LogCollector,
+    lab_root,
+    make_store,
+    pump,
+    run_battery,
+)
 
 from simlab.proto.actions import Close, ConnectionInfo, NeedData
 from simlab.proto.pop3 import COMMANDS, TRANSITIONS, Pop3Server, State, message_lines

@@ -46,7 +46,7 @@ class Lab:
         return self.net.host(name, ip=ip)
 
     def deliver(self, service: MasterService, nexthop: str, rcpts: list[str],
-                sender: str = "bob@example.com") -> tuple[str, list[Any]]:
+                sender: str = "bob@example.com", trace_flags: int = 0) -> tuple[str, list[Any]]:
         qid = new_queue_id(self.ctx)
         arrival = self.ctx.now()
         recipients = [Recipient(r, r) for r in rcpts]
@@ -54,7 +54,7 @@ class Lab:
         qf = self.store.read("active", qid)
         req = DeliveryRequest(qid=qid, queue="active", sender=sender, nexthop=nexthop,
                               recipients=tuple(qf.recipients), transport=service.name,
-                              arrival=arrival, attrs={})
+                              arrival=arrival, attrs={}, trace_flags=trace_flags)
         return qid, self.net.run_sync(deliver(self.ctx, service, req))
 
     def log(self) -> list[str]:
@@ -189,6 +189,17 @@ def test_lmtp_agent_gets_a_reply_per_recipient(lab: Any) -> None:
     assert any(line.split(" ", 4)[4].startswith("postfix/lmtp[") for line in L.ctx.log.lines)
 
 
+def test_smtp_agent_address_probe_sends_no_message(lab: Any) -> None:
+    from simlab.postfix.bounce import TRACE_USR_VRFY
+    L = lab()
+    sink = smtp_sink(L.mail, "127.0.0.1:2526 256")
+    qid, (st,) = L.deliver(SMTP, "[127.0.0.1]:2526", ["x@relay.example"], trace_flags=TRACE_USR_VRFY)
+    assert not sink.messages
+    assert L.log()[-1].endswith("dsn=2.1.5, status=deliverable (250 2.1.5 Ok)")
+    (rec,) = read_log(L.ctx, "trace", qid)
+    assert rec.action == "deliverable"
+
+
 def test_smtp_agent_loop_detection(lab: Any) -> None:
     L = lab()
     other = L.host("other.example.net", "10.0.0.40")
@@ -254,7 +265,8 @@ def test_smtp_agent_end_to_end_through_smtpd_cleanup_and_qmgr() -> None:
 
 def test_smtp_agent_sasl_login_to_a_relayhost(lab: Any) -> None:
     from aiosmtpd.handlers import Sink
-    from aiosmtpd.smtp import SMTP as Server, AuthResult, LoginPassword
+    from aiosmtpd.smtp import SMTP as Server
+    from aiosmtpd.smtp import AuthResult, LoginPassword
 
     def check(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
         ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"mail", b"s3cret")

@@ -204,6 +204,16 @@ def test_smtp_client_dsn_parameters_only_to_a_dsn_server() -> None:
                (b"250 Ok\r\n", b"RCPT TO:<x@relay.example>\r\n")])
 
 
+def test_smtp_client_verify_probe_stops_after_rcpt() -> None:
+    c = client(verify=True)
+    dialog(c, [(b"220 s ESMTP\r\n", b"EHLO mail.example.com\r\n"),
+               (EHLO_PIPE, b"MAIL FROM:<bob@example.com> SIZE=18\r\nRCPT TO:<alice@example.net>\r\n"
+                           b"RCPT TO:<carol@example.net>\r\n"),
+               (b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n550 5.1.1 no\r\n", b"RSET\r\n"),
+               (b"250 2.0.0 Ok\r\n", b"QUIT\r\n")])
+    assert c.rcpt_outcome(0).ok and not c.rcpt_outcome(1).ok
+
+
 def test_smtp_client_loop_check_on_the_ehlo_name() -> None:
     c = client(loop_names=("mail.example.com",))
     dialog(c, [(b"220 mail.example.com ESMTP\r\n", b"EHLO mail.example.com\r\n"),
@@ -274,7 +284,8 @@ def test_reply_parser_multiline_enhanced_and_log_form() -> None:
 
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st
 
 
 @settings(max_examples=300, deadline=None)

@@ -62,3 +62,30 @@ def test_smtpd_hypothesis_every_line_gets_a_reply(lab, lines):
         for text in reply:
             assert text == "<EOF>" or _REPLY.match(text), text
     assert lab.maillog()[-1].split(": ", 1)[1].startswith("disconnect from localhost[127.0.0.1] ")
+
+
+async def _transaction(lab: Lab, chunks: list[bytes]) -> bytes:
+    reader, writer = await lab.connect("limits")
+    writer.write(b"EHLO c.example\r\nMAIL FROM:<bob@example.com>\r\nRCPT TO:<alice@example.com>\r\n")
+    for chunk in chunks:
+        writer.write(chunk)
+        await asyncio.sleep(0.01)
+    writer.write(b"\r\n.\r\nQUIT\r\n")
+    writer.write_eof()
+    data = await asyncio.wait_for(reader.read(), 1000)
+    writer.close()
+    return data
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(st.sampled_from([b"DATA\r\n", b"BDAT 5\r\n", b"BDAT 0 LAST\r\n", b".\r\n", b"\n.\n",
+                                           b"RSET\r\n", b"RCPT TO:<bob@example.com>\r\n", b"\r\n"]),
+                          st.binary(max_size=80)), max_size=8))
+def test_smtpd_hypothesis_content_never_crashes(lab, chunks):
+    before = len(lab.net.loop.exceptions)
+    logged = len(lab.maillog())
+    data = lab.run(_transaction(lab, chunks))
+    assert len(lab.net.loop.exceptions) == before
+    assert data.startswith(b"220 mail.example.com ESMTP Postfix\r\n")
+    assert all(_REPLY.match(line) for line in data.decode("utf-8", "replace").split("\r\n") if line)
+    assert sum(": disconnect from localhost[127.0.0.1] " in ln for ln in lab.maillog()[logged:]) == 1

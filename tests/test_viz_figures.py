@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from aiosmtpd.handlers import Sink
 from aiosmtpd.smtp import SMTP
@@ -327,4 +325,3 @@ def test_pipelined_submission_is_drawn_in_time_order() -> None:
     texts = [t.get_text().split("\n")[0] for t in by_gid(sequence_figure(s.trace, cid), "text-")]
     assert texts[3:10] == ["MAIL FROM:<alice@example.com>", "RCPT TO:<a@x.example>", "RCPT TO:<b@x.example>",
                            "DATA", "250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.1.5 Ok"]
-    assert asyncio.iscoroutinefunction(smtp_run) is False

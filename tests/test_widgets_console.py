@@ -390,3 +390,23 @@ def test_model_survives_a_broken_channel(bad) -> None:
     bad(m)
     m.session.channel = Broken()
     assert m.send("NOOP") == [] and "was cut" in m.error and not m.connected
+
+
+def test_listen_shows_what_the_server_says_on_its_own() -> None:
+    net, _ = lab()
+
+    async def impatient(reader, writer) -> None:
+        writer.write(b"220 mail.example.com ESMTP Postfix\r\n")
+        await asyncio.sleep(300)
+        writer.write(b"421 4.4.2 mail.example.com Error: timeout exceeded\r\n")
+        writer.close()
+
+    net.hosts["mail.example.com"].listen_streams(2525, impatient, component="smtpd")
+    m = ConsoleModel(net, "pc.example.com")
+    m.connect("10.0.0.25", 2525)
+    assert m.poll(timeout=1.0) == [] and m.connected
+    reps = m.poll(timeout=400.0)
+    assert [r.status for r in reps] == ["421"] and not m.connected
+    assert m.session.explanations[-1].title.startswith("421 — Service not available")
+    assert "persistent transient failure (try later) · network and routing · bad connection" in m.tutor_html()
+    assert m.next_step() == "The session is over; connect again to start a new one."

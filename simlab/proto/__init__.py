@@ -2,12 +2,14 @@
     proto - sans-IO cores of simlab's own protocols
 
 DESCRIPTION
-    Bytes in, bytes and requests out, no I/O inside: ``pop3`` and ``imap``
-    (with ``imap_parse``, ``imap_fetch``, ``imap_search``) are the servers of
-    the message store, ``actions`` says what a core may ask of its adapter,
-    ``login`` holds what Dovecot's login processes share, ``mailbox`` the
-    store interface the cores are written against.
+    Bytes in, bytes and requests out, no I/O inside: each module is one
+    protocol core (or a part of one) whose header says what it speaks. The
+    message store's are ``pop3`` and ``imap`` (with ``imap_state``,
+    ``imap_parse``, ``imap_login``, ``imap_commands``, ``imap_messages``,
+    ``imap_fetch``, ``imap_mime``, ``imap_search``); ``actions`` says what a
+    core may ask of its adapter, ``login`` holds what Dovecot's login
+    processes share, ``mailbox`` the store interface those cores use.
 
 SEE ALSO
-    simlab.store (the adapters and the store), STYLE.md (h11)
+    simlab.store (the message store and its asyncio adapters), STYLE.md (h11)
 """

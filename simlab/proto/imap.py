@@ -25,9 +25,10 @@ DESCRIPTION
     ignores response codes), and has no timing and no final period.
 
     Literals: a line ending in {N} gets "+ OK" and then N bytes; {N+} does
-    not wait. The post-login commands live in imap_commands; the state
-    table ``COMMANDS`` says which state allows what, ``TRANSITIONS`` how the
-    states change.
+    not wait. Commands are handlers in imap_login (before login),
+    imap_commands (mailboxes) and imap_messages (messages), bound to their
+    names in ``COMMANDS``; imap_state says which state allows what and how
+    the states change.
 
 PARAMETERS
     login_greeting, imap_capability, imap_idle_notify_interval (2 min),
@@ -40,17 +41,18 @@ SEE ALSO
 
 from __future__ import annotations
 
-import enum
+import contextlib
 import math
 from typing import Callable
 
+from . import imap_commands as mailboxes
+from . import imap_messages as messages
 from .actions import ConnectionInfo, ServerCore
-from .imap_commands import MailboxCommands
-from .imap_login import PRE_LOGIN_CAPABILITY, LoginCommands
-from .imap_messages import MessageCommands
+from .imap_login import PRE_LOGIN_CAPABILITY, pre_login_command, sasl_step
 from .imap_parse import Arg, ParseError, literal_size, parse_args, split_command
+from .imap_state import ALLOWED, SELECTED_ONLY, TRANSITIONS, State
 from .login import LoginClient, Sasl
-from .mailbox import OpenMailbox, StoreBackend
+from .mailbox import MessageInfo, OpenMailbox, StorageError, StoreBackend, UserMailboxes
 
 GREETING = "Dovecot (Debian) ready."
 CAPABILITY = (
@@ -67,58 +69,16 @@ MAX_LINE = 65536
 MAX_LITERAL = 64 * 1024 * 1024
 MAX_BAD_COMMANDS = 20
 
-
-class State(enum.Enum):
-    NOT_AUTHENTICATED = "NOT_AUTHENTICATED"
-    AUTHENTICATED = "AUTHENTICATED"
-    SELECTED = "SELECTED"
-    LOGOUT = "LOGOUT"
+Handler = Callable[["ImapServer", str, str, list[Arg]], None]
 
 
-_ANY = frozenset(State) - {State.LOGOUT}
-_AUTH = frozenset({State.AUTHENTICATED, State.SELECTED})
-_PRE = frozenset({State.NOT_AUTHENTICATED})
-_ALL_STATES = _ANY
-
-COMMANDS: dict[str, tuple[str, frozenset[State]]] = {
-    "CAPABILITY": ("capability", _ANY), "NOOP": ("noop", _ANY), "LOGOUT": ("logout", _ANY),
-    "ID": ("id", _ANY), "ENABLE": ("enable", _ANY),
-    "LOGIN": ("login", _PRE), "AUTHENTICATE": ("authenticate", _PRE),
-    "STARTTLS": ("starttls", _PRE),
-    "SELECT": ("select", _AUTH), "EXAMINE": ("examine", _AUTH), "CREATE": ("create", _AUTH),
-    "DELETE": ("delete", _AUTH), "RENAME": ("rename", _AUTH), "SUBSCRIBE": ("subscribe", _AUTH),
-    "UNSUBSCRIBE": ("unsubscribe", _AUTH), "LIST": ("list", _AUTH), "LSUB": ("lsub", _AUTH),
-    "STATUS": ("status", _AUTH), "APPEND": ("append", _AUTH), "NAMESPACE": ("namespace", _AUTH),
-    "IDLE": ("idle", _AUTH), "CHECK": ("check", _AUTH), "CLOSE": ("close", _AUTH),
-    "UNSELECT": ("unselect", _AUTH), "EXPUNGE": ("expunge", _AUTH), "SEARCH": ("search", _AUTH),
-    "FETCH": ("fetch", _AUTH), "STORE": ("store", _AUTH), "COPY": ("copy", _AUTH),
-    "MOVE": ("move", _AUTH),
-    "UID FETCH": ("fetch", _AUTH), "UID SEARCH": ("search", _AUTH),
-    "UID STORE": ("store", _AUTH), "UID COPY": ("copy", _AUTH), "UID MOVE": ("move", _AUTH),
-    "UID EXPUNGE": ("uid_expunge", _AUTH),
-}
-SELECTED_ONLY = {"CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY",
-                 "MOVE", "UID FETCH", "UID SEARCH", "UID STORE", "UID COPY", "UID MOVE",
-                 "UID EXPUNGE"}
-
-TRANSITIONS: tuple[tuple[State, str, State], ...] = (
-    (State.NOT_AUTHENTICATED, "LOGIN or AUTHENTICATE accepted", State.AUTHENTICATED),
-    (State.NOT_AUTHENTICATED, "LOGOUT, 3 bad commands, idle 180 s", State.LOGOUT),
-    (State.AUTHENTICATED, "SELECT or EXAMINE", State.SELECTED),
-    (State.SELECTED, "SELECT or EXAMINE (another)", State.SELECTED),
-    (State.SELECTED, "CLOSE, UNSELECT, failed SELECT, DELETE of it", State.AUTHENTICATED),
-    (State.AUTHENTICATED, "LOGOUT, idle 30 min", State.LOGOUT),
-    (State.SELECTED, "LOGOUT, idle 30 min", State.LOGOUT),
-)
-
-
-class ImapServer(LoginCommands, MailboxCommands, MessageCommands, ServerCore):
+class ImapServer(ServerCore):
     """One IMAP connection (see the module documentation)."""
 
     def __init__(self, store: StoreBackend, conn: ConnectionInfo, clock: Callable[[], float],
                  log: Callable[[str, str], None], *, greeting: str = GREETING,
                  capability: str = CAPABILITY) -> None:
-        ServerCore.__init__(self)
+        super().__init__()
         self.store, self.conn, self.clock, self.log = store, conn, clock, log
         self.capability = capability
         self.state = State.NOT_AUTHENTICATED
@@ -127,8 +87,13 @@ class ImapServer(LoginCommands, MailboxCommands, MessageCommands, ServerCore):
         self.ignores_capability_code = False
         self.program = "imap"
         self.user = ""
-        self.boxes = None
+        self.boxes: UserMailboxes | None = None
         self.box: OpenMailbox | None = None
+        self.examined = False
+        self.view: list[int] = []
+        self.vinfo: dict[int, MessageInfo] = {}
+        self.vrecent: set[int] = set()
+        self.keywords: list[str] = []
         self.pieces: list[bytes] = []
         self.literal_need: int | None = None
         self.sasl: tuple[str, Sasl] | None = None
@@ -138,7 +103,6 @@ class ImapServer(LoginCommands, MailboxCommands, MessageCommands, ServerCore):
         self.last_eol = 2
         self.stats = dict.fromkeys(("in", "out", "deleted", "expunged", "hdr_count",
                                     "hdr_bytes", "body_count", "body_bytes"), 0)
-        MessageCommands.__init__(self)
         self.send_line(f"* OK [CAPABILITY {PRE_LOGIN_CAPABILITY}] {greeting}")
 
     # -- output --------------------------------------------------------------------
@@ -215,7 +179,7 @@ class ImapServer(LoginCommands, MailboxCommands, MessageCommands, ServerCore):
             return
         if self.sasl is not None:
             tag, sasl = self.sasl
-            self._sasl_step(tag, sasl.respond(line.decode("utf-8", "replace")))
+            sasl_step(self, tag, sasl.respond(line.decode("utf-8", "replace")))
             return
         if not self.pieces:
             self.cmd_started = self.clock()
@@ -261,7 +225,8 @@ class ImapServer(LoginCommands, MailboxCommands, MessageCommands, ServerCore):
 
     def close_mailbox(self) -> None:
         if self.box is not None:
-            self.box.close()
+            with contextlib.suppress(StorageError):
+                self.box.close()
             self.box = None
         if self.state is State.SELECTED:
             self.state = State.AUTHENTICATED
@@ -275,12 +240,12 @@ class ImapServer(LoginCommands, MailboxCommands, MessageCommands, ServerCore):
             sub, _, rest = rest.partition(b" ")
             name, pieces[0] = "UID " + sub.decode("utf-8", "replace").upper(), rest
         if self.state is State.NOT_AUTHENTICATED:
-            self._pre_login(tag, name, pieces)
+            pre_login_command(self, tag, name, pieces)
             return
         self.cmd_ran_from = self.clock()
         self.cmd_waited = max(0.0, self.cmd_ran_from - self.cmd_started)
-        entry = COMMANDS.get(name)
-        if entry is None or self.state not in entry[1]:
+        handler = COMMANDS.get(name)
+        if handler is None or self.state not in ALLOWED[name]:
             self.command_error(tag, name, "Unknown command.", ran=False)
             return
         if name in SELECTED_ONLY and self.state is not State.SELECTED:
@@ -292,49 +257,20 @@ class ImapServer(LoginCommands, MailboxCommands, MessageCommands, ServerCore):
         except ParseError as exc:
             self.command_error(tag, name, str(exc))
             return
-        getattr(self, "cmd_" + entry[0])(tag, name, args)
+        try:
+            handler(self, tag, name, args)
+        except StorageError as exc:
+            self.tagged(tag, messages.storage_reply(exc))
         if not self.closing:
             self.bad = 0
 
-    # -- commands of any state -----------------------------------------------------
-    def cmd_capability(self, tag: str, name: str, args: list[Arg]) -> None:
-        self.send_line(f"* CAPABILITY {self.capability}")
-        self.tagged(tag, "OK Capability completed.")
-
-    def cmd_noop(self, tag: str, name: str, args: list[Arg]) -> None:
-        self.sync_mailbox(expunges=True)
-        self.tagged(tag, "OK NOOP completed.")
-
-    def cmd_id(self, tag: str, name: str, args: list[Arg]) -> None:
-        self.send_line('* ID ("name" "Dovecot")')
-        self.tagged(tag, "OK ID completed.")
-
-    def cmd_enable(self, tag: str, name: str, args: list[Arg]) -> None:
-        if not args:
-            self.command_error(tag, name, "Missing arguments.")
-            return
-        self.send_line("* ENABLED")
-        self.tagged(tag, "OK Enabled.")
-
-    def cmd_logout(self, tag: str, name: str, args: list[Arg]) -> None:
-        # Dovecot disconnects before it reads LOGOUT's line end: "in" leaves it out
-        self.stats["in"] -= self.last_eol
-        self.send_line("* BYE Logging out")
-        self.tagged(tag, "OK Logout completed.")
-        self.finish("Logged out")
-
     # -- IDLE ----------------------------------------------------------------------
-    def cmd_idle(self, tag: str, name: str, args: list[Arg]) -> None:
-        now = self.clock()
-        self.send_line("+ idling")
-        self.idle = (tag, now, now + IDLE_CHECK_INTERVAL, now + IDLE_NOTIFY_INTERVAL)
-
     def _idle_tick(self) -> None:
         assert self.idle is not None
         tag, start, check, notify = self.idle
         now = self.clock()
         if now >= check:
-            self.sync_mailbox(expunges=True)
+            messages.sync_mailbox(self, expunges=True)
             check = now + IDLE_CHECK_INTERVAL
         if now >= notify:
             self.send_line("* OK Still here")
@@ -350,5 +286,63 @@ class ImapServer(LoginCommands, MailboxCommands, MessageCommands, ServerCore):
         if line.strip().upper() != b"DONE":
             self.tagged(tag, "BAD Expected DONE.")
             return
-        self.sync_mailbox(expunges=True)
+        messages.sync_mailbox(self, expunges=True)
         self.tagged(tag, "OK Idle completed.")
+
+
+# -- commands of any state after login -------------------------------------------------
+def cmd_capability(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
+    srv.send_line(f"* CAPABILITY {srv.capability}")
+    srv.tagged(tag, "OK Capability completed.")
+
+
+def cmd_noop(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
+    messages.sync_mailbox(srv, expunges=True)
+    srv.tagged(tag, "OK NOOP completed.")
+
+
+def cmd_id(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
+    srv.send_line('* ID ("name" "Dovecot")')
+    srv.tagged(tag, "OK ID completed.")
+
+
+def cmd_enable(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
+    if not args:
+        srv.command_error(tag, name, "Missing arguments.")
+        return
+    srv.send_line("* ENABLED")
+    srv.tagged(tag, "OK Enabled.")
+
+
+def cmd_logout(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
+    # Dovecot disconnects before it reads LOGOUT's line end: "in" leaves it out
+    srv.stats["in"] -= srv.last_eol
+    srv.send_line("* BYE Logging out")
+    srv.tagged(tag, "OK Logout completed.")
+    srv.finish("Logged out")
+
+
+def cmd_idle(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
+    now = srv.clock()
+    srv.send_line("+ idling")
+    srv.idle = (tag, now, now + IDLE_CHECK_INTERVAL, now + IDLE_NOTIFY_INTERVAL)
+
+
+COMMANDS: dict[str, Handler] = {
+    "CAPABILITY": cmd_capability, "NOOP": cmd_noop, "ID": cmd_id, "ENABLE": cmd_enable,
+    "LOGOUT": cmd_logout, "IDLE": cmd_idle,
+    "SELECT": mailboxes.cmd_select, "EXAMINE": mailboxes.cmd_examine,
+    "CREATE": mailboxes.cmd_create, "DELETE": mailboxes.cmd_delete,
+    "RENAME": mailboxes.cmd_rename, "SUBSCRIBE": mailboxes.cmd_subscribe,
+    "UNSUBSCRIBE": mailboxes.cmd_unsubscribe, "LIST": mailboxes.cmd_list,
+    "LSUB": mailboxes.cmd_lsub, "STATUS": mailboxes.cmd_status, "APPEND": mailboxes.cmd_append,
+    "NAMESPACE": mailboxes.cmd_namespace,
+    "CHECK": messages.cmd_check, "CLOSE": messages.cmd_close, "UNSELECT": messages.cmd_unselect,
+    "EXPUNGE": messages.cmd_expunge, "SEARCH": messages.cmd_search, "FETCH": messages.cmd_fetch,
+    "STORE": messages.cmd_store, "COPY": messages.cmd_copy, "MOVE": messages.cmd_move,
+    "UID FETCH": messages.cmd_fetch, "UID SEARCH": messages.cmd_search,
+    "UID STORE": messages.cmd_store, "UID COPY": messages.cmd_copy, "UID MOVE": messages.cmd_move,
+    "UID EXPUNGE": messages.cmd_uid_expunge,
+}
+
+__all__ = ["CAPABILITY", "COMMANDS", "GREETING", "ImapServer", "State", "TRANSITIONS"]

@@ -2,7 +2,7 @@
     imap_commands - the IMAP commands that work on mailboxes, not messages
 
 SUMMARY
-    class ImapServer(MailboxCommands, MessageCommands, ServerCore): ...
+    cmd_select(server, tag, "SELECT", args); cmd_list(server, tag, "LIST", args)
 
 DESCRIPTION
     SELECT, EXAMINE, CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST
@@ -26,25 +26,16 @@ import calendar
 import re
 from typing import TYPE_CHECKING, Any
 
-from .imap_parse import Arg, Atom, String, astring, decode_mailbox, encode_mailbox, format_set
+from .imap_messages import mailbox_arg, open_view, send_flags_lines, storage_reply, sync_mailbox
+from .imap_parse import Arg, Atom, String, astring, encode_mailbox, format_set
 from .mailbox import SYSTEM_FLAGS, MailboxListing, StorageError, canonical_flag
 
 if TYPE_CHECKING:
     from .imap import ImapServer
 
-_RESP_CODES = {"TEMP": "SERVERBUG", "NOTPOSSIBLE": "CANNOT", "PARAMS": "CANNOT",
-               "PERM": "NOPERM", "EXISTS": "ALREADYEXISTS", "EXPUNGED": "EXPUNGEISSUED",
-               "INUSE": "INUSE"}
 STATUS_ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE")
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _DATE_RE = re.compile(r"^ ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)$")
-
-
-def storage_reply(exc: StorageError, nonexistent: bool = False, trycreate: bool = False) -> str:
-    code = _RESP_CODES.get(exc.kind)
-    if exc.kind == "NOTFOUND":
-        code = "TRYCREATE" if trycreate else "NONEXISTENT" if nonexistent else None
-    return f"NO [{code}] {exc.text}" if code else f"NO {exc.text}"
 
 
 def parse_date_time(text: str) -> float | None:
@@ -85,258 +76,268 @@ def list_attributes(box: MailboxListing, subscribed: bool) -> str:
     return "(" + " ".join(attrs) + ")"
 
 
-class MailboxCommands:
-    """SELECT ... APPEND (see the module documentation)."""
+# -- SELECT / EXAMINE ----------------------------------------------------------
+def _select(srv: ImapServer, tag: str, name: str, args: list[Arg], readonly: bool) -> None:
+    if not args or len(args) > 2 or (len(args) == 2 and not isinstance(args[1], list)):
+        srv.command_error(tag, name, "Missing arguments." if not args else "Invalid arguments.")
+        return
+    mailbox = mailbox_arg(srv, tag, name, args[0])
+    if mailbox is None:
+        return
+    if srv.box is not None:
+        srv.close_mailbox()
+        srv.send_line("* OK [CLOSED] Previous mailbox closed.")
+    assert srv.boxes is not None
+    try:
+        box = srv.boxes.open(mailbox, readonly)
+    except StorageError as exc:
+        srv.tagged(tag, storage_reply(exc))
+        return
+    open_view(srv, box, readonly)
+    info = [srv.vinfo[uid] for uid in srv.view]
+    send_flags_lines(srv)
+    srv.send_line(f"* {len(srv.view)} EXISTS")
+    srv.send_line(f"* {len(srv.vrecent)} RECENT")
+    unseen = next((i for i, m in enumerate(info, 1) if "\\Seen" not in m.flags), 0)
+    if unseen:
+        srv.send_line(f"* OK [UNSEEN {unseen}] First unseen.")
+    srv.send_line(f"* OK [UIDVALIDITY {box.uidvalidity}] UIDs valid")
+    srv.send_line(f"* OK [UIDNEXT {box.uidnext}] Predicted next UID")
+    params = args[1] if len(args) == 2 and isinstance(args[1], list) else []
+    if any(isinstance(a, Atom) and a.upper == "CONDSTORE" for a in params):
+        srv.send_line("* OK [NOMODSEQ] No permanent modsequences")
+    srv.tagged(tag, "OK [READ-ONLY] Examine completed." if readonly and name == "EXAMINE"
+                else "OK [READ-ONLY] Select completed." if readonly
+                else "OK [READ-WRITE] Select completed.")
 
-    def mailbox_arg(self: "ImapServer", tag: str, name: str, arg: Arg) -> str | None:
-        text = _text(arg)
-        if text is None:
-            self.command_error(tag, name, "Invalid arguments.")
-            return None
-        try:
-            return decode_mailbox(text)
-        except (ValueError, UnicodeDecodeError):
-            self.tagged(tag, "NO Mailbox name is not valid mUTF-7")
-            return None
 
-    # -- SELECT / EXAMINE ----------------------------------------------------------
-    def _select(self: "ImapServer", tag: str, name: str, args: list[Arg], readonly: bool) -> None:
-        if not args or len(args) > 2 or (len(args) == 2 and not isinstance(args[1], list)):
-            self.command_error(tag, name, "Missing arguments." if not args else "Invalid arguments.")
-            return
-        mailbox = self.mailbox_arg(tag, name, args[0])
-        if mailbox is None:
-            return
-        if self.box is not None:
-            self.close_mailbox()
-            self.send_line("* OK [CLOSED] Previous mailbox closed.")
-        assert self.boxes is not None
-        try:
-            box = self.boxes.open(mailbox, readonly)
-        except StorageError as exc:
-            self.tagged(tag, storage_reply(exc))
-            return
-        self.open_view(box, readonly)
-        info = [self.vinfo[uid] for uid in self.view]
-        self.send_flags_lines()
-        self.send_line(f"* {len(self.view)} EXISTS")
-        self.send_line(f"* {len(self.vrecent)} RECENT")
-        unseen = next((i for i, m in enumerate(info, 1) if "\\Seen" not in m.flags), 0)
-        if unseen:
-            self.send_line(f"* OK [UNSEEN {unseen}] First unseen.")
-        self.send_line(f"* OK [UIDVALIDITY {box.uidvalidity}] UIDs valid")
-        self.send_line(f"* OK [UIDNEXT {box.uidnext}] Predicted next UID")
-        if len(args) == 2 and any(isinstance(a, Atom) and a.upper == "CONDSTORE" for a in args[1]):
-            self.send_line("* OK [NOMODSEQ] No permanent modsequences")
-        self.tagged(tag, "OK [READ-ONLY] Examine completed." if readonly and name == "EXAMINE"
-                    else "OK [READ-ONLY] Select completed." if readonly
-                    else "OK [READ-WRITE] Select completed.")
+def cmd_select(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
+    _select(srv, tag, name, args, readonly=False)
 
-    def cmd_select(self: "ImapServer", tag: str, name: str, args: list[Arg]) -> None:
-        self._select(tag, name, args, readonly=False)
 
-    def cmd_examine(self: "ImapServer", tag: str, name: str, args: list[Arg]) -> None:
-        self._select(tag, name, args, readonly=True)
+def cmd_examine(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
+    _select(srv, tag, name, args, readonly=True)
 
-    # -- the folder list -------------------------------------------------------------
-    def _simple(self: "ImapServer", tag: str, name: str, args: list[Arg], count: int) -> list[str] | None:
-        if len(args) != count:
-            self.command_error(tag, name, "Missing arguments." if len(args) < count
-                               else "Invalid arguments.")
-            return None
-        names = [self.mailbox_arg(tag, name, a) for a in args]
-        return None if None in names else names  # type: ignore[return-value]
 
-    def _storage_call(self: "ImapServer", tag: str, done: str, call: Any, *values: str,
-                      nonexistent: bool = False) -> None:
-        try:
-            call(*values)
-        except StorageError as exc:
-            self.tagged(tag, storage_reply(exc, nonexistent=nonexistent))
-            return
-        self.tagged(tag, done)
+# -- the folder list -------------------------------------------------------------
+def _simple(srv: ImapServer, tag: str, name: str, args: list[Arg], count: int) -> list[str] | None:
+    if len(args) != count:
+        srv.command_error(tag, name, "Missing arguments." if len(args) < count
+                           else "Invalid arguments.")
+        return None
+    names = [mailbox_arg(srv, tag, name, a) for a in args]
+    return None if None in names else names  # type: ignore[return-value]
 
-    def cmd_create(self: "ImapServer", tag: str, name: str, args: list[Arg]) -> None:
-        names = self._simple(tag, name, args, 1)
-        if names is not None:
-            assert self.boxes is not None
-            self._storage_call(tag, "OK Create completed.", self.boxes.create, names[0])
 
-    def cmd_delete(self: "ImapServer", tag: str, name: str, args: list[Arg]) -> None:
-        names = self._simple(tag, name, args, 1)
-        if names is None:
-            return
-        assert self.boxes is not None
-        if self.box is not None and self.box.name == names[0]:
-            self.close_mailbox()
-        self._storage_call(tag, "OK Delete completed.", self.boxes.delete, names[0],
+def _storage_call(srv: ImapServer, tag: str, done: str, call: Any, *values: str,
+                  nonexistent: bool = False) -> None:
+    try:
+        call(*values)
+    except StorageError as exc:
+        srv.tagged(tag, storage_reply(exc, nonexistent=nonexistent))
+        return
+    srv.tagged(tag, done)
+
+
+def cmd_create(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
+    names = _simple(srv, tag, name, args, 1)
+    if names is not None:
+        assert srv.boxes is not None
+        _storage_call(srv, tag, "OK Create completed.", srv.boxes.create, names[0])
+
+
+def cmd_delete(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
+    names = _simple(srv, tag, name, args, 1)
+    if names is None:
+        return
+    assert srv.boxes is not None
+    if srv.box is not None and srv.box.name == names[0]:
+        srv.close_mailbox()
+    _storage_call(srv, tag, "OK Delete completed.", srv.boxes.delete, names[0],
+                       nonexistent=True)
+
+
+def cmd_rename(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
+    names = _simple(srv, tag, name, args, 2)
+    if names is not None:
+        assert srv.boxes is not None
+        _storage_call(srv, tag, "OK Rename completed.", srv.boxes.rename, *names,
                            nonexistent=True)
 
-    def cmd_rename(self: "ImapServer", tag: str, name: str, args: list[Arg]) -> None:
-        names = self._simple(tag, name, args, 2)
-        if names is not None:
-            assert self.boxes is not None
-            self._storage_call(tag, "OK Rename completed.", self.boxes.rename, *names,
-                               nonexistent=True)
 
-    def cmd_subscribe(self: "ImapServer", tag: str, name: str, args: list[Arg]) -> None:
-        names = self._simple(tag, name, args, 1)
-        if names is not None:
-            assert self.boxes is not None
-            self._storage_call(tag, "OK Subscribe completed.", self.boxes.subscribe, names[0])
+def cmd_subscribe(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
+    names = _simple(srv, tag, name, args, 1)
+    if names is not None:
+        assert srv.boxes is not None
+        _storage_call(srv, tag, "OK Subscribe completed.", srv.boxes.subscribe, names[0])
 
-    def cmd_unsubscribe(self: "ImapServer", tag: str, name: str, args: list[Arg]) -> None:
-        names = self._simple(tag, name, args, 1)
-        if names is not None:
-            assert self.boxes is not None
-            self._storage_call(tag, "OK Unsubscribe completed.", self.boxes.unsubscribe,
-                               names[0], nonexistent=True)
 
-    def cmd_namespace(self: "ImapServer", tag: str, name: str, args: list[Arg]) -> None:
-        self.send_line('* NAMESPACE (("" "/")) NIL NIL')
-        self.tagged(tag, "OK Namespace completed.")
+def cmd_unsubscribe(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
+    names = _simple(srv, tag, name, args, 1)
+    if names is not None:
+        assert srv.boxes is not None
+        _storage_call(srv, tag, "OK Unsubscribe completed.", srv.boxes.unsubscribe,
+                           names[0], nonexistent=True)
 
-    def _matching(self: "ImapServer", reference: str, patterns: list[str],
-                  names: list[str]) -> list[str]:
-        regexes = [pattern_regex(reference + p) for p in patterns]
-        inbox = [re.compile(r.pattern, re.S | re.I) for r in regexes]
-        out = []
-        for n in names:
-            wire = encode_mailbox(n)
-            tests = inbox if n == "INBOX" else regexes
-            if any(r.match(wire) for r in tests):
-                out.append(n)
-        return out
 
-    def cmd_list(self: "ImapServer", tag: str, name: str, args: list[Arg]) -> None:
-        selection: list[str] = []
-        rest = list(args)
-        if rest and isinstance(rest[0], list):
-            selection = [(_text(a) or "").upper() for a in rest.pop(0)]
-        returns: list[Arg] = []
-        if len(rest) >= 4 and isinstance(rest[2], Atom) and rest[2].upper == "RETURN" \
-                and isinstance(rest[3], list):
-            returns, rest = rest[3], rest[:2]
-        if len(rest) != 2:
-            self.command_error(tag, name, "Missing arguments." if len(rest) < 2
-                               else "Invalid arguments.")
-            return
-        reference = _text(rest[0])
-        patterns = [_text(p) for p in rest[1]] if isinstance(rest[1], list) else [_text(rest[1])]
-        if reference is None or None in patterns:
-            self.command_error(tag, name, "Invalid arguments.")
-            return
-        if patterns == [""]:
-            self.send_line('* LIST (\\Noselect) "/" ""')
-            self.tagged(tag, "OK List completed.")
-            return
-        assert self.boxes is not None
-        subs = set(self.boxes.subscriptions())
-        want_subscribed = "SUBSCRIBED" in selection or any(
-            isinstance(a, Atom) and a.upper == "SUBSCRIBED" for a in returns)
-        status_items = next((returns[i + 1] for i, a in enumerate(returns[:-1])
-                             if isinstance(a, Atom) and a.upper == "STATUS"), None)
-        listing = {box.name: box for box in self.boxes.list()}
-        if "SUBSCRIBED" in selection:
-            listing = {n: b for n, b in listing.items() if n in subs}
-        for n in self._matching(reference, patterns, list(listing)):  # type: ignore[arg-type]
-            box = listing[n]
-            attrs = list_attributes(box, want_subscribed and n in subs)
-            self.send_line(f'* LIST {attrs} "/" {astring(encode_mailbox(n))}')
-            if isinstance(status_items, list) and not box.noselect:
-                self._status_line(n, status_items)
-        self.tagged(tag, "OK List completed.")
+def cmd_namespace(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
+    srv.send_line('* NAMESPACE (("" "/")) NIL NIL')
+    srv.tagged(tag, "OK Namespace completed.")
 
-    def cmd_lsub(self: "ImapServer", tag: str, name: str, args: list[Arg]) -> None:
-        if len(args) != 2 or _text(args[0]) is None or _text(args[1]) is None:
-            self.command_error(tag, name, "Invalid arguments.")
-            return
-        assert self.boxes is not None
-        subs = self.boxes.subscriptions()
-        for n in self._matching(_text(args[0]) or "", [_text(args[1]) or ""], subs):
-            self.send_line(f'* LSUB () "/" {astring(encode_mailbox(n))}')
-        self.tagged(tag, "OK Lsub completed.")
 
-    # -- STATUS ------------------------------------------------------------------------
-    def _status_line(self: "ImapServer", mailbox: str, items: list[Arg]) -> str | None:
-        wanted = [(_text(a) or "").upper() for a in items]
-        bad = next((w for w in wanted if w not in STATUS_ITEMS), None)
-        if bad is not None:
-            return f"Invalid status item {bad}"
-        assert self.boxes is not None
-        st = self.boxes.status(mailbox)
-        values = {"MESSAGES": st.messages, "RECENT": st.recent, "UIDNEXT": st.uidnext,
-                  "UIDVALIDITY": st.uidvalidity, "UNSEEN": st.unseen, "SIZE": st.size}
-        body = " ".join(f"{w} {values[w]}" for w in wanted)
-        self.send_line(f"* STATUS {astring(encode_mailbox(mailbox))} ({body})")
-        return None
+def _matching(srv: ImapServer, reference: str, patterns: list[str],
+              names: list[str]) -> list[str]:
+    regexes = [pattern_regex(reference + p) for p in patterns]
+    inbox = [re.compile(r.pattern, re.S | re.I) for r in regexes]
+    out = []
+    for n in names:
+        wire = encode_mailbox(n)
+        tests = inbox if n == "INBOX" else regexes
+        if any(r.match(wire) for r in tests):
+            out.append(n)
+    return out
 
-    def cmd_status(self: "ImapServer", tag: str, name: str, args: list[Arg]) -> None:
-        if len(args) != 2 or not isinstance(args[1], list):
-            self.command_error(tag, name, "Invalid arguments.")
-            return
-        mailbox = self.mailbox_arg(tag, name, args[0])
-        if mailbox is None:
-            return
-        try:
-            error = self._status_line(mailbox, args[1])
-        except StorageError as exc:
-            self.tagged(tag, storage_reply(exc))
-            return
-        if error is not None:
-            self.command_error(tag, name, error)
-            return
-        self.tagged(tag, "OK Status completed.")
 
-    # -- APPEND ------------------------------------------------------------------------
-    def _append_items(self: "ImapServer", args: list[Arg]
-                      ) -> list[tuple[list[str], float | None, bytes]] | str:
-        items, i = [], 1
-        while i < len(args):
-            flags: list[str] = []
-            when: float | None = None
-            if isinstance(args[i], list):
-                for f in args[i]:  # type: ignore[union-attr]
-                    if not isinstance(f, Atom):
-                        return "Flags list contains non-atoms."
-                    flag = canonical_flag(f.value) if f.value.startswith("\\") else f.value
-                    if flag.startswith("\\") and flag not in SYSTEM_FLAGS:
-                        return f"Invalid system flag {f.value.upper()}"
-                    flags.append(flag)
-                i += 1
-            if i < len(args) and isinstance(args[i], String) and not args[i].literal:  # type: ignore[union-attr]
-                when = parse_date_time(args[i].text)  # type: ignore[union-attr]
-                if when is None:
-                    return "Invalid internal date."
-                i += 1
-            if i >= len(args) or not isinstance(args[i], String):
-                return "Invalid arguments."
-            items.append((flags, when, args[i].value))  # type: ignore[union-attr]
+def cmd_list(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
+    selection: list[str] = []
+    rest = list(args)
+    first = rest[0] if rest else None
+    if isinstance(first, list):
+        selection = [(_text(a) or "").upper() for a in first]
+        rest.pop(0)
+    returns: list[Arg] = []
+    if len(rest) >= 4 and isinstance(rest[2], Atom) and rest[2].upper == "RETURN" \
+            and isinstance(rest[3], list):
+        returns, rest = rest[3], rest[:2]
+    if len(rest) != 2:
+        srv.command_error(tag, name, "Missing arguments." if len(rest) < 2
+                           else "Invalid arguments.")
+        return
+    reference = _text(rest[0])
+    patterns = [_text(p) for p in rest[1]] if isinstance(rest[1], list) else [_text(rest[1])]
+    if reference is None or None in patterns:
+        srv.command_error(tag, name, "Invalid arguments.")
+        return
+    if patterns == [""]:
+        srv.send_line('* LIST (\\Noselect) "/" ""')
+        srv.tagged(tag, "OK List completed.")
+        return
+    assert srv.boxes is not None
+    subs = set(srv.boxes.subscriptions())
+    want_subscribed = "SUBSCRIBED" in selection or any(
+        isinstance(a, Atom) and a.upper == "SUBSCRIBED" for a in returns)
+    status_items = next((returns[i + 1] for i, a in enumerate(returns[:-1])
+                         if isinstance(a, Atom) and a.upper == "STATUS"), None)
+    listing = {box.name: box for box in srv.boxes.listing()}
+    if "SUBSCRIBED" in selection:
+        listing = {n: b for n, b in listing.items() if n in subs}
+    for n in _matching(srv, reference, patterns, list(listing)):  # type: ignore[arg-type]
+        box = listing[n]
+        attrs = list_attributes(box, want_subscribed and n in subs)
+        srv.send_line(f'* LIST {attrs} "/" {astring(encode_mailbox(n))}')
+        if isinstance(status_items, list) and not box.noselect:
+            _status_line(srv, n, status_items)
+    srv.tagged(tag, "OK List completed.")
+
+
+def cmd_lsub(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
+    if len(args) != 2 or _text(args[0]) is None or _text(args[1]) is None:
+        srv.command_error(tag, name, "Invalid arguments.")
+        return
+    assert srv.boxes is not None
+    subs = srv.boxes.subscriptions()
+    for n in _matching(srv, _text(args[0]) or "", [_text(args[1]) or ""], subs):
+        srv.send_line(f'* LSUB () "/" {astring(encode_mailbox(n))}')
+    srv.tagged(tag, "OK Lsub completed.")
+
+
+# -- STATUS ------------------------------------------------------------------------
+def _status_line(srv: ImapServer, mailbox: str, items: list[Arg]) -> str | None:
+    wanted = [(_text(a) or "").upper() for a in items]
+    bad = next((w for w in wanted if w not in STATUS_ITEMS), None)
+    if bad is not None:
+        return f"Invalid status item {bad}"
+    assert srv.boxes is not None
+    st = srv.boxes.status(mailbox)
+    values = {"MESSAGES": st.messages, "RECENT": st.recent, "UIDNEXT": st.uidnext,
+              "UIDVALIDITY": st.uidvalidity, "UNSEEN": st.unseen, "SIZE": st.size}
+    body = " ".join(f"{w} {values[w]}" for w in wanted)
+    srv.send_line(f"* STATUS {astring(encode_mailbox(mailbox))} ({body})")
+    return None
+
+
+def cmd_status(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
+    if len(args) != 2 or not isinstance(args[1], list):
+        srv.command_error(tag, name, "Invalid arguments.")
+        return
+    mailbox = mailbox_arg(srv, tag, name, args[0])
+    if mailbox is None:
+        return
+    try:
+        error = _status_line(srv, mailbox, args[1])
+    except StorageError as exc:
+        srv.tagged(tag, storage_reply(exc))
+        return
+    if error is not None:
+        srv.command_error(tag, name, error)
+        return
+    srv.tagged(tag, "OK Status completed.")
+
+
+# -- APPEND ------------------------------------------------------------------------
+def _append_items(srv: ImapServer, args: list[Arg]
+                  ) -> list[tuple[list[str], float | None, bytes]] | str:
+    items: list[tuple[list[str], float | None, bytes]] = []
+    i = 1
+    while i < len(args):
+        flags: list[str] = []
+        when: float | None = None
+        arg: Arg | None = args[i]
+        if isinstance(arg, list):
+            for f in arg:
+                if not isinstance(f, Atom):
+                    return "Flags list contains non-atoms."
+                flag = canonical_flag(f.value) if f.value.startswith("\\") else f.value
+                if flag.startswith("\\") and flag not in SYSTEM_FLAGS:
+                    return f"Invalid system flag {f.value.upper()}"
+                flags.append(flag)
             i += 1
-        return items or "Invalid arguments."
+        arg = args[i] if i < len(args) else None
+        if isinstance(arg, String) and not arg.literal:
+            when = parse_date_time(arg.text)
+            if when is None:
+                return "Invalid internal date."
+            i += 1
+        arg = args[i] if i < len(args) else None
+        if not isinstance(arg, String):
+            return "Invalid arguments."
+        items.append((flags, when, arg.value))
+        i += 1
+    return items or "Invalid arguments."
 
-    def cmd_append(self: "ImapServer", tag: str, name: str, args: list[Arg]) -> None:
-        if not args:
-            self.command_error(tag, name, "Missing arguments.")
-            return
-        mailbox = self.mailbox_arg(tag, name, args[0])
-        if mailbox is None:
-            return
-        items = self._append_items(args)
-        if isinstance(items, str):
-            self.command_error(tag, name, items)
-            return
-        if any(not data for _f, _w, data in items):
-            self.tagged(tag, "NO Can't save a zero byte message.")
-            return
-        assert self.boxes is not None
-        uids, validity = [], 0
-        try:
-            for flags, when, data in items:
-                validity, uid = self.boxes.append(mailbox, data, flags, when)
-                uids.append(uid)
-        except StorageError as exc:
-            self.tagged(tag, storage_reply(exc, trycreate=True))
-            return
-        self.sync_mailbox(expunges=True)
-        self.tagged(tag, f"OK [APPENDUID {validity} {format_set(uids)}] Append completed.")
+
+def cmd_append(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
+    if not args:
+        srv.command_error(tag, name, "Missing arguments.")
+        return
+    mailbox = mailbox_arg(srv, tag, name, args[0])
+    if mailbox is None:
+        return
+    items = _append_items(srv, args)
+    if isinstance(items, str):
+        srv.command_error(tag, name, items)
+        return
+    if any(not data for _f, _w, data in items):
+        srv.tagged(tag, "NO Can't save a zero byte message.")
+        return
+    assert srv.boxes is not None
+    uids, validity = [], 0
+    try:
+        for flags, when, data in items:
+            validity, uid = srv.boxes.append(mailbox, data, flags, when)
+            uids.append(uid)
+    except StorageError as exc:
+        srv.tagged(tag, storage_reply(exc, trycreate=True))
+        return
+    sync_mailbox(srv, expunges=True)
+    srv.tagged(tag, f"OK [APPENDUID {validity} {format_set(uids)}] Append completed.")

@@ -2,7 +2,8 @@
     imap_login - what imap-login answers before a user has logged in
 
 SUMMARY
-    class ImapServer(LoginCommands, MailboxCommands, MessageCommands, ServerCore): ...
+    pre_login_command(server, tag, name, pieces)    # a command before login
+    sasl_step(server, tag, sasl.respond(line))      # an AUTHENTICATE continuation
 
 DESCRIPTION
     Dovecot's imap-login knows CAPABILITY ("OK Pre-login capabilities
@@ -26,9 +27,10 @@ SEE ALSO
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from .imap_parse import Arg, Atom, ParseError, String, parse_args, valid_tag
+from .imap_state import State
 from .login import AUTH_FAILED_MSG, Challenge, Credentials, Sasl, SaslFailure
 
 if TYPE_CHECKING:
@@ -39,123 +41,144 @@ PRE_LOGIN_CAPABILITY = ("IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERA
 LOGIN_MAX_BAD_COMMANDS = 3
 
 
-class LoginCommands:
-    """The not-authenticated state (see the module documentation)."""
+def _login_reply(srv: ImapServer, tag: str, text: str) -> None:
+    srv.send_line(f"{tag or '*'} {text}")
 
-    def _login_reply(self: "ImapServer", tag: str, text: str) -> None:
-        self.send_line(f"{tag or '*'} {text}")
 
-    def _pre_login(self: "ImapServer", tag: str, name: str, pieces: list[bytes]) -> None:
-        from .imap import COMMANDS, State  # imap imports this module
-        entry = COMMANDS.get(name)
-        try:
-            args: list[Arg] | None = parse_args(pieces)
-        except ParseError:
-            args = None
-        ok = (valid_tag(tag) and entry is not None and State.NOT_AUTHENTICATED in entry[1]
-              and args is not None)
-        if ok:
-            assert entry is not None and args is not None
-            ok = getattr(self, "pre_" + entry[0])(tag, args) is not False
-        if not ok:
-            self.bad += 1
-            if self.bad >= LOGIN_MAX_BAD_COMMANDS:
-                self.send_line("* BYE Too many invalid IMAP commands.")
-                self.finish("Too many invalid commands")
-                return
-            self._login_reply(tag if valid_tag(tag) else "",
-                              "BAD Error in IMAP command received by server.")
+def pre_capability(srv: ImapServer, tag: str, args: list[Arg]) -> None:
+    srv.ignores_capability_code = True
+    srv.send_line(f"* CAPABILITY {PRE_LOGIN_CAPABILITY}")
+    _login_reply(srv, tag, "OK Pre-login capabilities listed, post-login capabilities have more.")
 
-    def pre_capability(self: "ImapServer", tag: str, args: list[Arg]) -> None:
-        self.ignores_capability_code = True
-        self.send_line(f"* CAPABILITY {PRE_LOGIN_CAPABILITY}")
-        self._login_reply(tag, "OK Pre-login capabilities listed, post-login capabilities have more.")
 
-    def pre_noop(self: "ImapServer", tag: str, args: list[Arg]) -> None:
-        self._login_reply(tag, "OK NOOP completed.")
+def pre_noop(srv: ImapServer, tag: str, args: list[Arg]) -> None:
+    _login_reply(srv, tag, "OK NOOP completed.")
 
-    def pre_logout(self: "ImapServer", tag: str, args: list[Arg]) -> None:
-        self.send_line("* BYE Logging out")
-        self._login_reply(tag, "OK Logout completed.")
-        self.finish("Aborted login by logging out")
 
-    def pre_starttls(self: "ImapServer", tag: str, args: list[Arg]) -> None:
-        self._login_reply(tag, "BAD TLS support isn't enabled.")
+def pre_logout(srv: ImapServer, tag: str, args: list[Arg]) -> None:
+    srv.send_line("* BYE Logging out")
+    _login_reply(srv, tag, "OK Logout completed.")
+    srv.finish("Aborted login by logging out")
 
-    def pre_id(self: "ImapServer", tag: str, args: list[Arg]) -> None:
-        self.send_line('* ID ("name" "Dovecot")')
-        self._login_reply(tag, "OK ID completed.")
 
-    def pre_enable(self: "ImapServer", tag: str, args: list[Arg]) -> None:
-        self.send_line("* ENABLED")
-        self._login_reply(tag, "OK ENABLE ignored in non-authenticated state.")
+def pre_starttls(srv: ImapServer, tag: str, args: list[Arg]) -> None:
+    _login_reply(srv, tag, "BAD TLS support isn't enabled.")
 
-    def pre_login(self: "ImapServer", tag: str, args: list[Arg]) -> bool | None:
-        if len(args) != 2 or not all(isinstance(a, (Atom, String)) for a in args):
-            return False
-        user, password = (a.value if isinstance(a, Atom) else a.text for a in args)
-        self.login.begin_auth("PLAIN", user)
-        self._authenticate(tag, Credentials(user, password))
-        return None
 
-    def pre_authenticate(self: "ImapServer", tag: str, args: list[Arg]) -> bool | None:
-        if not args or len(args) > 2 or not all(isinstance(a, (Atom, String)) for a in args):
-            return False
-        mech = args[0].value if isinstance(args[0], Atom) else args[0].text
-        initial = None
-        if len(args) == 2:
-            initial = args[1].value if isinstance(args[1], Atom) else args[1].text
-        self.login.begin_auth(mech.upper())
-        sasl, step = Sasl.start(mech, initial)
-        self._sasl_step(tag, step, sasl)
-        return None
+def pre_id(srv: ImapServer, tag: str, args: list[Arg]) -> None:
+    srv.send_line('* ID ("name" "Dovecot")')
+    _login_reply(srv, tag, "OK ID completed.")
 
-    def _sasl_step(self: "ImapServer", tag: str, step: Challenge | Credentials | SaslFailure,
-                   sasl: Sasl | None = None) -> None:
-        if isinstance(step, Challenge):
-            self.login.sasl_waiting = True
-            self.sasl = (tag, sasl or self.sasl[1])  # type: ignore[index]
-            self.send_line("+ " + step.data)
+
+def pre_enable(srv: ImapServer, tag: str, args: list[Arg]) -> None:
+    srv.send_line("* ENABLED")
+    _login_reply(srv, tag, "OK ENABLE ignored in non-authenticated state.")
+
+
+def _text(arg: Arg) -> str | None:
+    return arg.value if isinstance(arg, Atom) else arg.text if isinstance(arg, String) else None
+
+
+def pre_login(srv: ImapServer, tag: str, args: list[Arg]) -> bool | None:
+    words = [_text(a) for a in args]
+    if len(words) != 2 or None in words:
+        return False
+    user, password = str(words[0]), str(words[1])
+    srv.login.begin_auth("PLAIN", user)
+    _authenticate(srv, tag, Credentials(user, password))
+    return None
+
+
+def pre_authenticate(srv: ImapServer, tag: str, args: list[Arg]) -> bool | None:
+    words = [_text(a) for a in args]
+    if not words or len(words) > 2 or None in words:
+        return False
+    mech = str(words[0])
+    srv.login.begin_auth(mech.upper())
+    sasl, step = Sasl.start(mech, words[1] if len(words) == 2 else None)
+    sasl_step(srv, tag, step, sasl)
+    return None
+
+
+def sasl_step(srv: ImapServer, tag: str, step: Challenge | Credentials | SaslFailure,
+              sasl: Sasl | None = None) -> None:
+    """Answer one step of an AUTHENTICATE exchange (SASL starts it, or the last continuation)."""
+    if isinstance(step, Challenge):
+        srv.login.sasl_waiting = True
+        if sasl is None:
+            assert srv.sasl is not None
+            sasl = srv.sasl[1]
+        srv.sasl = (tag, sasl)
+        srv.send_line("+ " + step.data)
+        return
+    srv.sasl, srv.login.sasl_waiting = None, False
+    if isinstance(step, Credentials):
+        srv.login.user = step.user
+        _authenticate(srv, tag, step)
+    elif step.kind in ("aborted", "base64"):
+        _login_reply(srv, tag, "BAD " + step.text)
+    elif step.kind == "invalid":
+        _authenticate(srv, tag, Credentials("", ""))
+    else:
+        _login_reply(srv, tag, "NO [ALERT] " + step.text)
+
+
+def _authenticate(srv: ImapServer, tag: str, cred: Credentials) -> None:
+    ticket = srv.store.auth_request(srv.conn.remote_ip)
+
+    def check() -> None:
+        account = srv.store.auth_verify(ticket, cred.user, cred.password, cred.authzid)
+        if account is None:
+            reply = "NO [AUTHENTICATIONFAILED] " + AUTH_FAILED_MSG
+            srv.sleep_then(srv.store.auth_failure_delay, lambda: _login_reply(srv, tag, reply))
+        else:
+            _logged_in(srv, tag, account)
+
+    if ticket.delay > 0:
+        srv.sleep_then(ticket.delay, check)
+    else:
+        check()
+
+
+def _logged_in(srv: ImapServer, tag: str, account: str) -> None:
+    mpid = srv.store.new_pid()
+    srv.login.user = account
+    srv.login.log_login(mpid)
+    srv.user = account
+    srv.program = f"imap({account})<{mpid}><{srv.login.session}>"
+    srv.boxes = srv.store.mailboxes(account)
+    srv.state = State.AUTHENTICATED
+    srv.bad = 0
+    if srv.ignores_capability_code:
+        srv.send_line(f"* CAPABILITY {srv.capability}")
+        srv.send_line(f"{tag} OK Logged in")
+    else:
+        srv.send_line(f"{tag} OK [CAPABILITY {srv.capability}] Logged in")
+
+
+PRE_LOGIN_COMMANDS: dict[str, Callable[[ImapServer, str, list[Arg]], bool | None]] = {
+    "CAPABILITY": pre_capability, "NOOP": pre_noop, "LOGOUT": pre_logout, "LOGIN": pre_login,
+    "AUTHENTICATE": pre_authenticate, "STARTTLS": pre_starttls, "ID": pre_id,
+    "ENABLE": pre_enable,
+}
+
+
+def pre_login_command(srv: ImapServer, tag: str, name: str, pieces: list[bytes]) -> None:
+    """Run one command in the not-authenticated state; count and refuse the rest."""
+    handler = PRE_LOGIN_COMMANDS.get(name)
+    try:
+        args: list[Arg] | None = parse_args(pieces)
+    except ParseError:
+        args = None
+    ok = valid_tag(tag) and handler is not None and args is not None
+    if ok:
+        assert handler is not None and args is not None
+        ok = handler(srv, tag, args) is not False
+    if not ok:
+        srv.bad += 1
+        if srv.bad >= LOGIN_MAX_BAD_COMMANDS:
+            srv.send_line("* BYE Too many invalid IMAP commands.")
+            srv.finish("Too many invalid commands")
             return
-        self.sasl, self.login.sasl_waiting = None, False
-        if isinstance(step, Credentials):
-            self.login.user = step.user
-            self._authenticate(tag, step)
-        elif step.kind in ("aborted", "base64"):
-            self._login_reply(tag, "BAD " + step.text)
-        elif step.kind == "invalid":
-            self._authenticate(tag, Credentials("", ""))
-        else:
-            self._login_reply(tag, "NO [ALERT] " + step.text)
-
-    def _authenticate(self: "ImapServer", tag: str, cred: Credentials) -> None:
-        ticket = self.store.auth_request(self.conn.remote_ip)
-
-        def check() -> None:
-            account = self.store.auth_verify(ticket, cred.user, cred.password, cred.authzid)
-            if account is None:
-                self.sleep_then(self.store.auth_failure_delay, lambda: self._login_reply(
-                    tag, "NO [AUTHENTICATIONFAILED] " + AUTH_FAILED_MSG))
-            else:
-                self._logged_in(tag, account)
-
-        if ticket.delay > 0:
-            self.sleep_then(ticket.delay, check)
-        else:
-            check()
-
-    def _logged_in(self: "ImapServer", tag: str, account: str) -> None:
-        mpid = self.store.new_pid()
-        self.login.user = account
-        self.login.log_login(mpid)
-        self.user = account
-        self.program = f"imap({account})<{mpid}><{self.login.session}>"
-        self.boxes = self.store.mailboxes(account)
-        from .imap import State  # imap imports this module
-        self.state = State.AUTHENTICATED
-        self.bad = 0
-        if self.ignores_capability_code:
-            self.send_line(f"* CAPABILITY {self.capability}")
-            self.send_line(f"{tag} OK Logged in")
-        else:
-            self.send_line(f"{tag} OK [CAPABILITY {self.capability}] Logged in")
+        _login_reply(srv, tag if valid_tag(tag) else "",
+                     "BAD Error in IMAP command received by server.")

@@ -2,7 +2,7 @@
     imap_messages - the IMAP commands that work on the selected mailbox's messages
 
 SUMMARY
-    class ImapServer(MailboxCommands, MessageCommands, ServerCore): ...
+    cmd_fetch(server, tag, "FETCH", args); sync_mailbox(server, expunges=True)
 
 DESCRIPTION
     FETCH, SEARCH (with ESEARCH's RETURN (MIN MAX COUNT ALL)), STORE, COPY,
@@ -30,328 +30,358 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .imap_fetch import FetchItem, MessageView, flag_list, parse_fetch, render_fetch
-from .imap_parse import Arg, Atom, ParseError, SequenceSet, format_set
+from .imap_parse import Arg, Atom, ParseError, SequenceSet, String, decode_mailbox, format_set
 from .imap_search import BadCharset, SearchContext, parse_search
+from .imap_state import State
 from .mailbox import DELETED, SEEN, SYSTEM_FLAGS, MessageInfo, OpenMailbox, StorageError, canonical_flag
 
 if TYPE_CHECKING:
     from .imap import ImapServer
 
 _BASE_FLAGS = " ".join(SYSTEM_FLAGS)
+_RESP_CODES = {"TEMP": "SERVERBUG", "NOTPOSSIBLE": "CANNOT", "PARAMS": "CANNOT",
+               "PERM": "NOPERM", "EXISTS": "ALREADYEXISTS", "EXPUNGED": "EXPUNGEISSUED",
+               "INUSE": "INUSE"}
 
 
-class MessageCommands:
-    """FETCH ... UNSELECT and the mailbox sync (see the module documentation)."""
+def storage_reply(exc: StorageError, nonexistent: bool = False, trycreate: bool = False) -> str:
+    """Dovecot's NO reply for a storage error, with its response code."""
+    code = _RESP_CODES.get(exc.kind)
+    if exc.kind == "NOTFOUND":
+        code = "TRYCREATE" if trycreate else "NONEXISTENT" if nonexistent else None
+    return f"NO [{code}] {exc.text}" if code else f"NO {exc.text}"
 
-    def __init__(self) -> None:
-        self.view: list[int] = []
-        self.vinfo: dict[int, MessageInfo] = {}
-        self.vrecent: set[int] = set()
-        self.keywords: list[str] = []
-        self.examined = False
 
-    # -- the session's view of the mailbox --------------------------------------------
-    def open_view(self: "ImapServer", box: OpenMailbox, readonly: bool) -> None:
-        from .imap import State  # imap imports this module: a late import avoids the cycle
-        infos = box.sync()
-        self.box, self.examined, self.state = box, readonly, State.SELECTED
-        self.view = [m.uid for m in infos]
-        self.vinfo = {m.uid: m for m in infos}
-        self.vrecent = {m.uid for m in infos if m.recent}
-        self.keywords = box.keywords()
+def mailbox_arg(srv: ImapServer, tag: str, name: str, arg: Arg) -> str | None:
+    """A mailbox name argument (modified UTF-7) as text; replies itself when it is bad."""
+    text = arg.value if isinstance(arg, Atom) else arg.text if isinstance(arg, String) else None
+    if text is None:
+        srv.command_error(tag, name, "Invalid arguments.")
+        return None
+    try:
+        return decode_mailbox(text)
+    except (ValueError, UnicodeDecodeError):
+        srv.tagged(tag, "NO Mailbox name is not valid mUTF-7")
+        return None
 
-    def send_flags_lines(self: "ImapServer") -> None:
-        words = " ".join(self.keywords)
-        flags = _BASE_FLAGS + (" " + words if words else "")
-        self.send_line(f"* FLAGS ({flags})")
-        if self.examined:
-            self.send_line("* OK [PERMANENTFLAGS ()] Read-only mailbox.")
-        else:
-            self.send_line(f"* OK [PERMANENTFLAGS ({flags} \\*)] Flags permitted.")
 
-    def sync_mailbox(self: "ImapServer", expunges: bool, send_uid: bool = False,
-                     hide: set[int] | frozenset[int] = frozenset(),
-                     force: set[int] | frozenset[int] = frozenset()) -> None:
-        if self.box is None:
-            return
+# -- the session's view of the mailbox --------------------------------------------
+def open_view(srv: ImapServer, box: OpenMailbox, readonly: bool) -> None:
+    infos = box.sync()
+    srv.box, srv.examined, srv.state = box, readonly, State.SELECTED
+    srv.view = [m.uid for m in infos]
+    srv.vinfo = {m.uid: m for m in infos}
+    srv.vrecent = {m.uid for m in infos if m.recent}
+    srv.keywords = box.keywords()
+
+
+def send_flags_lines(srv: ImapServer) -> None:
+    words = " ".join(srv.keywords)
+    flags = _BASE_FLAGS + (" " + words if words else "")
+    srv.send_line(f"* FLAGS ({flags})")
+    if srv.examined:
+        srv.send_line("* OK [PERMANENTFLAGS ()] Read-only mailbox.")
+    else:
+        srv.send_line(f"* OK [PERMANENTFLAGS ({flags} \\*)] Flags permitted.")
+
+
+def sync_mailbox(srv: ImapServer, expunges: bool, send_uid: bool = False,
+                 hide: set[int] | frozenset[int] = frozenset(),
+                 force: set[int] | frozenset[int] = frozenset()) -> None:
+    if srv.box is None:
+        return
+    try:
+        infos = srv.box.sync()
+    except StorageError:
+        return
+    current = {m.uid: m for m in infos}
+    if expunges:
+        for seq in range(len(srv.view), 0, -1):
+            uid = srv.view[seq - 1]
+            if uid not in current:
+                del srv.view[seq - 1]
+                srv.vinfo.pop(uid, None)
+                srv.vrecent.discard(uid)
+                srv.send_line(f"* {seq} EXPUNGE")
+    last = srv.view[-1] if srv.view else 0
+    new = [m for m in infos if m.uid > last]
+    if new:
+        for m in new:
+            srv.view.append(m.uid)
+            srv.vinfo[m.uid] = m
+            if m.recent:
+                srv.vrecent.add(m.uid)
+        srv.send_line(f"* {len(srv.view)} EXISTS")
+        srv.send_line(f"* {len(srv.vrecent)} RECENT")
+    keywords = srv.box.keywords()
+    if keywords != srv.keywords:
+        srv.keywords = keywords
+        send_flags_lines(srv)
+    fresh = {m.uid for m in new}
+    for seq, uid in enumerate(srv.view, 1):
+        found = current.get(uid)
+        if found is None or uid in fresh:
+            continue
+        m = found
+        changed = m.flags != srv.vinfo[uid].flags
+        srv.vinfo[uid] = m
+        if (changed or uid in force) and uid not in hide:
+            head = f"UID {uid} " if send_uid else ""
+            srv.send_line(f"* {seq} FETCH ({head}FLAGS {flag_list(m.flags, uid in srv.vrecent)})")
+
+
+def resolve_set(srv: ImapServer, tag: str, name: str, arg: Arg, uid: bool) -> list[int] | None:
+    """Sequence numbers named by ARG (a sequence set, or a UID set with UID)."""
+    if not isinstance(arg, Atom):
+        srv.command_error(tag, name, "Invalid arguments.")
+        return None
+    try:
+        seqset = SequenceSet.parse(arg.value)
+    except ParseError:
+        srv.command_error(tag, name, "Invalid uidset" if uid else "Invalid messageset")
+        return None
+    if uid:
+        largest = srv.view[-1] if srv.view else 0
+        return [i for i, u in enumerate(srv.view, 1) if seqset.contains(u, largest)]
+    count = len(srv.view)
+    if count == 0 or seqset.max_explicit(count) > count:
+        srv.command_error(tag, name, "Invalid messageset")
+        return None
+    return seqset.resolve(count)
+
+
+def _message(srv: ImapServer, seq: int) -> MessageView:
+    assert srv.box is not None
+    return MessageView(seq, srv.vinfo[srv.view[seq - 1]], srv.box.data)
+
+
+# -- FETCH -------------------------------------------------------------------------
+def cmd_fetch(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
+    uid = name.startswith("UID ")
+    if len(args) != 2 or not isinstance(args[1], (Atom, list)):
+        srv.command_error(tag, name, "Invalid arguments.")
+        return
+    seqs = resolve_set(srv, tag, name, args[0], uid)
+    if seqs is None:
+        return
+    try:
+        items = parse_fetch(args[1])
+    except ParseError as exc:
+        srv.command_error(tag, name, str(exc))
+        return
+    if uid and not any(i.name == "UID" for i in items):
+        items.insert(0, FetchItem("UID"))
+    marks_seen = any(i.sets_seen for i in items) and not srv.examined
+    has_flags = any(i.name == "FLAGS" for i in items)
+    missing = False
+    assert srv.box is not None
+    for seq in seqs:
+        view = _message(srv, seq)
+        wanted = items
+        if marks_seen and SEEN not in view.info.flags:
+            srv.box.store([view.info.uid], add={SEEN})
+            info = view.info
+            view.info = srv.vinfo[info.uid] = MessageInfo(
+                info.uid, info.flags | {SEEN}, info.size, info.internaldate, info.recent)
+            if not has_flags:
+                wanted = items + [FetchItem("FLAGS")]
         try:
-            infos = self.box.sync()
+            srv.send(render_fetch(view, wanted, recent=view.info.uid in srv.vrecent,
+                                   counters=srv.stats))
         except StorageError:
-            return
-        current = {m.uid: m for m in infos}
-        if expunges:
-            for seq in range(len(self.view), 0, -1):
-                uid = self.view[seq - 1]
-                if uid not in current:
-                    del self.view[seq - 1]
-                    self.vinfo.pop(uid, None)
-                    self.vrecent.discard(uid)
-                    self.send_line(f"* {seq} EXPUNGE")
-        last = self.view[-1] if self.view else 0
-        new = [m for m in infos if m.uid > last]
-        if new:
-            for m in new:
-                self.view.append(m.uid)
-                self.vinfo[m.uid] = m
-                if m.recent:
-                    self.vrecent.add(m.uid)
-            self.send_line(f"* {len(self.view)} EXISTS")
-            self.send_line(f"* {len(self.vrecent)} RECENT")
-        keywords = self.box.keywords()
-        if keywords != self.keywords:
-            self.keywords = keywords
-            self.send_flags_lines()
-        fresh = {m.uid for m in new}
-        for seq, uid in enumerate(self.view, 1):
-            m = current.get(uid)
-            if m is None or uid in fresh:
-                continue
-            changed = m.flags != self.vinfo[uid].flags
-            self.vinfo[uid] = m
-            if (changed or uid in force) and uid not in hide:
-                head = f"UID {uid} " if send_uid else ""
-                self.send_line(f"* {seq} FETCH ({head}FLAGS {flag_list(m.flags, uid in self.vrecent)})")
+            missing = True
+    sync_mailbox(srv, expunges=uid)
+    srv.tagged(tag, "NO [EXPUNGEISSUED] Some of the requested messages no longer exist."
+                if missing else "OK Fetch completed.")
 
-    def resolve_set(self: "ImapServer", tag: str, name: str, arg: Arg, uid: bool) -> list[int] | None:
-        """Sequence numbers named by ARG (a sequence set, or a UID set with UID)."""
-        if not isinstance(arg, Atom):
-            self.command_error(tag, name, "Invalid arguments.")
-            return None
+
+# -- SEARCH ------------------------------------------------------------------------
+def cmd_search(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
+    uid = name.startswith("UID ")
+    returns: list[str] | None = None
+    if len(args) >= 2 and isinstance(args[0], Atom) and args[0].upper == "RETURN" \
+            and isinstance(args[1], list):
+        returns = [(a.value.upper() if isinstance(a, Atom) else "") for a in args[1]] or ["ALL"]
+        args = args[2:]
+    try:
+        _charset, test = parse_search(args)
+    except BadCharset:
+        srv.tagged(tag, "NO [BADCHARSET (US-ASCII UTF-8)] Unknown charset")
+        return
+    except ParseError as exc:
+        srv.command_error(tag, name, str(exc))
+        return
+    found: list[int] = []
+    largest_uid = srv.view[-1] if srv.view else 0
+    for seq in range(1, len(srv.view) + 1):
         try:
-            seqset = SequenceSet.parse(arg.value)
-        except ParseError:
-            self.command_error(tag, name, "Invalid uidset" if uid else "Invalid messageset")
+            if test(SearchContext(_message(srv, seq), len(srv.view), largest_uid)):
+                found.append(srv.view[seq - 1] if uid else seq)
+        except StorageError:
+            continue
+    if returns is None:
+        srv.send_line("* SEARCH" + "".join(f" {n}" for n in found))
+    else:
+        parts = [f'(TAG "{tag}")'] + (["UID"] if uid else [])
+        if found and "MIN" in returns:
+            parts.append(f"MIN {found[0]}")
+        if found and "MAX" in returns:
+            parts.append(f"MAX {found[-1]}")
+        if found and "ALL" in returns:
+            parts.append(f"ALL {format_set(found)}")
+        if "COUNT" in returns:
+            parts.append(f"COUNT {len(found)}")
+        srv.send_line("* ESEARCH " + " ".join(parts))
+    sync_mailbox(srv, expunges=uid)
+    srv.tagged(tag, "OK Search completed.")
+
+
+# -- STORE -------------------------------------------------------------------------
+def _store_flags(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> set[str] | None:
+    words = args[0] if len(args) == 1 and isinstance(args[0], list) else args
+    flags = set()
+    for w in words:
+        if not isinstance(w, Atom):
+            srv.command_error(tag, name, "Flags list contains non-atoms.")
             return None
-        if uid:
-            largest = self.view[-1] if self.view else 0
-            return [i for i, u in enumerate(self.view, 1) if seqset.contains(u, largest)]
-        count = len(self.view)
-        if count == 0 or seqset.max_explicit(count) > count:
-            self.command_error(tag, name, "Invalid messageset")
+        flag = canonical_flag(w.value) if w.value.startswith("\\") else w.value
+        if flag.startswith("\\") and flag not in SYSTEM_FLAGS:
+            srv.command_error(tag, name, f"Invalid system flag {w.value.upper()}")
             return None
-        return seqset.resolve(count)
+        flags.add(flag)
+    return flags
 
-    def _message(self: "ImapServer", seq: int) -> MessageView:
-        assert self.box is not None
-        return MessageView(seq, self.vinfo[self.view[seq - 1]], self.box.data)
 
-    # -- FETCH -------------------------------------------------------------------------
-    def cmd_fetch(self: "ImapServer", tag: str, name: str, args: list[Arg]) -> None:
-        uid = name.startswith("UID ")
-        if len(args) != 2 or not isinstance(args[1], (Atom, list)):
-            self.command_error(tag, name, "Invalid arguments.")
-            return
-        seqs = self.resolve_set(tag, name, args[0], uid)
-        if seqs is None:
-            return
-        try:
-            items = parse_fetch(args[1])
-        except ParseError as exc:
-            self.command_error(tag, name, str(exc))
-            return
-        if uid and not any(i.name == "UID" for i in items):
-            items.insert(0, FetchItem("UID"))
-        marks_seen = any(i.sets_seen for i in items) and not self.examined
-        has_flags = any(i.name == "FLAGS" for i in items)
-        missing = False
-        assert self.box is not None
-        for seq in seqs:
-            view = self._message(seq)
-            wanted = items
-            if marks_seen and SEEN not in view.info.flags:
-                self.box.store([view.info.uid], add={SEEN})
-                info = view.info
-                view.info = self.vinfo[info.uid] = MessageInfo(
-                    info.uid, info.flags | {SEEN}, info.size, info.internaldate, info.recent)
-                if not has_flags:
-                    wanted = items + [FetchItem("FLAGS")]
-            try:
-                self.send(render_fetch(view, wanted, recent=view.info.uid in self.vrecent,
-                                       counters=self.stats))
-            except StorageError:
-                missing = True
-        self.sync_mailbox(expunges=uid)
-        self.tagged(tag, "NO [EXPUNGEISSUED] Some of the requested messages no longer exist."
-                    if missing else "OK Fetch completed.")
+def cmd_store(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
+    uid = name.startswith("UID ")
+    rest = list(args)
+    if len(rest) >= 2 and isinstance(rest[1], list):
+        srv.command_error(tag, name, "Unknown STORE modifier")
+        return
+    if len(rest) < 3 or not isinstance(rest[1], Atom):
+        srv.command_error(tag, name, "Invalid arguments.")
+        return
+    kind = rest[1].upper
+    op = kind[0] if kind[:1] in "+-" else "="
+    base = kind.lstrip("+-")
+    if base not in ("FLAGS", "FLAGS.SILENT"):
+        srv.command_error(tag, name, "Invalid arguments.")
+        return
+    seqs = resolve_set(srv, tag, name, rest[0], uid)
+    if seqs is None:
+        return
+    flags = _store_flags(srv, tag, name, rest[2:])
+    if flags is None:
+        return
+    if srv.examined:
+        sync_mailbox(srv, expunges=uid)
+        srv.tagged(tag, "OK Store ignored with read-only mailbox.")
+        return
+    uids = [srv.view[s - 1] for s in seqs]
+    if DELETED in flags and op != "-":
+        srv.stats["deleted"] += sum(DELETED not in srv.vinfo[u].flags for u in uids)
+    assert srv.box is not None
+    if op == "+":
+        srv.box.store(uids, add=flags)
+    elif op == "-":
+        srv.box.store(uids, remove=flags)
+    else:
+        srv.box.store(uids, replace=flags)
+    silent = base.endswith(".SILENT")
+    sync_mailbox(srv, expunges=uid, send_uid=uid, hide=set(uids) if silent else set(),
+                      force=set(uids))
+    srv.tagged(tag, "OK Store completed.")
 
-    # -- SEARCH ------------------------------------------------------------------------
-    def cmd_search(self: "ImapServer", tag: str, name: str, args: list[Arg]) -> None:
-        uid = name.startswith("UID ")
-        returns: list[str] | None = None
-        if len(args) >= 2 and isinstance(args[0], Atom) and args[0].upper == "RETURN" \
-                and isinstance(args[1], list):
-            returns = [(a.value.upper() if isinstance(a, Atom) else "") for a in args[1]] or ["ALL"]
-            args = args[2:]
-        try:
-            _charset, test = parse_search(args)
-        except BadCharset:
-            self.tagged(tag, "NO [BADCHARSET (US-ASCII UTF-8)] Unknown charset")
-            return
-        except ParseError as exc:
-            self.command_error(tag, name, str(exc))
-            return
-        found: list[int] = []
-        largest_uid = self.view[-1] if self.view else 0
-        for seq in range(1, len(self.view) + 1):
-            try:
-                if test(SearchContext(self._message(seq), len(self.view), largest_uid)):
-                    found.append(self.view[seq - 1] if uid else seq)
-            except StorageError:
-                continue
-        if returns is None:
-            self.send_line("* SEARCH" + "".join(f" {n}" for n in found))
-        else:
-            parts = [f'(TAG "{tag}")'] + (["UID"] if uid else [])
-            if found and "MIN" in returns:
-                parts.append(f"MIN {found[0]}")
-            if found and "MAX" in returns:
-                parts.append(f"MAX {found[-1]}")
-            if found and "ALL" in returns:
-                parts.append(f"ALL {format_set(found)}")
-            if "COUNT" in returns:
-                parts.append(f"COUNT {len(found)}")
-            self.send_line("* ESEARCH " + " ".join(parts))
-        self.sync_mailbox(expunges=uid)
-        self.tagged(tag, "OK Search completed.")
 
-    # -- STORE -------------------------------------------------------------------------
-    def _store_flags(self: "ImapServer", tag: str, name: str, args: list[Arg]) -> set[str] | None:
-        words = args[0] if len(args) == 1 and isinstance(args[0], list) else args
-        flags = set()
-        for w in words:
-            if not isinstance(w, Atom):
-                self.command_error(tag, name, "Flags list contains non-atoms.")
-                return None
-            flag = canonical_flag(w.value) if w.value.startswith("\\") else w.value
-            if flag.startswith("\\") and flag not in SYSTEM_FLAGS:
-                self.command_error(tag, name, f"Invalid system flag {w.value.upper()}")
-                return None
-            flags.add(flag)
-        return flags
+# -- COPY / MOVE -------------------------------------------------------------------
+def _copy(srv: ImapServer, tag: str, name: str, args: list[Arg]
+          ) -> tuple[int, list[int], list[int]] | None:
+    uid = name.startswith("UID ")
+    if len(args) != 2:
+        srv.command_error(tag, name, "Invalid arguments.")
+        return None
+    seqs = resolve_set(srv, tag, name, args[0], uid)
+    if seqs is None:
+        return None
+    dest = mailbox_arg(srv, tag, name, args[1])
+    if dest is None:
+        return None
+    if not seqs:
+        sync_mailbox(srv, expunges=uid)
+        srv.tagged(tag, "OK No messages found.")
+        return None
+    assert srv.box is not None
+    try:
+        return srv.box.copy([srv.view[s - 1] for s in seqs], dest)
+    except StorageError as exc:
+        srv.tagged(tag, storage_reply(exc, trycreate=True))
+        return None
 
-    def cmd_store(self: "ImapServer", tag: str, name: str, args: list[Arg]) -> None:
-        uid = name.startswith("UID ")
-        rest = list(args)
-        if len(rest) >= 2 and isinstance(rest[1], list):
-            self.command_error(tag, name, "Unknown STORE modifier")
-            return
-        if len(rest) < 3 or not isinstance(rest[1], Atom):
-            self.command_error(tag, name, "Invalid arguments.")
-            return
-        kind = rest[1].upper
-        op = kind[0] if kind[:1] in "+-" else "="
-        base = kind.lstrip("+-")
-        if base not in ("FLAGS", "FLAGS.SILENT"):
-            self.command_error(tag, name, "Invalid arguments.")
-            return
-        seqs = self.resolve_set(tag, name, rest[0], uid)
-        if seqs is None:
-            return
-        flags = self._store_flags(tag, name, rest[2:])
-        if flags is None:
-            return
-        if self.examined:
-            self.sync_mailbox(expunges=uid)
-            self.tagged(tag, "OK Store ignored with read-only mailbox.")
-            return
-        uids = [self.view[s - 1] for s in seqs]
-        if DELETED in flags and op != "-":
-            self.stats["deleted"] += sum(DELETED not in self.vinfo[u].flags for u in uids)
-        assert self.box is not None
-        if op == "+":
-            self.box.store(uids, add=flags)
-        elif op == "-":
-            self.box.store(uids, remove=flags)
-        else:
-            self.box.store(uids, replace=flags)
-        silent = base.endswith(".SILENT")
-        self.sync_mailbox(expunges=uid, send_uid=uid, hide=set(uids) if silent else set(),
-                          force=set(uids))
-        self.tagged(tag, "OK Store completed.")
 
-    # -- COPY / MOVE -------------------------------------------------------------------
-    def _copy(self: "ImapServer", tag: str, name: str, args: list[Arg]
-              ) -> tuple[int, list[int], list[int]] | None:
-        uid = name.startswith("UID ")
-        if len(args) != 2:
-            self.command_error(tag, name, "Invalid arguments.")
-            return None
-        seqs = self.resolve_set(tag, name, args[0], uid)
-        if seqs is None:
-            return None
-        dest = self.mailbox_arg(tag, name, args[1])
-        if dest is None:
-            return None
-        if not seqs:
-            self.sync_mailbox(expunges=uid)
-            self.tagged(tag, "OK No messages found.")
-            return None
-        assert self.box is not None
-        try:
-            return self.box.copy([self.view[s - 1] for s in seqs], dest)
-        except StorageError as exc:
-            from .imap_commands import storage_reply
-            self.tagged(tag, storage_reply(exc, trycreate=True))
-            return None
+def cmd_copy(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
+    result = _copy(srv, tag, name, args)
+    if result is None:
+        return
+    validity, src, dst = result
+    sync_mailbox(srv, expunges=name.startswith("UID "))
+    srv.tagged(tag, f"OK [COPYUID {validity} {format_set(src)} {format_set(dst)}] Copy completed.")
 
-    def cmd_copy(self: "ImapServer", tag: str, name: str, args: list[Arg]) -> None:
-        result = self._copy(tag, name, args)
-        if result is None:
-            return
-        validity, src, dst = result
-        self.sync_mailbox(expunges=name.startswith("UID "))
-        self.tagged(tag, f"OK [COPYUID {validity} {format_set(src)} {format_set(dst)}] Copy completed.")
 
-    def cmd_move(self: "ImapServer", tag: str, name: str, args: list[Arg]) -> None:
-        if self.examined:
-            self.tagged(tag, "NO [CANNOT] Mailbox is read-only.")
-            return
-        result = self._copy(tag, name, args)
-        if result is None:
-            return
-        validity, src, dst = result
-        self.send_line(f"* OK [COPYUID {validity} {format_set(src)} {format_set(dst)}] Moved UIDs.")
-        assert self.box is not None
-        self.stats["expunged"] += len(self.box.expunge(src))
-        self.sync_mailbox(expunges=True)
-        self.tagged(tag, "OK Move completed.")
+def cmd_move(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
+    if srv.examined:
+        srv.tagged(tag, "NO [CANNOT] Mailbox is read-only.")
+        return
+    result = _copy(srv, tag, name, args)
+    if result is None:
+        return
+    validity, src, dst = result
+    srv.send_line(f"* OK [COPYUID {validity} {format_set(src)} {format_set(dst)}] Moved UIDs.")
+    assert srv.box is not None
+    srv.stats["expunged"] += len(srv.box.expunge(src))
+    sync_mailbox(srv, expunges=True)
+    srv.tagged(tag, "OK Move completed.")
 
-    # -- EXPUNGE, CHECK, CLOSE, UNSELECT ---------------------------------------------------
-    def cmd_expunge(self: "ImapServer", tag: str, name: str, args: list[Arg]) -> None:
-        assert self.box is not None
-        if not self.examined:
-            self.stats["expunged"] += len(self.box.expunge())
-        self.sync_mailbox(expunges=True)
-        self.tagged(tag, "OK Expunge completed.")
 
-    def cmd_uid_expunge(self: "ImapServer", tag: str, name: str, args: list[Arg]) -> None:
-        if len(args) != 1:
-            self.command_error(tag, name, "Invalid arguments.")
-            return
-        seqs = self.resolve_set(tag, name, args[0], True)
-        if seqs is None:
-            return
-        assert self.box is not None
-        uids = [self.view[s - 1] for s in seqs if DELETED in self.vinfo[self.view[s - 1]].flags]
-        if uids and not self.examined:
-            self.stats["expunged"] += len(self.box.expunge(uids))
-        self.sync_mailbox(expunges=True)
-        self.tagged(tag, "OK Expunge completed.")
+# -- EXPUNGE, CHECK, CLOSE, UNSELECT ---------------------------------------------------
+def cmd_expunge(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
+    assert srv.box is not None
+    if not srv.examined:
+        srv.stats["expunged"] += len(srv.box.expunge())
+    sync_mailbox(srv, expunges=True)
+    srv.tagged(tag, "OK Expunge completed.")
 
-    def cmd_check(self: "ImapServer", tag: str, name: str, args: list[Arg]) -> None:
-        assert self.box is not None
-        self.box.checkpoint()
-        self.sync_mailbox(expunges=True)
-        self.tagged(tag, "OK Check completed.")
 
-    def cmd_close(self: "ImapServer", tag: str, name: str, args: list[Arg]) -> None:
-        assert self.box is not None
-        if not self.examined:
-            self.stats["expunged"] += len(self.box.expunge())
-        self.close_mailbox()
-        self.tagged(tag, "OK Close completed.")
+def cmd_uid_expunge(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
+    if len(args) != 1:
+        srv.command_error(tag, name, "Invalid arguments.")
+        return
+    seqs = resolve_set(srv, tag, name, args[0], True)
+    if seqs is None:
+        return
+    assert srv.box is not None
+    uids = [srv.view[s - 1] for s in seqs if DELETED in srv.vinfo[srv.view[s - 1]].flags]
+    if uids and not srv.examined:
+        srv.stats["expunged"] += len(srv.box.expunge(uids))
+    sync_mailbox(srv, expunges=True)
+    srv.tagged(tag, "OK Expunge completed.")
 
-    def cmd_unselect(self: "ImapServer", tag: str, name: str, args: list[Arg]) -> None:
-        self.close_mailbox()
-        self.tagged(tag, "OK Unselect completed.")
+
+def cmd_check(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
+    assert srv.box is not None
+    srv.box.checkpoint()
+    sync_mailbox(srv, expunges=True)
+    srv.tagged(tag, "OK Check completed.")
+
+
+def cmd_close(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
+    assert srv.box is not None
+    if not srv.examined:
+        srv.stats["expunged"] += len(srv.box.expunge())
+    srv.close_mailbox()
+    srv.tagged(tag, "OK Close completed.")
+
+
+def cmd_unselect(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
+    srv.close_mailbox()
+    srv.tagged(tag, "OK Unselect completed.")
 

@@ -258,7 +258,8 @@ def format_set(numbers: list[int]) -> str:
 
 # -- modified UTF-7 ------------------------------------------------------------------
 def encode_mailbox(name: str) -> str:
-    out, pending = [], []
+    out: list[str] = []
+    pending: list[str] = []
 
     def flush() -> None:
         if pending:

@@ -26,7 +26,8 @@ DESCRIPTION
     Flags are IMAP's: the five system flags, \\Recent and keywords.
 
     Errors are ``StorageError(text, kind)``; kind is one of NOTFOUND,
-    EXISTS, NOTPOSSIBLE, PARAMS, PERM, INUSE, TEMP, and the cores turn it
+    EXISTS, NOTPOSSIBLE, PARAMS, PERM, INUSE, TEMP, EXPUNGED or NONE (a
+    reply without a response code), and the cores turn it
     into the reply Dovecot sends ("NO [NONEXISTENT] Mailbox doesn't exist:
     Foo", "NO [TRYCREATE] ...").
 
@@ -37,7 +38,7 @@ SEE ALSO
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Collection, Iterable, Protocol
+from typing import Any, Collection, Iterable, Protocol
 
 ANSWERED = "\\Answered"
 FLAGGED = "\\Flagged"
@@ -98,14 +99,19 @@ class StorageError(Exception):
 
 
 class AuthTicket(Protocol):
-    delay: float
+    @property
+    def delay(self) -> float: ...
 
 
 class OpenMailbox(Protocol):
-    name: str
-    readonly: bool
-    uidvalidity: int
-    uidnext: int
+    @property
+    def name(self) -> str: ...
+    @property
+    def readonly(self) -> bool: ...
+    @property
+    def uidvalidity(self) -> int: ...
+    @property
+    def uidnext(self) -> int: ...
 
     def sync(self) -> list[MessageInfo]: ...
     def data(self, uid: int) -> bytes: ...
@@ -119,9 +125,10 @@ class OpenMailbox(Protocol):
 
 
 class UserMailboxes(Protocol):
-    user: str
+    @property
+    def user(self) -> str: ...
 
-    def list(self) -> list[MailboxListing]: ...
+    def listing(self) -> list[MailboxListing]: ...
     def subscriptions(self) -> list[str]: ...
     def subscribe(self, name: str) -> None: ...
     def unsubscribe(self, name: str) -> None: ...
@@ -135,12 +142,13 @@ class UserMailboxes(Protocol):
 
 
 class StoreBackend(Protocol):
-    auth_failure_delay: float
+    @property
+    def auth_failure_delay(self) -> float: ...
 
     def auth_request(self, rip: str) -> AuthTicket: ...
-    def auth_verify(self, ticket: AuthTicket, user: str, password: str,
+    def auth_verify(self, ticket: Any, user: str, password: str,
                     authzid: str = "") -> str | None: ...
-    def auth_verify_apop(self, ticket: AuthTicket, user: str, challenge: str,
+    def auth_verify_apop(self, ticket: Any, user: str, challenge: str,
                          digest: str) -> str | None: ...
     def new_pid(self) -> int: ...
     def mailboxes(self, user: str) -> UserMailboxes: ...

@@ -40,12 +40,19 @@ SEE ALSO
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from typing import Callable
 
 from .actions import ConnectionInfo, ServerCore
 from .login import (
-    AUTH_FAILED_MSG, MECHANISMS, Challenge, Credentials, LoginClient, Sasl, SaslFailure,
+    AUTH_FAILED_MSG,
+    MECHANISMS,
+    Challenge,
+    Credentials,
+    LoginClient,
+    Sasl,
+    SaslFailure,
 )
 from .mailbox import MessageInfo, OpenMailbox, StorageError, StoreBackend
 
@@ -178,6 +185,8 @@ class Pop3Server(ServerCore):
                 raise BadCommand(f"-ERR Unknown command: {name}")
             getattr(self, "cmd_" + handler)(args.lstrip(" "))
             self.bad = 0
+        except StorageError as exc:
+            self.send_line(f"-ERR [SYS/TEMP] {exc.text}")
         except BadCommand as exc:
             self.send_line(str(exc))
             self.bad += 1
@@ -198,7 +207,8 @@ class Pop3Server(ServerCore):
             self.login.log_disconnect(reason)
         elif self.state is State.TRANSACTION or self.state is State.UPDATE:
             if self.box is not None:
-                self.box.close()
+                with contextlib.suppress(StorageError):
+                    self.box.close()
             self.log(self.program, f"Info: Disconnected: {reason} {self._logout_stats()}")
         self.state = State.CLOSED
         self.close()

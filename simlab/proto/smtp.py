@@ -25,7 +25,9 @@ DESCRIPTION
     accepted recipient in LMTP, the single reply copied to each in SMTP), and
     ``failure``: what stopped the transaction (a reply, a lost connection, a
     time-out, a protocol error, or the server greeting us with a name in
-    ``loop_names``). ``rcpt_outcome(i)`` combines them for recipient i.
+    ``loop_names``). ``rcpt_outcome(i)`` combines them for recipient i. With
+    ``verify`` (an address probe, sendmail -bv) the client stops after the
+    RCPT replies and sends RSET instead of DATA.
 
     Every reply also becomes an event (``next_event()``), for views that show
     the dialog as it happens. Given a ``clock``, the core notes when MAIL
@@ -116,7 +118,7 @@ class SMTPClient:
                  message: bytes, *, lmtp: bool = False, credentials: Credentials | None = None,
                  esmtp: bool = True, pipelining: bool = True, size: int | None = None,
                  body: str = "", envid: str = "", ret: str = "", smtputf8: bool = False,
-                 line_limit: int = 0, loop_names: tuple[str, ...] = (),
+                 line_limit: int = 0, loop_names: tuple[str, ...] = (), verify: bool = False,
                  clock: Callable[[], float] | None = None) -> None:
         self.helo_name = helo_name
         self.sender = sender
@@ -133,6 +135,7 @@ class SMTPClient:
         self.smtputf8 = smtputf8
         self.line_limit = line_limit
         self.loop_names = {n.lower() for n in loop_names}
+        self.verify = verify          # address probe: stop after RCPT, send no message
         self.clock = clock or (lambda: 0.0)
         self.setup_done_at = 0.0      # when MAIL went out: the end of connection setup
 
@@ -217,7 +220,7 @@ class SMTPClient:
     def rcpt_outcome(self, i: int) -> Outcome:
         """How recipient ``i`` fared."""
         r = self.rcpt_replies[i]
-        if r is not None and r.cls != 2:
+        if r is not None and (r.cls != 2 or self.verify):
             return Outcome(State.RCPT, r, time=self._times.get((State.RCPT, i), 0.0))
         d = self.dot_replies[i]
         if d is not None:
@@ -244,7 +247,7 @@ class SMTPClient:
         if state is State.RCPT:
             return self._rcpt_sent >= len(self.recipients)
         if state is State.DATA:
-            return not (self.mail_reply and self.mail_reply.cls == 2 and self.accepted)
+            return self.verify or not (self.mail_reply and self.mail_reply.cls == 2 and self.accepted)
         if state is State.DOT:
             return self._dot_started and self._dot_read >= len(self._dot_rcpts)
         return False
@@ -354,7 +357,8 @@ class SMTPClient:
                 self._send(state, self._mail_command())
                 while self._rcpt_sent < len(self.recipients):
                     self._send(State.RCPT, self._rcpt_command())
-                self._send(State.DATA, "DATA")
+                if not self.verify:
+                    self._send(State.DATA, "DATA")
             else:
                 self._send(state, self._mail_command())
         elif state is State.RCPT:

@@ -36,7 +36,14 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .message import (
-    ANSWERED, DELETED, DRAFT, FLAGGED, SEEN, MailboxError, StoredMessage, canonical_flag,
+    ANSWERED,
+    DELETED,
+    DRAFT,
+    FLAGGED,
+    SEEN,
+    MailboxError,
+    StoredMessage,
+    canonical_flag,
     rfc822_size,
 )
 
@@ -99,7 +106,7 @@ class Maildir:
         return name
 
     def _files(self) -> list[tuple[str, Path]]:
-        files = []
+        files: list[tuple[str, Path]] = []
         for sub in ("new", "cur"):
             folder = self.path / sub
             if folder.is_dir():

@@ -5,7 +5,7 @@ SUMMARY
     store = MailStore(root, root / "etc/dovecot/users", "mail.example.com", clock=clock)
     ticket = store.auth_request("127.0.0.1"); store.auth_verify(ticket, "erin", "erin-pw")
     boxes = store.mailboxes("erin")
-    boxes.list(); boxes.create("Archive"); boxes.status("INBOX")
+    boxes.listing(); boxes.create("Archive"); boxes.status("INBOX")
     inbox = boxes.open("INBOX", readonly=False); inbox.sync(); inbox.data(uid)
 
 DESCRIPTION
@@ -40,12 +40,12 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Callable, Collection, Iterable
+from typing import Callable, Collection, Iterable, Sequence
 
 from ..proto.mailbox import MailboxListing, MailboxStatus, MessageInfo, StorageError
 from .auth import AuthRequest, AuthService
 from .mbox import Mbox, MboxContents, MboxMessage
-from .mboxindex import MboxIndex
+from .mboxindex import MboxIndex, storage_errors
 from .message import RECENT, SEEN, canonical_flag, rfc822_size
 from .users import PasswdFile
 
@@ -193,22 +193,23 @@ class UserStore:
             return any(index.is_recent(m.uid) for m in index.refresh().messages)
         return any(not m.old for m in Mbox(path).read().messages)
 
-    def list(self) -> list[MailboxListing]:
+    def listing(self) -> list[MailboxListing]:
         out = [MailboxListing("INBOX")]
-        if not self.mail_root.is_dir():
-            return out
-        for dirpath, dirnames, filenames in os.walk(self.mail_root):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            base = Path(dirpath)
-            for d in dirnames:
-                rel = (base / d).relative_to(self.mail_root).as_posix()
-                children = any(not c.name.startswith(".") for c in (base / d).iterdir())
-                out.append(MailboxListing(rel, noselect=True, children=children))
-            for f in sorted(filenames):
-                if f.startswith(".") or f.endswith(".lock"):
+
+        def walk(folder: Path) -> None:
+            for entry in sorted(folder.iterdir()):
+                if entry.name.startswith(".") or entry.name.endswith(".lock"):
                     continue
-                rel = (base / f).relative_to(self.mail_root).as_posix()
-                out.append(MailboxListing(rel, noinferiors=True, marked=self._marked(base / f)))
+                rel = entry.relative_to(self.mail_root).as_posix()
+                if entry.is_dir():
+                    children = any(not c.name.startswith(".") for c in entry.iterdir())
+                    out.append(MailboxListing(rel, noselect=True, children=children))
+                    walk(entry)
+                elif entry.is_file():
+                    out.append(MailboxListing(rel, noinferiors=True, marked=self._marked(entry)))
+
+        if self.mail_root.is_dir():
+            walk(self.mail_root)
         return out
 
     def subscriptions(self) -> list[str]:
@@ -248,11 +249,11 @@ class UserStore:
 
     def delete(self, name: str) -> None:
         if name.upper() == "INBOX":
-            raise StorageError("INBOX can't be deleted.", "NOTPOSSIBLE")
+            raise StorageError("INBOX can't be deleted.", "NONE")
         path = self.path(name)
         if path.is_dir():
             if any(path.iterdir()):
-                raise StorageError("Mailbox has children, delete them first", "EXISTS")
+                raise StorageError("Mailbox has children, delete them first", "NOTPOSSIBLE")
             path.rmdir()
         elif path.is_file():
             path.unlink()
@@ -289,7 +290,7 @@ class UserStore:
     def open(self, name: str, readonly: bool) -> MboxMailbox:
         return MboxMailbox(self, self.store.index(self._existing(name)), name, readonly)
 
-    def save(self, name: str, items: list[tuple[bytes, Collection[str], float, str]]
+    def save(self, name: str, items: Sequence[tuple[bytes, Collection[str], float, str]]
              ) -> tuple[int, list[int]]:
         """Append messages with their flags; (UIDVALIDITY, new UIDs)."""
         try:
@@ -300,11 +301,12 @@ class UserStore:
             raise
         index = self.store.index(path)
         index.refresh()
-        for data, _flags, when, sender in items:
-            Mbox(path).append(data, sender, when)
+        with storage_errors():
+            for data, _flags, when, sender in items:
+                Mbox(path).append(data, sender, when)
         contents = index.refresh()
         added = contents.messages[len(contents.messages) - len(items):] if items else []
-        for (_data, flags, _when, _sender), msg in zip(items, added):
+        for (_data, flags, _when, _sender), msg in zip(items, added, strict=True):
             index.pending[msg.uid] = frozenset(canonical_flag(f) for f in flags) - {RECENT}
         if items:
             index.write()

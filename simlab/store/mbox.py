@@ -48,7 +48,14 @@ from typing import Collection, Iterable, Mapping
 
 from .locking import mailbox_lock
 from .message import (
-    ANSWERED, DELETED, DRAFT, FLAGGED, SEEN, MailboxError, StoredMessage, canonical_flag,
+    ANSWERED,
+    DELETED,
+    DRAFT,
+    FLAGGED,
+    SEEN,
+    MailboxError,
+    StoredMessage,
+    canonical_flag,
     rfc822_size,
 )
 

@@ -31,10 +31,25 @@ SEE ALSO
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
-from typing import Callable, Collection
+from typing import Callable, Collection, Iterator
 
+from ..proto.mailbox import StorageError
 from .mbox import Mbox, MboxContents, MboxMessage
+from .message import MailboxError, MailboxLockedError
+
+
+@contextlib.contextmanager
+def storage_errors() -> Iterator[None]:
+    """File and lock errors become the StorageError the protocol cores answer."""
+    try:
+        yield
+    except MailboxLockedError:
+        raise StorageError("Timeout while waiting for lock", "INUSE") from None
+    except (MailboxError, OSError):
+        raise StorageError("Internal error occurred. Refer to server log for more information.",
+                           "TEMP") from None
 
 
 class MboxIndex:
@@ -67,7 +82,8 @@ class MboxIndex:
         stamp = self._file_stamp()
         if self._contents is not None and stamp == self._stamp:
             return self._contents
-        contents = self.mbox.read()
+        with storage_errors():
+            contents = self.mbox.read()
         if contents.uidvalidity is not None and contents.uidvalidity != self.uidvalidity:
             if self.uidvalidity is not None:
                 self.pending.clear()
@@ -108,10 +124,11 @@ class MboxIndex:
     def write(self, *, recent: Collection[int] = (), expunge: Collection[int] = ()) -> MboxContents:
         """Dovecot's full write: pending flags, expunges and UIDs go to the file."""
         assert self.uidvalidity is not None
-        contents = self.mbox.rewrite(
-            uidvalidity=self.uidvalidity, flags=dict(self.pending), expunge=expunge,
-            recent=_RecentSet(set(recent), self.first_recent_uid), now=self.now(),
-            min_next_uid=self.next_uid)
+        with storage_errors():
+            contents = self.mbox.rewrite(
+                uidvalidity=self.uidvalidity, flags=dict(self.pending), expunge=expunge,
+                recent=_RecentSet(set(recent), self.first_recent_uid), now=self.now(),
+                min_next_uid=self.next_uid)
         self.pending.clear()
         self._remember(contents)
         return contents

@@ -25,7 +25,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..proto.mailbox import (  # noqa: F401  (the flag names live with the store interface)
-    ANSWERED, DELETED, DRAFT, FLAGGED, RECENT, SEEN, SYSTEM_FLAGS, canonical_flag, order_flags,
+    ANSWERED,
+    DELETED,
+    DRAFT,
+    FLAGGED,
+    RECENT,
+    SEEN,
+    SYSTEM_FLAGS,
+    canonical_flag,
+    order_flags,
 )
 
 

@@ -34,7 +34,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
 
 from ._style import BLACK, GREY, MONO, QUEUE_COLOURS, VERMILLION, SimFigure, blank, finish, short
-from .tracedata import QUEUES, log_records, parse_log, queue_counts, upto
+from .tracedata import QUEUES, parse_log, queue_counts, upto
 
 HIGHLIGHT = VERMILLION
 AGENTS = ("local", "virtual", "smtp", "lmtp", "pipe", "error", "discard")
@@ -168,7 +168,8 @@ def _processes(events: list[Any], host: str | None) -> dict[str, int]:
 def _box(ax: Any, name: str, lit: bool, extra: str = "") -> None:
     x, y, label, kind = NODES[name]
     fc = {"daemon": DAEMON_FC, "queue": QUEUE_FC, "command": DAEMON_FC, "outside": OUTSIDE_FC}[kind]
-    ec = HIGHLIGHT if lit else (QUEUE_COLOURS.get(name, BLACK) if kind == "queue" else GREY if kind == "outside" else BLACK)
+    ec = HIGHLIGHT if lit else QUEUE_COLOURS.get(name, BLACK) if kind == "queue" \
+        else GREY if kind == "outside" else BLACK
     style = "round,pad=0.05" if kind != "queue" else "square,pad=0.05"
     ax.add_patch(FancyBboxPatch((x - BOX_W / 2, y - BOX_H / 2), BOX_W, BOX_H, boxstyle=style, fc=fc, ec=ec,
                                 lw=3 if lit else (1.8 if kind == "queue" else 1), ls="--" if kind == "outside" else "-",

@@ -37,7 +37,7 @@ from matplotlib.patches import FancyBboxPatch
 
 from ._style import GREY, MONO, OUTCOME_COLOURS, SimFigure, blank, finish, short
 from .dialog import turns
-from .tracedata import QUEUED_AS, conn_lines, connection, connections, log_records
+from .tracedata import QUEUED_AS, LogRecord, conn_lines, connection, parse_log
 
 _RELAY = re.compile(r"^(?P<name>[^\[\s]+)\[(?P<ip>[^\]]+)\](?::(?P<port>\d+))?$")
 _CONNECT_TO = re.compile(r"connect to ([^\[\s]+)\[([^\]]+)\](?::(\d+))?")
@@ -62,13 +62,46 @@ class Hop:
     note: str = ""                # "non-delivery notification", "retry" ...
 
 
-def _dialog(trace: Any, conn: str) -> tuple[Any, list[Any]]:
-    info = connection(trace, conn)
-    return info, turns(conn_lines(trace, conn), info.protocol)
+class _Index:
+    """The trace cut once by connection and parsed once for log lines (routes ask many times)."""
+
+    def __init__(self, trace: Any) -> None:
+        self.by_conn: dict[str, list[Any]] = {}
+        self.records: list[LogRecord] = []
+        for ev in trace:
+            c = ev.details.get("conn")
+            if c:
+                self.by_conn.setdefault(str(c), []).append(ev)
+            elif ev.kind == "log":
+                self.records.append(parse_log(ev))
+        self.infos = {c: connection(evs, c) for c, evs in self.by_conn.items()
+                      if any(ev.kind == "connect" for ev in evs)}
+        self._dialogs: dict[str, tuple[Any, list[Any]]] = {}
+
+    def connections(self) -> list[Any]:
+        return list(self.infos.values())
+
+    def lines(self, conn: str) -> list[Any]:
+        return conn_lines(self.by_conn.get(conn, []), conn)
+
+    def dialog(self, conn: str) -> tuple[Any, list[Any]]:
+        if conn not in self._dialogs:
+            if conn not in self.infos:
+                raise KeyError(f"there is no connection {conn!r} in this trace")
+            info = self.infos[conn]
+            self._dialogs[conn] = (info, turns(self.lines(conn), info.protocol))
+        return self._dialogs[conn]
+
+    def logs(self, host: str | None = None, qid: str | None = None) -> list[LogRecord]:
+        return [r for r in self.records if (host is None or r.host == host) and (qid is None or r.qid == qid)]
 
 
-def _smtp_hop(trace: Any, conn: str) -> Hop:
-    info, ts = _dialog(trace, conn)
+def _dialog(ix: _Index, conn: str) -> tuple[Any, list[Any]]:
+    return ix.dialog(conn)
+
+
+def _smtp_hop(ix: _Index, conn: str) -> Hop:
+    info, ts = _dialog(ix, conn)
     proto = info.protocol.upper()
     if info.protocol == "smtp" and info.port in (587, 465, 2587):
         proto = "SMTP submission"
@@ -95,40 +128,40 @@ def _smtp_hop(trace: Any, conn: str) -> Hop:
     return hop
 
 
-def _conn_with_reply(trace: Any, server: str, qid: str) -> str:
-    for info in connections(trace):
+def _conn_with_reply(ix: _Index, server: str, qid: str) -> str:
+    for info in ix.connections():
         if info.server != server:
             continue
-        for ln in conn_lines(trace, info.conn):
+        for ln in ix.lines(info.conn):
             if ln.side == "S" and f"queued as {qid}" in ln.text:
                 return info.conn
     return ""
 
 
-def _conn_to(trace: Any, client: str, ip: str, port: int | None, before: float) -> str:
+def _conn_to(ix: _Index, client: str, ip: str, port: int | None, before: float) -> str:
     best = ""
-    for info in connections(trace):
+    for info in ix.connections():
         if info.client == client and info.server_ip == ip and (port is None or info.port == port) \
                 and info.opened <= before:
             best = info.conn
     return best
 
 
-def _backwards(trace: Any, host: str, qid: str, seen: set[tuple[str, str]]) -> list[Hop]:
+def _backwards(ix: _Index, host: str, qid: str, seen: set[tuple[str, str]]) -> list[Hop]:
     hops: list[Hop] = []
     while (host, qid) not in seen:
         seen.add((host, qid))
-        conn = _conn_with_reply(trace, host, qid)
+        conn = _conn_with_reply(ix, host, qid)
         if not conn:
-            picked = [r for r in log_records(trace, host=host, qid=qid) if r.program == "pickup"]
+            picked = [r for r in ix.logs(host=host, qid=qid) if r.program == "pickup"]
             if picked:
                 r = picked[0]
                 hops.insert(0, Hop("local user", host, "sendmail (maildrop)", None, r.time,
                                    r.fields.get("from", ""), [], "queued", f"picked up as {qid}", qid))
             break
-        hop = _smtp_hop(trace, conn)
+        hop = _smtp_hop(ix, conn)
         hops.insert(0, hop)
-        prev = next((r for r in log_records(trace, host=hop.src)
+        prev = next((r for r in ix.logs(host=hop.src)
                      if r.status == "sent" and f"queued as {qid}" in r.reason), None)
         if prev is None:
             break
@@ -136,19 +169,19 @@ def _backwards(trace: Any, host: str, qid: str, seen: set[tuple[str, str]]) -> l
     return hops
 
 
-def _forwards(trace: Any, host: str, qid: str, seen: set[tuple[str, str]], note: str = "") -> list[Hop]:
+def _forwards(ix: _Index, host: str, qid: str, seen: set[tuple[str, str]], note: str = "") -> list[Hop]:
     if (host, qid) in seen:
         return []
     seen.add((host, qid))
     hops: list[Hop] = []
     sender: str | None = None
     attempts: dict[str, int] = {}
-    for r in log_records(trace, host=host, qid=qid):
+    for r in ix.logs(host=host, qid=qid):
         if r.program == "qmgr" and "from" in r.fields:
             sender = r.fields["from"]
         m = _NOTIFY.search(r.text)
         if m and r.program == "bounce":
-            hops.extend(_forwards(trace, host, m.group(1), seen, "non-delivery notification"))
+            hops.extend(_forwards(ix, host, m.group(1), seen, "non-delivery notification"))
             continue
         if "to" not in r.fields or not r.status:
             continue
@@ -169,14 +202,14 @@ def _forwards(trace: Any, host: str, qid: str, seen: set[tuple[str, str]], note:
                 hop.port = int(cm.group(3)) if cm and cm.group(3) else None
             hops.append(hop)
             if hop.outcome == "sent" and r.program in ("local", "virtual"):
-                hops.extend(_reader(trace, host, to, r.time))
+                hops.extend(_reader(ix, host, to, r.time))
             continue
         port = int(rm.group("port")) if rm.group("port") else None
-        conn = _conn_to(trace, host, rm.group("ip"), port, r.time)
+        conn = _conn_to(ix, host, rm.group("ip"), port, r.time)
         if conn and any(h.conn == conn for h in hops):
             continue
         if conn:
-            seen_hop = _smtp_hop(trace, conn)
+            seen_hop = _smtp_hop(ix, conn)
             if r.status != "sent" or seen_hop.outcome == "in transit":
                 seen_hop.outcome, seen_hop.detail = outcome, r.reason
             seen_hop.note = hop.note
@@ -186,18 +219,18 @@ def _forwards(trace: Any, host: str, qid: str, seen: set[tuple[str, str]], note:
         hops.append(hop)
         nxt = QUEUED_AS.search(r.reason)
         if r.status == "sent" and nxt and conn:
-            hops.extend(_forwards(trace, hop.dst, nxt.group(1), seen))
+            hops.extend(_forwards(ix, hop.dst, nxt.group(1), seen))
         elif r.status == "sent" and r.program == "lmtp" and conn:
-            hops.extend(_reader(trace, hop.dst, to, r.time))
+            hops.extend(_reader(ix, hop.dst, to, r.time))
     return hops
 
 
-def _reader(trace: Any, host: str, rcpt: str, after: float) -> list[Hop]:
+def _reader(ix: _Index, host: str, rcpt: str, after: float) -> list[Hop]:
     user = rcpt.partition("@")[0].lower()
-    for info in connections(trace):
+    for info in ix.connections():
         if info.server != host or info.protocol not in ("pop3", "imap") or info.opened < after:
             continue
-        _, ts = _dialog(trace, info.conn)
+        _, ts = _dialog(ix, info.conn)
         words = [t.command.split() for t in ts if t.kind == "reply" and t.klass == "2"]
         login = any((w[:1] and w[0].upper() == "USER" and w[1:2] and w[1].strip('"').lower() == user) or
                     (len(w) > 2 and w[1].upper() == "LOGIN" and w[2].strip('"').lower() == user) for w in words)
@@ -213,20 +246,21 @@ def _reader(trace: Any, host: str, rcpt: str, after: float) -> list[Hop]:
 def message_route(trace: Any, qid: str | None = None, *, host: str | None = None,
                   conn: str | None = None) -> list[Hop]:
     """The hops of one message, from its first submission to its last delivery or bounce."""
+    ix = _Index(trace)
     seen: set[tuple[str, str]] = set()
     if conn is not None:
-        first = _smtp_hop(trace, conn)
+        first = _smtp_hop(ix, conn)
         if not first.qid:
             return [first]
         host, qid = first.dst, first.qid
     if qid is None:
         raise ValueError("say which message: a queue id (with its host) or the connection that submitted it")
     if host is None:
-        hosts = [r.host for r in log_records(trace, qid=qid)]
+        hosts = [r.host for r in ix.logs(qid=qid)]
         if not hosts:
             return []
         host = hosts[0]
-    return _backwards(trace, host, qid, set()) + _forwards(trace, host, qid, seen)
+    return _backwards(ix, host, qid, set()) + _forwards(ix, host, qid, seen)
 
 
 def route_figure(trace: Any, qid: str | None = None, *, host: str | None = None, conn: str | None = None,

@@ -3,7 +3,8 @@
 
 SUMMARY
     ConsoleWidget(ConsoleModel(net, "pc.example.com")); ComposerWidget(ComposerModel(...), MailboxModel(...))
-    MainCfEditor(MainCfModel.for_context(ctx)); LogViewer(LogViewerModel(net.trace)); ReplayPlayer(ReplayModel(net.trace))
+    MainCfEditor(MainCfModel.for_context(ctx)); LogViewer(LogViewerModel(net.trace))
+    ReplayPlayer(ReplayModel(net.trace))
 
 DESCRIPTION
     Each widget is a plain-Python model (tested without a browser) and a thin

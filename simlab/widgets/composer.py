@@ -6,7 +6,7 @@ SUMMARY
     c.from_, c.to, c.bcc, c.subject, c.body = "alice@example.com", "bob@oreilly.com", "carol@x", "Hi", "..."
     c.envelope() -> ("alice@example.com", ["bob@oreilly.com", "carol@x"]);  c.header_block()  # no Bcc
     c.send() -> SendResult(ok, text, qid, transcript)
-    box = MailboxModel(pop3_reader(net, "bobpc.oreilly.com", "10.0.0.26", 110, "bob", "bob-pw"))
+    box = MailboxModel(pop3_reader(net, "bobpc.oreilly.com", "10.0.0.26", 110, "bob", "bob-pw"), label="bob, POP3")
     box.refresh(); box.items[0].headers, .body, .flags
     ComposerWidget(c, box)
 
@@ -268,8 +268,9 @@ def _fetched(lines: list[str]) -> list[MailItem]:
 class MailboxModel:
     """A mailbox as the reader sees it."""
 
-    def __init__(self, reader: Callable[[], list[MailItem]] | None = None) -> None:
+    def __init__(self, reader: Callable[[], list[MailItem]] | None = None, label: str = "") -> None:
         self.reader = reader
+        self.label = label                # whose mailbox, read how ("bob on mail.example.com, over IMAP")
         self.items: list[MailItem] = []
         self.error = ""
 
@@ -312,9 +313,11 @@ class ComposerWidget:
 
         self.model, self.mailbox = composer, mailbox or MailboxModel()
         lay = w.Layout(width="95%")
-        self.fields = {name: w.Text(description=name, layout=lay, continuous_update=True)
-                       for name in ("From", "To", "Cc", "Bcc", "Subject")}
-        self.body = w.Textarea(description="body", layout=w.Layout(width="95%", height="8em"))
+        start = {"From": composer.from_, "To": composer.to, "Cc": composer.cc, "Bcc": composer.bcc,
+                 "Subject": composer.subject}
+        self.fields = {name: w.Text(value=value, description=name, layout=lay, continuous_update=True)
+                       for name, value in start.items()}
+        self.body = w.Textarea(value=composer.body, description="body", layout=w.Layout(width="95%", height="8em"))
         self.envelope = w.HTML()
         self.headers = w.HTML()
         self.send_btn = w.Button(description="Send", button_style="primary")
@@ -331,7 +334,9 @@ class ComposerWidget:
         self.widget = w.VBox([
             w.HBox([w.VBox([*self.fields.values(), self.body], layout=w.Layout(width="50%")),
                     w.VBox([self.envelope, self.headers], layout=w.Layout(width="50%"))]),
-            w.HBox([self.send_btn, self.result]), w.HBox([self.read_btn]), self.list, self.view])
+            w.HBox([self.send_btn, self.result]),
+            w.HBox([self.read_btn, w.HTML(f"<b>Mailbox:</b> {esc(self.mailbox.label)}" if self.mailbox.label else "")]),
+            self.list, self.view])
         self._sync()
 
     def _ipython_display_(self) -> None:

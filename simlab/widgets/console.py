@@ -148,6 +148,7 @@ class ConsoleWidget:
 
         self.model = model
         self._recall = 0
+        self._clearing = False
         self.dest = w.Text(value=dest, description="host", layout=w.Layout(width="220px"))
         self.port = w.IntText(value=port, description="port", layout=w.Layout(width="150px"))
         self.protocol = w.Dropdown(options=["auto", *PROTOCOLS], value=model.protocol or "auto",
@@ -155,6 +156,7 @@ class ConsoleWidget:
         self.real = w.Checkbox(value=model.net is None, description="real socket (127.0.0.1)", indent=False)
         self.connect_btn = w.Button(description="Connect", button_style="primary")
         self.close_btn = w.Button(description="Disconnect")
+        self.poll_btn = w.Button(description="Listen", tooltip="show what the server says on its own (1 s)")
         self.line = w.Text(placeholder="type a command, press Enter or Send", continuous_update=False,
                            layout=w.Layout(width="60%"))
         self.send_btn = w.Button(description="Send")
@@ -170,13 +172,15 @@ class ConsoleWidget:
         report = guarded(self._report)
         self.connect_btn.on_click(report(lambda _: self._do(self._connect)))
         self.close_btn.on_click(report(lambda _: self._do(self.model.disconnect)))
+        self.poll_btn.on_click(report(lambda _: self._do(self.model.poll)))
         self.send_btn.on_click(report(lambda _: self._do(self._send_line) if self.line.value else None))
         self.empty_btn.on_click(report(lambda _: self._do(lambda: self.model.send(""))))
         self.up_btn.on_click(report(lambda _: self._history()))
         self.raw_btn.on_click(report(lambda _: self._do(self._send_raw)))
         self.line.observe(report(self._on_enter), names="value")
         self.widget = w.VBox([
-            w.HBox([self.dest, self.port, self.protocol, self.real, self.connect_btn, self.close_btn]),
+            w.HBox([self.dest, self.port, self.protocol, self.real, self.connect_btn, self.close_btn,
+                    self.poll_btn]),
             w.HBox([w.VBox([self.transcript, w.HBox([self.line, self.send_btn, self.empty_btn, self.up_btn]),
                             w.HBox([self.raw, self.raw_btn])], layout=w.Layout(width="64%")),
                     w.VBox([self.envelope, self.tutor])]),

@@ -176,7 +176,9 @@ class ImapTutor:
         if rep.status == "PREAUTH":
             self.state = "authenticated"
         if verb in ("LOGIN", "AUTHENTICATE") and ok:
-            self.state, self.user = "authenticated", (words[2].strip('"') if verb == "LOGIN" and len(words) > 2 else self.user)
+            self.state = "authenticated"
+            if verb == "LOGIN" and len(words) > 2:
+                self.user = words[2].strip('"')
         elif verb in ("SELECT", "EXAMINE") and len(words) > 2 and self.state != "not authenticated":
             self.state, self.mailbox = ("selected", words[2].strip('"')) if ok else ("authenticated", "")
         elif verb in ("CLOSE", "UNSELECT") and ok:
@@ -204,7 +206,8 @@ class ImapTutor:
         for code in _BRACKET.findall(" ".join(rep.lines)):
             if code in IMAP_CODES:
                 lines.append(f"[{code}]: {IMAP_CODES[code]}.")
-        if rep.status == "BAD" and self.state == "not authenticated" and verb not in ("LOGIN", "AUTHENTICATE", "CAPABILITY"):
+        if rep.status == "BAD" and self.state == "not authenticated" \
+                and verb not in ("LOGIN", "AUTHENTICATE", "CAPABILITY"):
             lines.append("Only CAPABILITY, LOGIN, AUTHENTICATE, STARTTLS and LOGOUT work before you log in.")
         sec = IMAP_COMMANDS.get(verb, "")
         rfc = "RFC 3501 section 7.1 (status responses)" + (

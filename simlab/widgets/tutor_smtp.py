@@ -225,7 +225,8 @@ class SmtpTutor:
             out.append("The server serves this domain but has no such user: the mail is refused now, "
                        "in the session, instead of being bounced later.")
         if rep.status == "250" and verb == "RCPT" and self.protocol == "smtp":
-            out.append("The recipient is now in the envelope; the message headers (To:, Cc:) do not matter for delivery.")
+            out.append("The recipient is now in the envelope; the message headers (To:, Cc:) do not matter "
+                       "for delivery.")
         if "queued as" in text:
             out.append("The server has written the message to its queue: from now on delivering it (or "
                        "bouncing it) is the server's job.")
@@ -255,7 +256,8 @@ class SmtpTutor:
         if rep.status in ("500", "502"):
             return f"Try a command the server knows: {hello}, MAIL FROM:<…>, RCPT TO:<…>, DATA, RSET, NOOP, QUIT."
         if rep.status in ("501", "553", "555"):
-            return "Check the syntax: MAIL FROM:<you@example.com> and RCPT TO:<them@example.com>, angle brackets included."
+            return ("Check the syntax: MAIL FROM:<you@example.com> and RCPT TO:<them@example.com>, "
+                    "angle brackets included.")
         if self.in_data:
             return "Go on with the message; a line with only '.' ends it."
         if verb in ("EHLO", "HELO", "LHLO") and rep.klass == "2":

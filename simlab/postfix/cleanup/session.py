@@ -82,13 +82,16 @@ class CleanupSession:
         self.overrides = set(_words(_get(service_config if service_config is not None else ctx.config,
                                           "receive_override_options")))
         self.qid = new_queue_id(ctx)
-        self.proc = _acquire(ctx, "cleanup")
-        self.pid = self.proc.pid
+        self.pool = ctx.pid_pool("cleanup")
+        self.pid = self.pool.take()
         self.ident = "postfix/cleanup"
         self.sender = ""
         self.first_rcpt = ""
         self.actions: list[tuple[str, str]] = []
         self.closed = False
+        self.fullname = ""
+        self.extract = False
+        self.extracted: list[str] = []
 
     # -- logging --------------------------------------------------------------------
     def info(self, text: str) -> None:
@@ -140,10 +143,21 @@ class CleanupSession:
 
     # -- the message ------------------------------------------------------------------
     async def finish(self, sender: str, recipients: list[Any], content: bytes, attrs: dict[str, str],
-                     arrival: float | None = None) -> CleanupResult:
-        """Process and queue the message; the queue file exists when this returns ok."""
-        from ..common.queue import QueueFile, QueueStore
+                     arrival: float | None = None, *, fullname: str = "",
+                     extract: bool = False) -> CleanupResult:
+        """Process and queue the message; the queue file exists when this returns ok.
+
+        ``fullname`` (local submission; also taken from attrs["fullname"]) goes
+        into the queue file and into an added From: header;
+        ``extract`` (sendmail -t) takes recipients from To:, Cc: and Bcc:
+        and removes Bcc:.
+        """
+        from ..common.queue import QueueFile, QueueStore, Recipient
         arrival = arrival if arrival else self.ctx.now()
+        attrs = dict(attrs)
+        fullname = fullname or attrs.pop("fullname", "")
+        self.fullname, self.extract = fullname, extract
+        self.extracted: list[str] = []
         mapper = AddressMapper(self.ctx, self.cfg, self.warn, "no_address_mappings" not in self.overrides)
         try:
             self.sender = mapper.sender(sender) if sender else ""
@@ -153,6 +167,16 @@ class CleanupSession:
         msg, checks, err = self._content(mapper, content, arrival)
         if err is not None:
             return self._fail(err)
+        if extract:
+            try:
+                more = self._recipients(mapper, [Recipient(address=a, orig=a) for a in self.extracted])
+            except ExpansionError as exc:
+                return self._fail(f"451 {exc}")
+            for r in more:
+                r.extracted = True
+            rcpts += more
+        if not rcpts:
+            return self._fail("550 5.1.0 Error: no recipients specified")
         if checks.verdict == "reject":
             return self._fail(checks.reply)
         data = msg.render()
@@ -164,14 +188,14 @@ class CleanupSession:
             self._release()
             return CleanupResult(True, self.qid, None)
         qf = QueueFile(qid=self.qid, arrival=arrival, sender=self.sender, recipients=rcpts, content=data,
-                       attrs=dict(attrs), create_time=self.ctx.now())
+                       attrs=dict(attrs), create_time=self.ctx.now(), fullname=fullname)
         delay = _time(self.cfg, "delay_warning_time")
         if delay > 0:
             qf.warn_time = arrival + delay
         queue = "hold" if checks.verdict == "hold" else "incoming"
         QueueStore(self.ctx).write(queue, qf)
         self.closed = True
-        _release_proc(self.ctx, self.proc)
+        self.pool.give(self.pid)
         self.ctx.trace.record("cleanup", "cleanup", qid=self.qid, queue=queue, sender=self.sender,
                               recipients=[r.address for r in rcpts])
         if queue == "incoming":
@@ -197,7 +221,7 @@ class CleanupSession:
             return
         self.closed = True
         release_queue_id(self.ctx, self.qid)
-        _release_proc(self.ctx, self.proc)
+        self.pool.give(self.pid)
 
     def _recipients(self, mapper: AddressMapper, recipients: list[Any]) -> list[Any]:
         from ..common.queue import Recipient
@@ -216,7 +240,8 @@ class CleanupSession:
             self.first_rcpt = out[0].address
         return out
 
-    def _content(self, mapper: AddressMapper, content: bytes, arrival: float) -> tuple[Message, ContentChecks, str | None]:
+    def _content(self, mapper: AddressMapper, content: bytes,
+                 arrival: float) -> tuple[Message, ContentChecks, str | None]:
         msg = Message.parse(content)
         checks = ContentChecks(self)
         context = self.client.rewrite_context
@@ -250,6 +275,10 @@ class CleanupSession:
                 self.info(f"{prefix}message-id={h.value[:200]}")
             if context and (name in SENDER_HEADERS or name in RECIPIENT_HEADERS):
                 h = self._rewrite_header(h, mapper, context, name in SENDER_HEADERS)
+            if self.extract and name in _extract_from(resent):
+                self.extracted += tok822.addresses(h.text.split(":", 1)[1])
+                if name.endswith("bcc"):
+                    continue
             out.append(h)
         msg.headers = out
         self._missing(msg, seen, resent, context, arrival)
@@ -282,7 +311,10 @@ class CleanupSession:
             msg.headers.append(Header(f"{prefix}Date: {mail_date(arrival)}"))
         if lp + "from" not in seen:
             sender = tok822.quote_822_local(self.sender) if self.sender else "MAILER-DAEMON"
-            msg.headers.append(Header(f"{prefix}From: {sender}"))
+            if self.sender and self.fullname:
+                msg.headers.append(Header(f"{prefix}From: {_phrase(self.fullname)} <{sender}>"))
+            else:
+                msg.headers.append(Header(f"{prefix}From: {sender}"))
 
     def _rewrite_header(self, h: Header, mapper: AddressMapper, context: str, is_sender: bool) -> Header:
         """Rewrite every address of an address header; keep the text when nothing changed."""
@@ -333,15 +365,15 @@ def _external(toks: list[Any]) -> str:
         first.prev, last.next = saved_prev, saved_next
 
 
-def _acquire(ctx: Any, service: str) -> Any:
-    """A cleanup process from master(8) (a stand-in when no master runs)."""
-    from ..master.registry import acquire
-    return acquire(ctx, service)
+def _extract_from(resent: bool) -> tuple[str, ...]:
+    return ("resent-to", "resent-cc", "resent-bcc") if resent else ("to", "cc", "bcc")
 
 
-def _release_proc(ctx: Any, proc: Any) -> None:
-    from ..master.registry import release
-    release(ctx, proc)
+def _phrase(text: str) -> str:
+    """A full name as an RFC 822 phrase (quoted when it holds specials)."""
+    if any(c in '()<>@,;:\\".[]' for c in text):
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return text
 
 
 def _words(value: str) -> list[str]:

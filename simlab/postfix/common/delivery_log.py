@@ -26,6 +26,9 @@ DESCRIPTION
     the decimal point at most), integers from 10 on, rounded half up,
     trailing zeros dropped.
 
+    Each line is also a trace event of kind "delivery" (qid, to, orig_to,
+    relay, dsn, status, reason), which the notebooks' figures read.
+
     ``daemon_pid(ctx, program)`` gives a long-running daemon of an instance
     (qmgr, trivial-rewrite, bounce) one stable process id for its log lines.
 
@@ -139,7 +142,10 @@ def log_delivery(ctx: Any, program: str, pid: int, qid: str, address: str, orig:
         max_dig = 2
     text = delivery_text(qid, address, orig, relay, stats, ctx.clock.now(), dsn, status, reason,
                          max_dig)
-    return ctx.log.line(program, pid, text)
+    line = ctx.log.line(program, pid, text)
+    ctx.trace.record(program.rsplit("/", 1)[-1], "delivery", qid=qid, to=address, orig_to=orig,
+                     relay=relay, dsn=dsn, status=status, reason=reason)
+    return line
 
 
 _DAEMON_PIDS: "weakref.WeakKeyDictionary[Any, dict[str, int]]" = weakref.WeakKeyDictionary()

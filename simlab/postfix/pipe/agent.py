@@ -45,8 +45,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from ..commands_registry import CommandResult, run_command
 from ..bounce import Dsn, Reporter
+from ..commands_registry import CommandResult, run_command
 from ..common.delivery_log import MsgStats
 from ..common.maillog import ident
 from ..common.queue import QueueStore

@@ -48,10 +48,10 @@ from typing import Any
 
 from ...proto.smtp import Credentials
 from ..bounce import Dsn, Reporter
-from ..config import ConfigError
 from ..common.delivery_log import MsgStats
 from ..common.maillog import ident
 from ..common.queue import QueueStore
+from ..config import ConfigError
 from ..pipe.agent import agent_process
 from .nexthop import NextHopError, Target, find_targets, parse_nexthop
 from .session import Attempt, Verdict, run_session
@@ -90,6 +90,7 @@ class SmtpAgent:
                               active_arrival=float(getattr(req, "active_arrival", 0.0) or 0.0),
                               agent_handoff=float(getattr(req, "agent_handoff", 0.0) or ctx.now()))
         self.final: dict[int, str] = {}
+        self.verify_only = bool(getattr(req, "verify_only", False))
         self.reporter = Reporter(ctx, self.ident, pid, req.qid, self.stats,
                                  int(getattr(req, "trace_flags", 0) or attrs.get("trace_flags", 0) or 0))
 

@@ -127,7 +127,8 @@ async def run_session(agent: "SmtpAgent", target: Target, indexes: list[int], fi
                       credentials=credentials, esmtp=agent.esmtp, size=agent.size,
                       body=agent.body, envid=agent.envid, ret=agent.ret,
                       line_limit=agent.line_limit,
-                      loop_names=() if agent.lmtp else (agent.myhostname,), clock=agent.ctx.now)
+                      loop_names=() if agent.lmtp else (agent.myhostname,), clock=agent.ctx.now,
+                      verify=agent.verify_only)
     await run_client(core, reader, writer,
                      timeout=lambda c: agent.time_param(_TIMEOUTS.get(c.waiting_for, "quit") + "_timeout", 300))
     attempt = Attempt(True, core=core)

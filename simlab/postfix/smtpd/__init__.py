@@ -15,9 +15,12 @@ DESCRIPTION
       replies.py       every reply text, as Reply(code, enhanced, text)
       tokens.py        the command tokenizer and address extraction
       session.py       the command loop, error limits, statistics
-      commands.py      HELO EHLO MAIL RCPT RSET NOOP VRFY ETRN QUIT ...
+      peer.py          the client's verified name
+      commands.py      MAIL RCPT RSET NOOP VRFY QUIT
+      extensions.py    HELO EHLO ETRN STARTTLS XCLIENT XFORWARD AUTH
       data.py          DATA and BDAT
       restrictions.py  smtpd_*_restrictions (smtpd_check)
+      access.py        check_*_access tables
       recipients.py    reject_unlisted_recipient and the error transport
       lists.py         mynetworks-style and domain lists
       sasl.py          AUTH PLAIN/LOGIN

@@ -43,11 +43,12 @@ class AccessMixin:
     cfg: Any
 
     async def _check_access(self, w: str, table: str, name: str, cls: str) -> str:
+        c: Any = self
         s = self.s
         try:
             m = s.ctx.map(table)
         except Exception as exc:
-            self._config_error(f"{table}: table lookup problem: {exc}")
+            c._config_error(f"{table}: table lookup problem: {exc}")
             return DUNNO
         what = w[len("check_"):-len("_access")]
         keys: list[tuple[str, str]] = []
@@ -66,7 +67,8 @@ class AccessMixin:
             else:
                 from ..maps.address import lookup_address
                 found = lookup_address([m], addr.lower(), get(self.cfg, "recipient_delimiter"),
-                                       kind="access", parent_matches_subdomains=parent_matches(self.cfg, "smtpd_access_maps"))
+                                       kind="access",
+                                       parent_matches_subdomains=parent_matches(self.cfg, "smtpd_access_maps"))
                 if found is None:
                     return DUNNO
                 return await self._table_result(found[0], addr, cls, table)
@@ -79,6 +81,7 @@ class AccessMixin:
         return DUNNO
 
     async def _table_result(self, value: str, reply_name: str, cls: str, table: str) -> str:
+        c: Any = self
         s = self.s
         action, _, text = value.strip().partition(" ")
         text = text.strip()
@@ -88,23 +91,23 @@ class AccessMixin:
         if up == "DUNNO":
             return DUNNO
         if up in ("REJECT", "DEFER", "DEFER_IF_REJECT", "DEFER_IF_PERMIT"):
-            code = self._int("access_map_reject_code", 554) if up == "REJECT" else \
-                self._int("access_map_defer_code", 450)
+            code = c._int("access_map_reject_code", 554) if up == "REJECT" else \
+                c._int("access_map_defer_code", 450)
             default = "5.7.1" if code // 100 == 5 else "4.7.1"
             dsn, msg = dsn_split(default, text)
             if up == "REJECT" or up == "DEFER":
-                self.fail(code, dsn, f"<{reply_name}>: {cls} rejected: {msg or 'Access denied'}")
+                c.fail(code, dsn, f"<{reply_name}>: {cls} rejected: {msg or 'Access denied'}")
             return DUNNO
         if action.isdigit() and len(action) == 3 and action[0] in "45":
             dsn, msg = dsn_split(action[0] + ".7.1", text)
-            self.fail(int(action), dsn, f"<{reply_name}>: {cls} rejected: {msg or 'Access denied'}")
+            c.fail(int(action), dsn, f"<{reply_name}>: {cls} rejected: {msg or 'Access denied'}")
             return DUNNO
         if up in ("HOLD", "DISCARD", "REDIRECT", "FILTER", "PREPEND", "WARN", "INFO"):
             s.table_action(up, text, reply_name, cls)
             return OK if up == "DISCARD" else DUNNO
         words = split_list(value)
         if words:
-            return await self.generic(words, reply_name, cls)
+            return await c.generic(words, reply_name, cls)
         return DUNNO
 
 

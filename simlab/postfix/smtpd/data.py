@@ -70,7 +70,7 @@ class DataMixin:
             return False
         if bare and s.bare_lf_mode() == "reject":
             s.log_whatsup("reject", "bare <LF> received")
-            await s.reply(R.bare_lf(s.myhostname))
+            await s.reply(R.bare_lf(s.myhostname, s._int("smtpd_forbid_bare_newline_reject_code", 550)))
             s.abort_transaction(self._with_received(body))
             return False
         return await self._end_of_message(body, None)

@@ -153,8 +153,8 @@ def timeout(myhostname: str) -> Reply:
     return Reply(421, "4.4.2", f"{myhostname} Error: timeout exceeded")
 
 
-def bare_lf(myhostname: str) -> Reply:
-    return Reply(550, "5.5.2", f"{myhostname} Error: bare <LF> received")
+def bare_lf(myhostname: str, code: int = 550) -> Reply:
+    return Reply(code, "5.5.2" if code >= 500 else "4.5.2", f"{myhostname} Error: bare <LF> received")
 
 
 def etrn_unavailable(domain: str) -> Reply:

@@ -31,8 +31,8 @@ PARAMETERS
     smtpd_recipient_restrictions, smtpd_data_restrictions,
     smtpd_end_of_data_restrictions, smtpd_etrn_restrictions,
     smtpd_restriction_classes, smtpd_delay_reject, mynetworks,
-    message_size_limit, soft_bounce, reject_code, defer_code, relay_domains_reject_code
-    (relay_code), access_map_reject_code, access_map_defer_code,
+    message_size_limit, soft_bounce, reject_code, defer_code, relay_domains_reject_code,
+    access_map_reject_code, access_map_defer_code,
     non_fqdn_reject_code, invalid_hostname_reject_code,
     unknown_address_reject_code, unknown_client_reject_code,
     unknown_hostname_reject_code, smtpd_null_access_lookup_key.
@@ -48,7 +48,7 @@ from typing import Any
 
 from .access import AccessMixin
 from .lists import get, interface_addresses, match_namadr, parent_matches, split_list
-from .recipients import check_rcpt_maps, dsn_split, resolve
+from .recipients import check_rcpt_maps, resolve
 from .replies import SIZE_FIXED_LIMIT, Reply
 from .tokens import valid_hostaddr, valid_hostname
 
@@ -56,6 +56,7 @@ OK, DUNNO, REJECT = "ok", "dunno", "reject"
 
 CLIENT, HELO, SENDER, RECIPIENT = "Client host", "Helo command", "Sender address", "Recipient address"
 DATA, EOD, ETRN = "Data command", "End-of-data", "Etrn command"
+
 
 class _Reject(Exception):
     """Raised by a restriction that has decided: the reply to send."""
@@ -112,12 +113,6 @@ class SmtpdChecks(AccessMixin):
         if self.s.sender is None:
             return None
         return await self._run_lists([("smtpd_sender_restrictions", self.s.sender, SENDER)])
-
-    async def early(self) -> Reply | None:
-        """Client, HELO and sender lists at their own command (smtpd_delay_reject = no)."""
-        if self._bool("smtpd_delay_reject"):
-            return None
-        return await self.client() or await self.helo() or await self.mail()
 
     async def rcpt(self, recipient: str) -> Reply | None:
         """smtpd_check_rcpt(): every list that applies to a recipient."""
@@ -355,7 +350,7 @@ class SmtpdChecks(AccessMixin):
         elif w in ("reject_unauth_destination", "defer_unauth_destination"):
             if not self.auth_destination(rcpt):
                 if w.startswith("defer"):
-                    code, dsn = self._int("unauth_destination_defer_code", 454), "4.7.1"
+                    code, dsn = 454, "4.7.1"
                 else:
                     code, dsn = self._int("relay_domains_reject_code", 554), "5.7.1"
                 self.fail(code, dsn, f"<{rcpt}>: Relay access denied")

@@ -42,6 +42,7 @@ from .commands import CommandsMixin
 from .data import DataMixin
 from .extensions import ExtensionsMixin
 from .lists import get, match_namadr, split_list
+from .peer import PeerMixin, client_name
 from .replies import Reply
 from .restrictions import SmtpdChecks
 from .tokens import escape, printable, tokenize
@@ -65,7 +66,7 @@ class _NoHandler:
     """aiosmtpd wants a handler object; Postfix policy lives in this package instead."""
 
 
-class SmtpdSession(CommandsMixin, ExtensionsMixin, DataMixin, SMTP):
+class SmtpdSession(CommandsMixin, ExtensionsMixin, DataMixin, PeerMixin, SMTP):
     """One SMTP connection to smtpd, speaking exactly like Postfix 3.7."""
 
     line_length_limit = 1 << 16
@@ -123,7 +124,7 @@ class SmtpdSession(CommandsMixin, ExtensionsMixin, DataMixin, SMTP):
 
     def data_received(self, data: bytes) -> None:
         if not self._greeted:
-            self._pregreet += data
+            self._pregreet = (self._pregreet + data)[:100]
         super().data_received(data)
 
     def eof_received(self) -> bool | None:
@@ -248,11 +249,16 @@ class SmtpdSession(CommandsMixin, ExtensionsMixin, DataMixin, SMTP):
             pass
         except (_Lost, asyncio.CancelledError):
             self.lost = True
+        except Exception as exc:
+            # A bug must not take the listener down: log it as a daemon's fatal error and drop the client.
+            self.ctx.log.fatal(self.ident, self.pid, f"{type(exc).__name__}: {exc}")
+            self.hangup = True
+            self.loop.call_exception_handler({"message": "smtpd session failed", "exception": exc})
         finally:
             self._disconnect()
 
     async def _connect(self) -> None:
-        self.client_name = await self._client_name(self.client_addr)
+        self.client_name = await client_name(self, self.client_addr)
         self.namaddr = f"{self.client_name}[{self.client_addr}]"
         self.log(f"connect from {self.namaddr}")
         self.ctx.trace.record("smtpd", "session", state="connect", client=self.namaddr, pid=self.pid)
@@ -269,47 +275,6 @@ class SmtpdSession(CommandsMixin, ExtensionsMixin, DataMixin, SMTP):
                      f"{escape(self._pregreet[:100])}")
             self.ill_pipelining = True
 
-    async def _client_name(self, addr: str) -> str:
-        """The verified client name: hosts file, else DNS reverse + forward lookup."""
-        hosts = _hosts_file(self.ctx)
-        if addr in hosts:
-            return hosts[addr]
-        net = getattr(self.ctx, "net", None)
-        resolver = getattr(net, "resolver", None)
-        if resolver is None:
-            return "unknown"
-        try:
-            name = resolver.reverse(addr)
-        except Exception:
-            name = None
-        if not name:
-            return "unknown"
-        name = name.rstrip(".")
-        try:
-            forward = await resolver.addresses(name)
-        except Exception:
-            forward = []
-        if addr not in forward:
-            self.log_warning(f"hostname {name} does not resolve to address {addr}")
-            return "unknown"
-        return name
-
-    def host_lookup(self, name: str) -> list[str] | None:
-        """Does name have an address or MX record? (reject_unknown_*); None when not."""
-        net = getattr(self.ctx, "net", None)
-        resolver = getattr(net, "resolver", None)
-        lookup = getattr(resolver, "lookup", None)
-        if lookup is None:
-            return []
-        for rtype in ("A", "AAAA", "MX"):
-            try:
-                recs = lookup(name, rtype)
-            except Exception:
-                continue
-            if recs:
-                return [str(r) for r in recs]
-        return None
-
     async def _command_loop(self) -> None:
         hard = self._int("smtpd_hard_error_limit", 20)
         limit = self._int("line_length_limit", 2048)
@@ -322,7 +287,7 @@ class SmtpdSession(CommandsMixin, ExtensionsMixin, DataMixin, SMTP):
             if not crlf and self.bare_lf_mode() == "reject":
                 self.log(f"NOQUEUE: reject: {self.where} from {self.namaddr}: bare <LF> received; "
                          f"proto={self.protocol}" + (f" helo=<{self.helo_name}>" if self.helo_name else ""))
-                await self.reply(R.bare_lf(self.myhostname))
+                await self.reply(R.bare_lf(self.myhostname, self._int("smtpd_forbid_bare_newline_reject_code", 550)))
                 raise _Hangup()
             line = raw.decode("utf-8", "surrogateescape")
             if too_long:
@@ -438,17 +403,3 @@ def _time(cfg: Any, name: str, default: float) -> float:
         return float(cfg.get_time(name))
     except (KeyError, ValueError, AttributeError):
         return default
-
-
-def _hosts_file(ctx: Any) -> dict[str, str]:
-    """/etc/hosts of the host root: address -> first name (localhost when absent)."""
-    out: dict[str, str] = {}
-    try:
-        text = ctx.path("/etc/hosts").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return {"127.0.0.1": "localhost", "::1": "localhost"}
-    for line in text.splitlines():
-        words = line.split("#", 1)[0].split()
-        if len(words) >= 2:
-            out.setdefault(words[0], words[1])
-    return out

@@ -1,0 +1,49 @@
+"""The same smtpd on a real asyncio loop and a real loopback socket (what ``simlab serve`` does)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from postfix_lab import make_root
+from simlab.postfix.common.context import PostfixContext, RealClock, RealNetAccess
+from simlab.postfix.common.queue import QueueStore
+from simlab.postfix.config import read_master_cf
+from simlab.postfix.smtpd import make_smtpd_protocol
+
+
+def test_smtpd_on_loopback_socket(tmp_path):
+    root = make_root(tmp_path)
+    ctx = PostfixContext.create(root, hostname="mail.example.com", clock=RealClock(), net=RealNetAccess())
+    svc = next(s for s in read_master_cf(root / "etc/postfix") if s.name == "smtp")
+
+    async def main() -> list[str]:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(make_smtpd_protocol(ctx, svc), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        lines = [(await reader.readline()).decode()]
+        for cmd in ["EHLO client.example", "MAIL FROM:<bob@example.com>", "RCPT TO:<alice@example.com>", "DATA",
+                    "Subject: real\r\n\r\nover a socket\r\n.", "foo bar", "1234 x"]:
+            writer.write(cmd.encode() + b"\r\n")
+            while True:
+                line = (await asyncio.wait_for(reader.readline(), 10)).decode()
+                lines.append(line)
+                if not line or line[3:4] != "-":
+                    break
+        rest = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+        server.close()
+        await server.wait_closed()
+        return [ln.rstrip("\r\n") for ln in lines] + [rest.decode()]
+
+    lines = asyncio.run(main())
+    assert lines[0] == "220 mail.example.com ESMTP Postfix"
+    assert lines[-6:-4] == ["250 2.1.5 Ok", "354 End data with <CR><LF>.<CR><LF>"]
+    assert re.match(r"250 2\.0\.0 Ok: queued as [0-9A-F]+$", lines[-4])
+    assert lines[-3:] == ["500 5.5.2 Error: command not recognized",
+                          "221 2.7.0 Error: I can break rules, too. Goodbye.", ""]
+    qid = lines[-4].rsplit(" ", 1)[1]
+    assert QueueStore(ctx).list("incoming") == [qid]
+    log = (root / "var/log/postfix.log").read_text()
+    assert "warning: non-SMTP command from localhost[127.0.0.1]: 1234 x" in log
