@@ -102,3 +102,145 @@ def split_mbox(text: str) -> list[str]:
     """The messages of an mbox (each starts with a From_ line)."""
     parts = re.split(r"(?m)^(?=From \S+  \w{3} \w{3} )", text)
     return [p for p in parts if p]
+
+
+def reference_message(mbox_entry: str) -> bytes:
+    """The queued message inside a reference mailbox entry: drop From_, the 3 local headers, the blank."""
+    lines = mbox_entry.split("\n")
+    assert lines[0].startswith("From ")
+    body = lines[1:]
+    while body and body[0].split(":", 1)[0] in ("Return-Path", "X-Original-To", "Delivered-To"):
+        body = body[1:]
+    text = "\n".join(body)
+    assert text.endswith("\n\n")
+    return text[:-1].encode()
+
+
+async def submit(ctx: Any, sender: str, rcpts: list[Any], content: bytes,
+                 attrs: dict[str, str] | None = None, context: str = "local") -> str:
+    """Queue a message through cleanup as smtpd would; returns the queue id."""
+    from simlab.postfix.cleanup import ClientInfo, open_cleanup
+    from simlab.postfix.common.queue import Recipient
+    client = ClientInfo(name="localhost", addr="127.0.0.1", port=40000, helo="client.example",
+                        protocol="ESMTP", rewrite_context=context)
+    cs = open_cleanup(ctx, ctx.config, client)
+    recips = [r if isinstance(r, Recipient) else Recipient(r, r) for r in rcpts]
+    merged = {"rewrite_context": context}
+    merged.update(attrs or {})
+    res = await cs.finish(sender, recips, content, merged)
+    assert res.ok, res.reply
+    return res.qid
+
+
+def start_qmgr(ctx: Any) -> Any:
+    from simlab.postfix.qmgr import QueueManager
+    qmgr = QueueManager(ctx)
+    ctx.qmgr_task = ctx.loop.create_task(qmgr.run())  # type: ignore[attr-defined]
+    return qmgr
+
+
+def deliver_now(ctx: Any, sender: str, rcpts: list[Any], content: bytes, **kw: Any) -> str:
+    """Submit one message and run the virtual loop until the system is quiet."""
+    if not hasattr(ctx, "qmgr_task"):
+        start_qmgr(ctx)
+    qid = ctx.loop.run_until_complete(submit(ctx, sender, rcpts, content, **kw))
+    ctx.loop.run()
+    return qid
+
+
+def maillog(ctx: Any, program: str | None = None) -> list[str]:
+    lines = list(ctx.log.lines)
+    if program:
+        lines = [ln for ln in lines if f"/{program}[" in ln]
+    return lines
+
+
+def read(ctx: Any, path: str) -> str:
+    p = ctx.path(path)
+    return p.read_text() if p.exists() else ""
+
+
+def transactions(data: dict[str, Any]) -> list[tuple[str, list[Any], bytes, dict[str, str]]]:
+    """(sender, recipients, DATA bytes, MAIL attrs) of every accepted transaction in a transcript."""
+    from simlab.postfix.common.queue import Recipient
+    out = []
+    sender, rcpts, attrs = None, [], {}
+    pending: list[Any] = []
+    items = data["transcript"]
+    for i, t in enumerate(items):
+        if t.get("dir") != "C" or "data" not in t:
+            continue
+        line = t["data"]
+        reply = next((x["line"] for x in items[i + 1:] if x.get("dir") == "S"), "")
+        up = line.upper()
+        if up.startswith("MAIL FROM:"):
+            m = re.match(r"(?i)MAIL FROM:\s*<([^>]*)>(.*)", line.strip())
+            sender, rcpts, attrs = m.group(1), [], {}
+            for p in m.group(2).split():
+                k, _, v = p.partition("=")
+                if k.upper() == "RET":
+                    attrs["dsn_ret"] = {"FULL": "1", "HDRS": "2"}[v.upper()]
+                elif k.upper() == "ENVID":
+                    attrs["dsn_envid"] = v
+        elif up.startswith("RCPT TO:") and reply.startswith("250"):
+            m = re.match(r"(?i)RCPT TO:\s*<([^>]*)>(.*)", line.strip())
+            addr, notify, orcpt = m.group(1), "", ""
+            for p in m.group(2).split():
+                k, _, v = p.partition("=")
+                if k.upper() == "NOTIFY":
+                    notify = v.upper()
+                elif k.upper() == "ORCPT":
+                    orcpt = v
+            from simlab.postfix.trivial_rewrite import unquote_822_local
+            internal = unquote_822_local(addr)
+            rcpts.append(Recipient(internal, internal, notify, orcpt or f"rfc822;{internal}"))
+        elif up.startswith("DATA") and sender is not None and rcpts:
+            pending = list(rcpts)
+        elif pending and reply.startswith("250 2.0.0 Ok: queued"):
+            body = line.replace("\r\n", "\n")
+            assert body.endswith("\n.\n")
+            body = body[:-2]
+            text = "\n".join(x[1:] if x.startswith(".") else x for x in body.split("\n"))
+            out.append((sender, pending, text.encode(), attrs))
+            pending = []
+    return out
+
+
+def smtpd_content(ctx: Any, rcpts: list[Any], data: bytes) -> bytes:
+    """What smtpd queues: its Received: header, then the client's data."""
+    from simlab.postfix.cleanup.headers import received_smtpd
+    first = rcpts[0].address if len(rcpts) == 1 else None
+    return received_smtpd(helo="client.example", name="localhost", addr="127.0.0.1",
+                          myhostname="mail.example.com", mail_name="Postfix", protocol="ESMTP",
+                          qid="00000000000", recipient=first, when=ctx.now()) + data
+
+
+def replay(ctx: Any, name: str, context: str = "local") -> list[str]:
+    """Queue every transaction of a reference scenario and deliver; returns the queue ids."""
+    qids = []
+    for sender, rcpts, data, attrs in transactions(scenario(name)):
+        qids.append(deliver_now(ctx, sender, rcpts, smtpd_content(ctx, rcpts, data), attrs=attrs,
+                                context=context))
+    return qids
+
+
+def stop(ctx: Any) -> None:
+    task = getattr(ctx, "qmgr_task", None)
+    if task is not None and not task.done():
+        task.cancel()
+        try:
+            ctx.loop.run_until_complete(task)
+        except BaseException:
+            pass
+
+
+def log_key(line: str) -> str:
+    """A maillog line without time stamp, pid, queue ids and timings, for comparisons."""
+    text = line.split("]: ", 1)[1] if "]: " in line else line
+    prog = re.search(r"postfix/([\w/-]+)\[", line)
+    text = re.sub(r"delay=[\d.]+, delays=[\d./]+", "delay=D", text)
+    return f"{prog.group(1) if prog else '?'}: {normalize(text)}"
+
+
+def log_keys(lines: list[str], programs: tuple[str, ...]) -> list[str]:
+    return [log_key(ln) for ln in lines if re.search(r"postfix/(%s)\[" % "|".join(programs), ln)]

@@ -265,3 +265,24 @@ def test_quote_unquote_local_part():
     assert unquote_822_local("@r:\"x y\"@z") == "@r:x y@z"
     for a in ["first last@example.com", 'we"ird@x', "plain@x", ".dot@x", "a..b@x"]:
         assert unquote_822_local(quote_822_local(a)) == a
+
+
+@pytest.mark.parametrize("name", ["25_unknown_local_user", "26_unknown_virtual_mailbox",
+                                  "28_relay_denied_outside"])
+def test_reference_rejects_follow_the_address_class(ctx, name):
+    data = scenario(name)
+    items = data["transcript"]
+    for i, t in enumerate(items):
+        if "data" not in t or not t["data"].startswith("RCPT TO:"):
+            continue
+        addr = re.search(r"<(.*)>", t["data"]).group(1)
+        reply = next(x["line"] for x in items[i + 1:] if x.get("dir") == "S")
+        r = resolve(ctx, addr)
+        if "Relay access denied" in reply:
+            assert not r.final
+        elif "virtual alias table" in reply:
+            assert r.cls == "virtual_alias" and reply.endswith(r.nexthop.split(" ", 1)[1])
+        elif "virtual mailbox table" in reply:
+            assert r.cls == "virtual_mailbox"
+        elif "local recipient table" in reply:
+            assert r.cls == "local"

@@ -238,7 +238,7 @@ class SequenceSet:
 def _seq_number(text: str) -> int | None:
     if text == "*":
         return None
-    if not text.isdigit() or text.startswith("0") or int(text) >= 2**32:
+    if not (text.isascii() and text.isdigit()) or text.startswith("0") or int(text) >= 2**32:
         raise ParseError("Invalid messageset")
     return int(text)
 

@@ -156,7 +156,7 @@ class _Parser:
 
     def number(self, key: str) -> int:
         text = self.string(key)
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):
             raise ParseError(f"Invalid parameter for argument {key}")
         return int(text)
 

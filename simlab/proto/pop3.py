@@ -97,7 +97,7 @@ class BadCommand(Exception):
 
 
 def _number(text: str, invalid: str, too_large: str, noise: str, then_space: bool) -> tuple[int, str]:
-    if not text[:1].isdigit():
+    if not text[:1] or text[0] not in "0123456789":
         raise BadCommand(f"-ERR {invalid}: {text}")
     digits = len(text) - len(text.lstrip("0123456789"))
     value, rest = int(text[:digits]), text[digits:]

@@ -26,22 +26,18 @@ SEE ALSO
 
 from __future__ import annotations
 
-import time
 from typing import Any, Callable, Iterable
 
+from ..cleanup.headers import mail_date, received_bounce
 from ..common.queue import Recipient
 
-
-def mail_date(epoch: float) -> str:
-    """Postfix's header date (day of month space-padded, as %e)."""
-    t = time.gmtime(int(epoch))
-    return time.strftime("%a, ", t) + f"{t.tm_mday:2d}" + time.strftime(" %b %Y %H:%M:%S +0000 (UTC)", t)
+__all__ = ["mail_date", "post_mail", "received_by"]
 
 
 def received_by(ctx: Any, qid: str, when: float) -> bytes:
+    """"Received: by myhostname (mail_name)\\n\\tid QID; DATE\\n"."""
     cfg = ctx.config
-    return (f"Received: by {cfg['myhostname']} ({cfg['mail_name']})\n"
-            f"\tid {qid}; {mail_date(when)}\n").encode()
+    return received_bounce(myhostname=cfg["myhostname"], mail_name=cfg["mail_name"], qid=qid, when=when)
 
 
 def _open_cleanup(ctx: Any) -> Any:

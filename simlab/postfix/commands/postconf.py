@@ -46,7 +46,7 @@ from ..config.mastercf import FLD_CMD, MasterEntry, parse_master_cf
 from ..config.namespace import BUILTIN, SERVICE, USER, Namespace
 
 PROG = "postconf"
-OPTSTRING = "aAbc:C:deEfFhHlmMno:pPtvxX#"
+OPTSTRING = "aAbc:C:defFhHlmMno:pPtvxX#"
 FLAGS = {  # option letter -> mode bit, in Postfix's table order (for messages)
     "a": 1 << 0, "A": 1 << 1, "b": 1 << 2, "C": 1 << 3, "d": 1 << 4, "e": 1 << 5,
     "f": 1 << 6, "F": 1 << 7, "h": 1 << 8, "H": 1 << 9, "l": 1 << 10, "m": 1 << 11,
@@ -70,7 +70,6 @@ COMPAT = [
     (F["M"], F["e"] | F["X"] | F["#"] | F["f"] | F["o"] | F["x"]),
     (F["F"], F["e"] | F["f"] | F["h"] | F["o"] | F["x"] | F["H"]),
     (F["P"], F["e"] | F["X"] | F["f"] | F["h"] | F["o"] | F["x"] | F["H"]),
-    (F["C"], F["p"] | F["d"] | F["n"]),
 ]
 EDITS = F["e"] | F["X"] | F["#"]
 MASTER = F["M"] | F["F"] | F["P"]
@@ -161,7 +160,7 @@ def _getopt(argv: list[str]) -> tuple[list[tuple[str, str]], list[str], str | No
         while j < len(arg):
             ch = arg[j]
             spec = OPTSTRING.find(ch)
-            if spec < 0 or ch == ":" or ch == "E":
+            if spec < 0 or ch == ":":
                 _emit(sys.stderr, f"{PROG}: invalid option -- '{ch}'\n")
                 raise Fatal(USAGE)
             if spec + 1 < len(OPTSTRING) and OPTSTRING[spec + 1] == ":":
@@ -198,7 +197,7 @@ class Postconf:
                 self.classes = self._classes(value)
             elif ch == "o":
                 self.overrides.append(value)
-            if ch != "c" and ch != "v":
+            if ch not in "cCv":
                 self.mode |= FLAGS[ch]
         self.root = Path(root) if root else None
         self.shown = self.config_dir if self.config_dir is not None else "/etc/postfix"

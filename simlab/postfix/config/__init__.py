@@ -8,6 +8,8 @@ SUMMARY
 
 DESCRIPTION
     params     the parameter table (PARAMS), built from a capture of postconf -d
+    hostfacts  HostFacts and the defaults Postfix derives from the machine
+    errors     ConfigError, carrying Postfix's fatal message
     maincf     main.cf syntax and postconf -e/-X/-# editing
     mastercf   master.cf entries (MasterService, read_master_cf)
     masterfmt  postconf -M/-F/-P output and master.cf editing

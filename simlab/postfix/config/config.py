@@ -93,7 +93,7 @@ class Config(Mapping[str, str]):
                  warn: Warn | None = None, config_dir: str | Path = "/etc/postfix",
                  display_dir: str | None = None, overrides: dict[str, str] | None = None,
                  service: MasterService | None = None,
-                 lines: dict[str, int] | None = None) -> None:
+                 lines: dict[str, int] | None = None, _ns: Namespace | None = None) -> None:
         self._main = dict(main)
         self._facts = facts or HostFacts()
         self._warn = warn or _ignore
@@ -102,13 +102,21 @@ class Config(Mapping[str, str]):
         self._overrides = dict(overrides or {})
         self._service = service
         self._lines = dict(lines or {})
-        self._ns = Namespace(self._facts, self._main, [], self._warn,
-                             config_dir=self._display, dynamic_services=True)
+        # Configurations derived by for_service() share the parent's name space
+        # (same main.cf, facts and messages); only the -o scope differs.
+        self._ns = _ns if _ns is not None else Namespace(self._facts, self._main, [], self._warn,
+                                                         config_dir=self._display, dynamic_services=True)
         local = dict(self._overrides)
         if service is not None:
+            # What master(8) tells the daemon it starts: its service and program name.
             local.setdefault("service_name", service.name)
+            local.setdefault("process_name", service.command.rsplit("/", 1)[-1])
         self._scope = LocalScope(None, local) if local else None
         self._cache: dict[str, str] = {}
+        # Config is immutable, so typed values and derived configurations are
+        # computed once (a reload builds a new Config).
+        self._typed: dict[tuple[str, str], Any] = {}
+        self._services: dict[tuple[Any, ...], Config] = {}
 
     # -- Mapping -------------------------------------------------------
 
@@ -163,25 +171,39 @@ class Config(Mapping[str, str]):
         return self._lines.get(name)
 
     def get_bool(self, name: str) -> bool:
+        hit = self._typed.get(("b", name))
+        if hit is not None:
+            return hit
         value = self[name]
         if value.lower() == "yes":
-            return True
-        if value.lower() == "no":
-            return False
-        raise ConfigError(f"bad boolean configuration: {name} = {value}")
+            result = True
+        elif value.lower() == "no":
+            result = False
+        else:
+            raise ConfigError(f"bad boolean configuration: {name} = {value}")
+        self._typed[("b", name)] = result
+        return result
 
     def get_int(self, name: str) -> int:
+        hit = self._typed.get(("i", name))
+        if hit is not None:
+            return hit
         value = self[name]
         number, end, erange = _strtol(value, 0)
         if not value or end != len(value) or erange or not -2**31 <= number < 2**31:
             raise ConfigError(f"bad numerical configuration: {name} = {value}")
+        self._typed[("i", name)] = number
         return number
 
     def get_size(self, name: str) -> int:
+        hit = self._typed.get(("z", name))
+        if hit is not None:
+            return hit
         value = self[name]
         number, end, erange = _strtol(value, 0)
         if not value or end != len(value) or erange:
             raise ConfigError(f"bad numerical configuration: {name} = {value}")
+        self._typed[("z", name)] = number
         return number
 
     def time_unit(self, name: str) -> str:
@@ -199,16 +221,24 @@ class Config(Mapping[str, str]):
         return "s"
 
     def get_time(self, name: str) -> float:
+        hit = self._typed.get(("t", name))
+        if hit is not None:
+            return hit
         value = self[name]
         number, end, erange = _strtol(value, 0)
         unit = value[end:]
         if not value or end == 0 or erange or number < 0 or len(unit) > 1 \
                 or (unit and unit not in _TIME_UNITS):
             raise ConfigError(f"parameter {name}: bad time value or unit: {value}")
-        return float(number * _TIME_UNITS[unit or self.time_unit(name)])
+        result = float(number * _TIME_UNITS[unit or self.time_unit(name)])
+        self._typed[("t", name)] = result
+        return result
 
     def get_list(self, name: str) -> list[str]:
-        return split_list(self[name])
+        hit = self._typed.get(("l", name))
+        if hit is None:
+            hit = self._typed[("l", name)] = tuple(split_list(self[name]))
+        return list(hit)
 
     # -- derived configurations ----------------------------------------
 
@@ -224,10 +254,15 @@ class Config(Mapping[str, str]):
                       service=self._service, lines=self._lines)
 
     def for_service(self, service: MasterService) -> Config:
-        """main.cf plus the service's -o settings, and $service_name."""
-        return Config(self._main, facts=self._facts, warn=self._warn, config_dir=self._dir,
-                      display_dir=self._display, overrides=service.overrides,
-                      service=service, lines=self._lines)
+        """main.cf plus the service's -o settings, $service_name and $process_name."""
+        key = (service.name, service.type, service.command, tuple(service.overrides.items()))
+        hit = self._services.get(key)
+        if hit is None or hit._service != service:
+            hit = Config(self._main, facts=self._facts, warn=self._warn, config_dir=self._dir,
+                         display_dir=self._display, overrides=service.overrides,
+                         service=service, lines=self._lines, _ns=self._ns)
+            self._services[key] = hit
+        return hit
 
     @property
     def config_dir(self) -> Path:

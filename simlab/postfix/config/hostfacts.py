@@ -42,6 +42,16 @@ class HostFacts:
     process_name: str = "postconf"
 
     @property
+    def myhostname(self) -> str:
+        """myhostname's default when main.cf sets neither myhostname nor mydomain."""
+        return default_myhostname(self, None)
+
+    @property
+    def mydomain(self) -> str:
+        """mydomain's default when main.cf sets neither myhostname nor mydomain."""
+        return default_mydomain(self.myhostname)
+
+    @property
     def pid(self) -> int:
         """The process id Postfix would report (the real one unless fixed)."""
         return os.getpid() if self.process_id is None else self.process_id

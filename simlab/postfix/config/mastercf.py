@@ -28,7 +28,7 @@ DESCRIPTION
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -256,13 +256,40 @@ def parse_master_cf(text: str, path: str, warn: Warn | None = None) -> list[Mast
     return entries
 
 
+# path -> (file bytes, name shown in messages, services, warnings): a file is
+# parsed again only when its bytes change; the warnings of the parse are
+# replayed, so every reader sees what a fresh read would have said.
+_PARSED: dict[str, tuple[bytes, str, tuple[MasterService, ...], tuple[str, ...]]] = {}
+
+
 def read_master_cf(config_dir: str | Path, warn: Warn | None = None,
                    display_dir: str | None = None) -> list[MasterService]:
     """The services of CONFIG_DIR/master.cf; problems raise ConfigError."""
     path = Path(config_dir) / "master.cf"
     shown = f"{display_dir if display_dir is not None else config_dir}/master.cf"
     try:
-        text = path.read_bytes().decode("utf-8", "surrogateescape")
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"open {shown}: {exc.strerror}") from None
-    return [entry.service() for entry in parse_master_cf(text, shown, warn)]
+    key = str(path)
+    hit = _PARSED.get(key)
+    if hit is None or hit[0] != data or hit[1] != shown:
+        said: list[str] = []
+        try:
+            services = [entry.service() for entry in
+                        parse_master_cf(data.decode("utf-8", "surrogateescape"), shown, said.append)]
+        except ConfigError:
+            for text in said if warn is not None else ():
+                warn(text)
+            raise
+        hit = (data, shown, tuple(services), tuple(said))
+        _PARSED[key] = hit
+    if warn is not None:
+        for text in hit[3]:
+            warn(text)
+    return [copy_service(svc) for svc in hit[2]]
+
+
+def copy_service(svc: MasterService) -> MasterService:
+    """A copy whose args and overrides the caller may change."""
+    return replace(svc, args=list(svc.args), overrides=dict(svc.overrides))

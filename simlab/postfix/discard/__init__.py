@@ -25,13 +25,13 @@ from typing import Any
 from ..bounce.client import Dsn
 from ..common.maillog import ident
 from ..master.registry import use_service
-from ..qmgr.request import RecipientStatus, reporter
+from ..qmgr.request import RecipientStatus, reporter, service_config
 
 __all__ = ["deliver"]
 
 
 async def deliver(ctx: Any, service: Any, req: Any) -> list[RecipientStatus]:
-    cfg = ctx.config.for_service(service)
+    cfg = service_config(ctx, service)
     reason = req.nexthop.strip() or service.name
     out = []
     with use_service(ctx, service.name) as proc:

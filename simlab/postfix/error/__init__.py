@@ -28,7 +28,7 @@ from typing import Any
 from ..bounce.client import Dsn
 from ..common.maillog import ident
 from ..master.registry import use_service
-from ..qmgr.request import RecipientStatus, reporter
+from ..qmgr.request import RecipientStatus, reporter, service_config
 
 __all__ = ["deliver", "split_dsn"]
 
@@ -46,7 +46,7 @@ def split_dsn(text: str, default: str) -> tuple[str, str]:
 async def deliver(ctx: Any, service: Any, req: Any) -> list[RecipientStatus]:
     retry = service.name != "error"
     status, text = split_dsn(req.nexthop, "4.0.0" if retry else "5.0.0")
-    cfg = ctx.config.for_service(service)
+    cfg = service_config(ctx, service)
     out = []
     with use_service(ctx, service.name) as proc:
         rep = reporter(ctx, ident(cfg, service.command), proc.pid, req)

@@ -41,7 +41,7 @@ from typing import Any
 from ..common.maillog import ident
 from ..common.queue import QueueStore
 from ..master.registry import use_service
-from ..qmgr.request import RecipientStatus, reporter
+from ..qmgr.request import RecipientStatus, reporter, service_config
 from .forward import forward_finish
 from .recipient import deliver_recipient
 from .state import Attr, LocalState, UserAttr, delivered_addresses
@@ -63,7 +63,7 @@ def _status(state: LocalState, rcpt: Any, rcpt_stat: int) -> RecipientStatus:
 
 async def deliver(ctx: Any, service: Any, req: Any) -> list[RecipientStatus]:
     """The local(8) entry point: one delivery request, one status per recipient."""
-    cfg = ctx.config.for_service(service)
+    cfg = service_config(ctx, service)
     qf = QueueStore(ctx).read(req.queue, req.qid)
     with use_service(ctx, service.name) as proc:
         rep = reporter(ctx, ident(cfg, service.command), proc.pid, req)

@@ -61,7 +61,7 @@ _SHELL_META = set("`~!$^&*()=|\\{}[];'\"<>?")
 _counters: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
 
 
-def _maildir_counter(ctx: Any) -> Any:
+def maildir_counter(ctx: Any) -> Any:
     if ctx not in _counters:
         count = itertools.count(0x10000)
         _counters[ctx] = lambda: next(count)
@@ -143,7 +143,7 @@ async def deliver_maildir(state: LocalState, attr: Attr, usr: UserAttr, path: st
         return state.sent(attr, "2.0.0", "delivers to maildir")
     data = copy_headers(state, attr, delivered=True) + state.content
     box = Maildir(state.ctx.path(path.rstrip("/")), state.ctx.hostname,
-                  counter=_maildir_counter(state.ctx))
+                  counter=maildir_counter(state.ctx))
     try:
         box.append(data, attr.sender, state.ctx.now(), pid=state.pid)
     except (OSError, MailboxError) as exc:

@@ -43,7 +43,7 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..bounce import Dsn, LogRecord, append_log, has_log, read_log, remove_log
 from ..bounce import bounce_flush, defer_flush, defer_warn, trace_flush
@@ -187,8 +187,8 @@ class MessageJob:
 
     async def _finish(self) -> None:
         ctx, cfg = self.ctx, self.ctx.config
-        if has_log(ctx, "bounce", self.qid):
-            await bounce_flush(ctx, "active", self.qid)
+        if has_log(ctx, "bounce", self.qid) and not await bounce_flush(ctx, "active", self.qid):
+            self.deferred = True
         try:
             qf = self.store.read("active", self.qid)
         except FileNotFoundError:

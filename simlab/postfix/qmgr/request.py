@@ -29,6 +29,7 @@ SEE ALSO
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +77,22 @@ class RecipientStatus:
     @property
     def done(self) -> bool:
         return self.status != "deferred"
+
+
+_SERVICE_CONFIGS: "weakref.WeakKeyDictionary[Any, tuple[Any, dict[Any, Any]]]" = weakref.WeakKeyDictionary()
+
+
+def service_config(ctx: Any, service: Any) -> Any:
+    """main.cf plus the service's -o overrides, built once per configuration and service."""
+    cfg = ctx.config
+    hit = _SERVICE_CONFIGS.get(ctx)
+    if hit is None or hit[0] is not cfg:
+        hit = (cfg, {})
+        _SERVICE_CONFIGS[ctx] = hit
+    key = (service.name, service.type, tuple(sorted(service.overrides.items())))
+    if key not in hit[1]:
+        hit[1][key] = cfg.for_service(service)
+    return hit[1][key]
 
 
 def reporter(ctx: Any, program: str, pid: int, req: DeliveryRequest) -> Reporter:

@@ -146,7 +146,7 @@ class CommandsMixin:
             return False
         from .recipients import resolve
         try:
-            res = resolve(self.ctx, addr, "")
+            res = resolve(self.ctx, addr, "", getattr(self, "resolved", None))
         except Exception:
             return True
         return res is None or "error" not in res.flags

@@ -32,12 +32,20 @@ SEE ALSO
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from typing import Any
 
 def split_list(value: str) -> list[str]:
     """Split a list value at commas/white space, keeping {...} and type:{...} whole."""
+    if "{" not in value:
+        return value.replace(",", " ").split()
+    return list(_split_braced(value))
+
+
+@functools.lru_cache(maxsize=256)
+def _split_braced(value: str) -> tuple[str, ...]:
     out: list[str] = []
     buf = ""
     depth = 0
@@ -54,7 +62,7 @@ def split_list(value: str) -> list[str]:
         buf += ch
     if buf:
         out.append(buf)
-    return out
+    return tuple(out)
 
 
 def parent_matches(cfg: Any, param: str) -> bool:

@@ -51,10 +51,23 @@ def dsn_split(default: str, text: str) -> tuple[str, str]:
     return default, text
 
 
-def resolve(ctx: Any, address: str, sender: str = "") -> Any:
-    """trivial-rewrite's resolve(), or None when the address cannot be resolved."""
+def resolve(ctx: Any, address: str, sender: str = "", memo: dict[Any, Any] | None = None) -> Any:
+    """trivial-rewrite's resolve(), or None when the address cannot be resolved.
+
+    ``memo`` is the session's cache of answers (smtpd_resolve_addr() keeps
+    one too): one address is resolved for MAIL/RCPT syntax, the relay and
+    recipient restrictions and the recipient tables.
+    """
     from ..trivial_rewrite import resolve as tr_resolve
-    return tr_resolve(ctx, address, sender)
+    if memo is None:
+        return tr_resolve(ctx, address, sender)
+    cfg = ctx.config
+    hit = memo.get((address, sender))
+    if hit is not None and hit[0] is cfg:
+        return hit[1]
+    res = tr_resolve(ctx, address, sender)
+    memo[(address, sender)] = (cfg, res)
+    return res
 
 
 def _local_domain(ctx: Any) -> Any:
@@ -85,7 +98,7 @@ def check_rcpt_maps(checks: Any, address: str, cls: str) -> None:
     from .lists import get
     s = checks.s
     sender_class = cls.startswith("Sender")
-    res = resolve(s.ctx, address, s.sender or "")
+    res = resolve(s.ctx, address, s.sender or "", s.resolved)
     if res is None:
         return
     if "fail" in res.flags:

@@ -300,7 +300,7 @@ class SmtpdChecks(AccessMixin):
         domain = addr[at + 1:].rstrip(".")
         if not domain or domain.startswith("[") or valid_hostaddr(domain):
             return
-        res = resolve(self.s.ctx, addr, self.s.sender or "")
+        res = resolve(self.s.ctx, addr, self.s.sender or "", self.s.resolved)
         if res is not None and res.cls in ("local", "virtual_alias", "virtual_mailbox", "relay"):
             return
         if self.s.host_lookup(domain) is None:
@@ -358,7 +358,7 @@ class SmtpdChecks(AccessMixin):
 
     def auth_destination(self, rcpt: str) -> bool:
         """permit_auth_destination(): final or relay destination, and not source-routed."""
-        res = resolve(self.s.ctx, rcpt, self.s.sender or "")
+        res = resolve(self.s.ctx, rcpt, self.s.sender or "", self.s.resolved)
         if res is None or "@" not in res.address:
             return True
         if "routed" in res.flags and not self._bool("allow_untrusted_routing"):

@@ -97,13 +97,11 @@ class Resolution:
         return self.address.rsplit("@", 1)[1] if "@" in self.address else ""
 
 
-def _pid(ctx: Any) -> int:
-    from ..common.delivery_log import daemon_pid
-    return daemon_pid(ctx, "trivial-rewrite")
-
-
 def _warn(ctx: Any, text: str) -> None:
-    ctx.log.warning("trivial-rewrite", _pid(ctx), text)
+    """A warning from the trivial-rewrite process (master.cf service "rewrite")."""
+    from ..master.registry import use_service
+    with use_service(ctx, "rewrite") as proc:
+        ctx.log.warning("trivial-rewrite", proc.pid, text)
 
 
 # -- the preliminary resolver: strip local domains, expose routing -----------------------
