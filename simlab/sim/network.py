@@ -190,7 +190,8 @@ class Network:
             raise ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
         self._conn_seq += 1
         cid = f"c{self._conn_seq}"
-        src_addr = "127.0.0.1" if target is src and addr == "127.0.0.1" else ("::1" if target is src else src.ip)
+        # a host talking to itself uses the address it dialled as its source, as a kernel does
+        src_addr = addr if target is src and addr in LOOPBACK else src.ip
         cport = 40000 + self._conn_seq % 20000
         conn = Connection(self, cid, src.name, target.name)
         client = VirtualTransport(conn, "C", src.name, component, (src_addr, cport), (addr, port))

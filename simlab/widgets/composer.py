@@ -8,7 +8,7 @@ SUMMARY
     c.send() -> SendResult(ok, text, qid, transcript)
     box = MailboxModel(pop3_reader(net, "bobpc.oreilly.com", "10.0.0.26", 110, "bob", "bob-pw"), label="bob, POP3")
     box.refresh(); box.items[0].headers, .body, .flags
-    ComposerWidget(c, box)
+    ComposerWidget(c, box)                       # its fields start from c's; box.label names the mailbox
 
 DESCRIPTION
     The envelope (MAIL FROM and one RCPT TO per To, Cc and Bcc address) is
@@ -290,7 +290,7 @@ class MailboxModel:
         out = []
         for it in self.items:
             h = {k.lower(): v for k, v in it.headers}
-            out.append(f"{it.number}. {h.get('from', '?')} — {h.get('subject', '(no subject)')}")
+            out.append(f"{it.number}. {h.get('from', '(no From:)')} — {h.get('subject', '(no subject)')}")
         return out
 
     def item_html(self, index: int) -> str:
@@ -301,12 +301,15 @@ class MailboxModel:
                  else " ".join(it.flags) or "(no flags: not read yet)")
         rows = "".join(f"<tr><td style='color:#555;padding-right:6px;vertical-align:top'>{esc(k)}:</td>"
                        f"<td style='font-family:monospace'>{esc(v)}</td></tr>" for k, v in it.headers)
-        return (f"<b>flags:</b> {esc(flags)}<table>{rows}</table>"
-                f"<pre style='border-top:1px solid #ccc;padding-top:4px'>{html.escape(it.body)}</pre>")
+        return (f"<div style='line-height:1.3'><b>flags:</b> {esc(flags)}<table>{rows}</table>"
+                f"<pre style='border-top:1px solid #ccc;padding-top:4px'>{html.escape(it.body)}</pre></div>")
 
 
 class ComposerWidget:
-    """The ipywidgets view: compose (envelope | headers), send, then read a mailbox."""
+    """The ipywidgets view: compose (envelope | headers), send, then read a mailbox.
+
+    The fields start from the model's values, so a notebook can hand students a filled-in message.
+    """
 
     def __init__(self, composer: ComposerModel, mailbox: MailboxModel | None = None) -> None:
         import ipywidgets as w

@@ -122,13 +122,16 @@ class ConsoleModel:
                 style = SIDE_STYLE[e.side]
                 prefix = {"C": "C: ", "note": "-- ", "error": "!! "}[e.side]
             rows.append(f"{t}<span style='{style}'>{esc(prefix + e.text)}</span>")
-        return ("<pre style='margin:0;max-height:26em;overflow:auto;font-size:12px;line-height:1.3'>"
-                + ("\n".join(rows) or "<span style='color:#777'>(not connected)</span>") + "</pre>")
+        # column-reverse keeps the box scrolled to its bottom: the newest reply is always in sight
+        return ("<div style='display:flex;flex-direction:column-reverse;max-height:26em;overflow:auto'>"
+                "<pre style='margin:0;flex:none;font-family:monospace;font-size:12px;line-height:1.3'>"
+                + ("\n".join(rows) or "<span style='color:#777'>(not connected)</span>") + "</pre></div>")
 
     def envelope_html(self) -> str:
         rows = "".join(f"<tr><td style='padding-right:8px;color:#555'>{esc(k)}</td>"
                        f"<td style='font-family:monospace'>{esc(v)}</td></tr>" for k, v in self.envelope_rows())
-        return f"<b>{esc(self.envelope_title())}</b><table>{rows}</table>"
+        return (f"<div style='line-height:1.4'><b>{esc(self.envelope_title())}</b>"
+                f"<table style='line-height:1.3'>{rows}</table></div>")
 
     def tutor_html(self) -> str:
         parts = []
@@ -137,7 +140,7 @@ class ConsoleModel:
             parts.append(f"<div><b>{esc(ex.title)}</b><ul style='margin:2px 0 2px 16px;padding:0'>{items}</ul>"
                          f"<span style='color:#777;font-size:11px'>see {esc(ex.rfc)}</span></div>")
         parts.append(f"<div style='margin-top:4px'><b>Next:</b> {esc(self.next_step())}</div>")
-        return "<b>Tutor</b>" + "".join(parts)
+        return "<div style='line-height:1.4'><b>Tutor</b>" + "".join(parts) + "</div>"
 
 
 class ConsoleWidget:
@@ -149,7 +152,7 @@ class ConsoleWidget:
         self.model = model
         self._recall = 0
         self._clearing = False
-        self.dest = w.Text(value=dest, description="host", layout=w.Layout(width="220px"))
+        self.dest = w.Text(value=dest, description="host", layout=w.Layout(width="280px"))
         self.port = w.IntText(value=port, description="port", layout=w.Layout(width="150px"))
         self.protocol = w.Dropdown(options=["auto", *PROTOCOLS], value=model.protocol or "auto",
                                    description="protocol", layout=w.Layout(width="190px"))
@@ -158,16 +161,18 @@ class ConsoleWidget:
         self.close_btn = w.Button(description="Disconnect")
         self.poll_btn = w.Button(description="Listen", tooltip="show what the server says on its own (1 s)")
         self.line = w.Text(placeholder="type a command, press Enter or Send", continuous_update=False,
-                           layout=w.Layout(width="60%"))
-        self.send_btn = w.Button(description="Send")
-        self.up_btn = w.Button(description="↑ history", tooltip="recall an earlier command")
-        self.empty_btn = w.Button(description="⏎ empty line", tooltip="send an empty line (between headers and body)")
+                           layout=w.Layout(flex="1 1 auto", width="auto"))
+        fit = w.Layout(width="auto", flex="0 0 auto")
+        self.send_btn = w.Button(description="Send", layout=fit)
+        self.up_btn = w.Button(description="↑ history", tooltip="recall an earlier command", layout=fit)
+        self.empty_btn = w.Button(description="⏎ empty line", tooltip="send an empty line (between headers and body)",
+                                  layout=fit)
         self.raw = w.Textarea(placeholder="several lines, sent in one write (pipelining)",
                               layout=w.Layout(width="60%", height="7em"))
         self.raw_btn = w.Button(description="Send all at once")
         self.transcript = w.HTML()
-        self.envelope = w.HTML(layout=w.Layout(width="34%"))
-        self.tutor = w.HTML(layout=w.Layout(width="34%"))
+        self.envelope = w.HTML()
+        self.tutor = w.HTML()
         self.status = w.HTML()
         report = guarded(self._report)
         self.connect_btn.on_click(report(lambda _: self._do(self._connect)))
@@ -183,7 +188,7 @@ class ConsoleWidget:
                     self.poll_btn]),
             w.HBox([w.VBox([self.transcript, w.HBox([self.line, self.send_btn, self.empty_btn, self.up_btn]),
                             w.HBox([self.raw, self.raw_btn])], layout=w.Layout(width="64%")),
-                    w.VBox([self.envelope, self.tutor])]),
+                    w.VBox([self.envelope, self.tutor], layout=w.Layout(width="36%", padding="0 0 0 8px"))]),
             self.status])
         self.refresh()
 
