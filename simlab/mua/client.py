@@ -112,8 +112,11 @@ class MUA:
     def __init__(self, net: Any, host: Any, address: str, *, smtp: tuple[str, int] = ("127.0.0.1", 25),
                  user: str | None = None, password: str | None = None,
                  pop3: tuple[str, int] | None = None, imap: tuple[str, int] | None = None,
-                 helo: str | None = None, timeout: float = 300.0) -> None:
+                 helo: str | None = None, timeout: float = 300.0, smtp_auth: bool = True) -> None:
         self.net = net
+        # sending and reading are configured separately (as in every mail client):
+        # smtp_auth=False submits without AUTH (port 25) and still reads with the password
+        self.smtp_auth = smtp_auth
         self.host = net[host] if net is not None and isinstance(host, str) else host
         self.from_header = address
         self.address = parseaddr(address)[1] or address
@@ -176,7 +179,7 @@ class MUA:
             del msg["Bcc"]
         data = to_bytes(msg)
         result = SendResult(str(msg.get("Message-ID", "")), sender, list(recipients), message=msg)
-        creds = Credentials(self.user, self.password) if self.password is not None else None
+        creds = Credentials(self.user, self.password) if self._auth_smtp() else None
         core = SMTPClient(self.helo, sender, list(recipients), data, credentials=creds,
                           body="8BITMIME" if any(b > 127 for b in data) else "")
         try:
@@ -208,11 +211,14 @@ class MUA:
             result.reply = next(r for r in core.dot_replies if r is not None)
             m = _QUEUED.search(result.reply.text)
             result.queue_id = m.group(1) if m else ""
-        if self.password is not None and not core.authenticated and not result.error and core.greeting:
+        if self._auth_smtp() and not core.authenticated and not result.error and core.greeting:
             result.error = "AUTH: the server did not offer a mechanism we can use"
 
     def send_sync(self, *args: Any, **kw: Any) -> SendResult:
         return self._sync(self.send(*args, **kw))
+
+    def _auth_smtp(self) -> bool:
+        return self.smtp_auth and self.password is not None
 
     # -- reading ---------------------------------------------------------------------------
     def _password(self) -> str:

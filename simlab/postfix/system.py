@@ -170,8 +170,7 @@ class PostfixSystem:
         if "ctx" in inspect.signature(module.main).parameters:
             rc = module.main(list(args), ctx=self.ctx, stdin=inp, stdout=out, stderr=err)
         else:
-            cfg_args = ["-c", str(self.ctx.config.config_dir)] if name in ("postconf", "postmap", "postalias") \
-                else ["--root", str(self.ctx.root)]
+            cfg_args = ["--root", str(self.ctx.root)]
             rc = _call_plain(module, cfg_args + list(args), inp, out, err)
         return CommandResult(int(rc or 0), out.getvalue(), err.getvalue())
 

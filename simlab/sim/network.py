@@ -155,7 +155,11 @@ class Network:
         return self.loop.create_task(coro, name=name)
 
     def close(self) -> None:
-        """Forget the network; remove its temporary folder if the network made it."""
+        """Stop every host's Postfix, then remove the temporary folder if the network made it."""
+        for h in self.hosts.values():
+            pf = h.services.get("postfix")
+            if pf is not None and pf.running:
+                self.run_sync(pf.stop())
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 

@@ -45,7 +45,8 @@ class DovecotLog:
         with open(self.path, "a", encoding="utf-8", errors="surrogateescape") as f:
             f.write(line + "\n")
         if self.trace is not None:
-            self.trace.record("dovecot", "log", program=program, text=text, line=line)
+            # Dovecot writes its own log file (log_path), not Postfix's maillog
+            self.trace.record("dovecot", "dovecot-log", program=program, text=text, line=line)
 
 
 def make_store(root: Path, hostname: str, clock: Callable[[], float]) -> MailStore:
