@@ -13,13 +13,16 @@ DESCRIPTION
     the course stages "DNS is down". PTR records are made from A records.
 
     Answers are computed by ``answer()``; the resolver (simlab.dns.resolver)
-    adds the trace event and the virtual-time cost.
+    adds the trace event and the virtual-time cost. ``server`` is the
+    network's DNS server node (simlab.dns.server) once one is started:
+    resolvers then ask it over the network; ``caches`` holds each host's
+    resolver cache.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..sim.network import Network
@@ -86,6 +89,8 @@ class Zones:
         self.net = net
         self.records: list[Record] = []
         self.broken: set[str] = set()
+        self.server: Any = None      # the DnsServer every resolver asks, when one runs
+        self.caches: dict[str, Any] = {}   # host name -> its resolver's cache
 
     def add(self, rec: Record) -> Record:
         if rec not in self.records:

@@ -63,6 +63,7 @@ class Delivery:
     session_id: str
     pid: int
     service: str = "lmtp"
+    mailbox: str = "INBOX"  # the +detail folder with lmtp_save_to_detail_mailbox
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class LmtpSettings:
     recipient_delimiter: str = "+"
     rcpt_check_quota: bool = False
     quota_full_tempfail: bool = False
+    save_to_detail_mailbox: bool = False
 
 
 def session_guid(now: float, remote_port: int, remote_ip: str, pid: int) -> str:

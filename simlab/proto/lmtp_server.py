@@ -191,7 +191,9 @@ class LmtpServer(ServerCore):
                 self.bdat_left -= len(take)
                 self.chunks.append(take)
                 if self.bdat_left:
-                    break
+                    if self._eof:
+                        self._end("Connection closed", "connection lost")
+                    return
                 self._chunk_done()
                 continue
             try:
@@ -333,7 +335,7 @@ class LmtpServer(ServerCore):
 
     def cmd_bdat(self, params: str) -> None:
         words = params.split()
-        if not words or not words[0].isdigit():
+        if not words or not (words[0].isascii() and words[0].isdigit()):
             raise Refused(501, "5.5.4 Invalid chunk size parameter")
         if len(words) > 2:
             raise Refused(501, "5.5.4 Invalid parameters")
@@ -400,8 +402,9 @@ class LmtpServer(ServerCore):
         message = self.added_headers() + body
         for n, rcpt in enumerate(self.rcpts, 1):
             sid = self.trans_id if n == 1 else f"{self.trans_id}:{n}"
+            folder = rcpt.detail if rcpt.detail and self.settings.save_to_detail_mailbox else "INBOX"
             job = Delivery(rcpt.account, rcpt.address, rcpt.detail, self.sender or "", message, sid,
-                           self.pid)
+                           self.pid, mailbox=folder)
             result = self.backend.deliver(job)
             if result.status == "saved":
                 self.reply(Reply.make(250, f"2.0.0 <{rcpt.address}> {sid} Saved"))

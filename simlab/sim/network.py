@@ -119,6 +119,11 @@ class Network:
         self.trace.record(self.loop.time(), _name(a), "network", "link", peer=_name(b), state="up")
         self._wake_all()
 
+    def links_down(self) -> list[tuple[str, str]]:
+        """The host pairs whose link is down (``link_down``), each pair sorted, in name order."""
+        pairs = [sorted(pair) for pair in self._links_down]
+        return sorted((names[0], names[-1]) for names in pairs)
+
     def latency(self, a: str, b: str) -> float:
         if a == b:
             return 0.0
@@ -128,6 +133,21 @@ class Network:
         if not (self.hosts[a].up and self.hosts[b].up):
             return False
         return a == b or frozenset((a, b)) not in self._links_down
+
+    def links_down(self) -> set[frozenset[str]]:
+        """The host pairs whose link is down (figures draw them)."""
+        return set(self._links_down)
+
+    @property
+    def faults(self) -> Any:
+        """One call per fault for what-if labs: ``net.faults.host_down(mx)`` (see simlab.sim.faults)."""
+        from .faults import faults
+        return faults(self)
+
+    def dns_server(self, host: "Host | str", **kw: Any) -> Any:
+        """Make ``host`` the network's DNS server: from now on every lookup is a query to it."""
+        from ..dns.server import dns_server
+        return dns_server(self.hosts[_name(host)], **kw)
 
     def _wake_all(self) -> None:
         for conn in list(self._conns.values()):

@@ -183,7 +183,7 @@ def _message_flags(msg: MboxMessage) -> None:
     if xuid is not None:
         msg.has_xuid = True
         value = field_value(xuid)
-        msg.xuid = int(value) if value.isdigit() else 0
+        msg.xuid = int(value) if (value.isascii() and value.isdigit()) else 0
 
 
 def _next_from(data: bytes, pos: int) -> int:
@@ -213,7 +213,7 @@ def parse_mbox(data: bytes, min_next_uid: int = 1) -> MboxContents:
         start = min(eol + 1, len(data))
         headers, have_eoh, _, header_size = _split_header(data[start:])
         clen = next((field_value(h) for h in headers if field_name(h) == b"content-length"), "")
-        stop = start + header_size + int(clen) if clen.isdigit() else -1
+        stop = start + header_size + int(clen) if (clen.isascii() and clen.isdigit()) else -1
         tail = data[stop:stop + 6]
         if stop >= 0 and stop <= len(data) and (tail in (b"", b"\n") or (
                 tail == b"\nFrom " and _next_from(data, stop) == stop)):
@@ -246,7 +246,7 @@ def _assign_uids(messages: list[MboxMessage], min_next_uid: int = 1) -> MboxCont
         base = messages[0].header(b"x-imapbase") if messages else None
     if base is not None:
         parts = field_value(base).split()
-        if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
+        if len(parts) >= 2 and all(p.isascii() and p.isdigit() for p in parts[:2]):
             uidvalidity, last_uid = int(parts[0]), int(parts[1])
             keywords = parts[2:]
     limit = last_uid if last_uid is not None else max((m.xuid for m in messages), default=0)
