@@ -123,6 +123,17 @@ def test_link_down_times_out_then_heals() -> None:
     assert net.run_sync(talk()) == b"echo hi\n"
 
 
+def test_links_down_lists_the_cut_links() -> None:
+    net, srv, cli = echo_pair()
+    other = net.host("a.example", ip="10.0.0.4")
+    assert net.links_down() == []
+    net.link_down(srv, cli)
+    net.link_down("a.example", srv)
+    assert net.links_down() == [("a.example", "srv.example"), ("cli.example", "srv.example")]
+    net.link_up(cli, srv)
+    assert net.links_down() == [(other.name, "srv.example")]
+
+
 def test_link_down_holds_data_until_repair() -> None:
     net, srv, cli = echo_pair(latency=0.01)
 

@@ -134,10 +134,6 @@ class Network:
             return False
         return a == b or frozenset((a, b)) not in self._links_down
 
-    def links_down(self) -> set[frozenset[str]]:
-        """The host pairs whose link is down (figures draw them)."""
-        return set(self._links_down)
-
     @property
     def faults(self) -> Any:
         """One call per fault for what-if labs: ``net.faults.host_down(mx)`` (see simlab.sim.faults)."""
