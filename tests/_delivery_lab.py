@@ -1,9 +1,10 @@
 """The reference battery's lab host (mail.example.com) as a simlab root, for the delivery tests.
 
-lab(tmp_path) lays out a host root with the lab's main.cf, master.cf, aliases,
-virtual, vmailbox, transport, incl.list and bob's .forward (copies under
-tests/data/delivery/lab), builds the hash tables, and returns a
-PostfixContext on a VirtualLoop whose clock starts at the capture's epoch.
+lab(tmp_path) lays out the host root with postfix_lab.make_root (simlab's shipped
+copy of the lab files, installed as the battery's README says, hash tables built)
+and returns a PostfixContext on a VirtualLoop whose clock starts at the capture's
+epoch. The scenarios are the battery's (tests/data/smtp), the queue steps its
+queue capture (tests/data/queue/steps.json).
 """
 
 from __future__ import annotations
@@ -11,27 +12,15 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
+from postfix_lab import LAB  # noqa: F401  (the lab files, for tests that install them one by one)
+from postfix_lab import make_root as _make_root
 from simlab.postfix.common.context import LAB_EPOCH, PostfixContext, VirtualClock
 from simlab.sim.loop import VirtualLoop
-from simlab.sim.rootfs import init_root
 
-DATA = Path(__file__).parent / "data" / "delivery"
-LAB = DATA / "lab"
-
-LAB_FILES = {
-    "main.cf": "etc/postfix/main.cf",
-    "master.cf": "etc/postfix/master.cf",
-    "aliases": "etc/aliases",
-    "virtual": "etc/postfix/virtual",
-    "vmailbox": "etc/postfix/vmailbox",
-    "transport": "etc/postfix/transport",
-    "incl.list": "etc/postfix/incl.list",
-    "bob.forward": "home/bob/.forward",
-}
+DATA = Path(__file__).parent / "data"
 
 
 def postmap(root: Path, spec: str) -> None:
@@ -49,21 +38,7 @@ def postalias(root: Path, spec: str) -> None:
 
 
 def make_root(tmp_path: Path, main_cf_extra: str = "") -> Path:
-    root = init_root(tmp_path / "mail", hostname="mail.example.com", domain="example.com",
-                     users=["alice", "bob", "erin"])
-    for src, dst in LAB_FILES.items():
-        target = root / dst
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(LAB / src, target)
-    if main_cf_extra:
-        with open(root / "etc/postfix/main.cf", "a") as f:
-            f.write(main_cf_extra)
-    for table in ("virtual", "vmailbox", "transport"):
-        postmap(root, f"hash:/etc/postfix/{table}")
-    postalias(root, "hash:/etc/aliases")
-    for d in ("var/spool/labfiles", "var/mail/vhosts", "usr/local/bin"):
-        (root / d).mkdir(parents=True, exist_ok=True)
-    return root
+    return _make_root(tmp_path, main_cf_extra, name="mail")
 
 
 def lab(tmp_path: Path, main_cf_extra: str = "", loop: VirtualLoop | None = None) -> Any:
@@ -85,8 +60,8 @@ def queue_steps() -> list[dict[str, Any]]:
 
 
 _QID = re.compile(r"\b[0-9A-F]{10,11}\b")
-_STAMP = re.compile(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun),? (\d\d? )?(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
-                    r"( \d\d?)?( \d{4})? \d\d:\d\d:\d\d( \d{4})?( \+0000 \(UTC\))?")
+_STAMP = re.compile(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun),? ( ?\d\d? )?(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+                    r"(  ?\d\d?)?( \d{4})? \d\d:\d\d:\d\d( \d{4})?( \+0000 \(UTC\))?")   # days 1-9 are padded
 
 
 def normalize(text: str) -> str:

@@ -1,20 +1,19 @@
 """Shared fixtures for the queue tests: the lab root and the reference battery's queue files.
 
 tests/data/queue/steps.json is a copy of the real Postfix 3.7.11 capture
-(reference/postfix/queue/steps.json); tests/data/queue/lab/ holds the lab's
-main.cf, master.cf and aliases.
+(reference/postfix/queue/steps.json); the lab root is postfix_lab's (simlab's
+shipped copy of the lab files, installed as the battery's README says).
 """
 
 from __future__ import annotations
 
 import io
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
+from postfix_lab import lab_root as _lab_root
 from simlab.postfix.common.queue import QueueFile, QueueStore, Recipient
-from simlab.sim.rootfs import init_root
 
 DATA = Path(__file__).parent / "data" / "queue"
 
@@ -38,16 +37,8 @@ def lab_root(tmp: Path, **main_cf: str) -> Path:
 
 
 def install_lab(root: Path, **main_cf: str) -> Path:
-    """The reference lab's main.cf, master.cf and aliases in a fresh host root."""
-    root = init_root(root, "mail.example.com")
-    for name in ("main.cf", "master.cf"):
-        shutil.copy(DATA / "lab" / name, root / "etc/postfix" / name)
-    shutil.copy(DATA / "lab" / "aliases", root / "etc/aliases")
-    if main_cf:
-        with open(root / "etc/postfix/main.cf", "a") as f:
-            for k, v in main_cf.items():
-                f.write(f"{k} = {v}\n")
-    return root
+    """The reference lab in a host root (``main_cf`` settings are appended to main.cf)."""
+    return _lab_root(root, "".join(f"{k} = {v}\n" for k, v in main_cf.items()))
 
 
 def queue_file_from_postcat(text: str, qid: str, arrival: float) -> QueueFile:

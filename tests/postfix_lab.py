@@ -1,45 +1,43 @@
-"""The reference battery's lab host as a simlab root, with smtpd listening on the virtual network.
+"""The reference battery's lab host as a simlab root: the one lab-root builder of the tests.
 
-make_root(tmp_path)          lays out mail.example.com: the lab's main.cf, master.cf, aliases,
-                             virtual, vmailbox, transport (copies in tests/data/smtp/lab),
-                             /etc/passwd with alice, bob, erin, robot and vmail, hash tables
-                             built with postmap/postalias.
+make_root(tmp_path)          lays out mail.example.com the way the battery's README table
+                             says: simlab's shipped copy of the lab (simlab/data/lab, installed
+                             by simlab.scenarios.lab.install_lab: main.cf, master.cf, aliases,
+                             virtual, vmailbox, transport, incl.list, bob's .forward, the two
+                             lab scripts, the Dovecot files), /etc/passwd with alice, bob, erin,
+                             robot and vmail, hash tables built with postmap/postalias.
+lab_network(seed)            the whole lab system on a virtual Network: that root on host
+                             mail.example.com (10.0.0.25), the lab's two scripts registered as
+                             programs, Postfix started (master and every service), the three
+                             smtp-sinks of the battery listening; returns (net, host).
 Lab(tmp_path)                a Network with that host, a PostfixContext on it, and every
                              smtpd listener of master.cf on its port (no master, no qmgr:
                              accepted mail stays in the incoming queue).
 lab.replay(scenario)         sends each recorded client chunk, reads as many server lines as
                              Postfix sent before the next chunk; returns (expected, got) lines.
+replay_streams(r, w, sc)     the same replay on any pair of asyncio streams (virtual or real).
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import re
-import shutil
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from simlab.postfix.common.context import LAB_EPOCH, HostTrace, PostfixContext, VirtualClock, VirtualNetAccess
+from simlab.scenarios.lab import install_lab
 from simlab.sim.network import Network
 from simlab.sim.rootfs import init_root
 
 DATA = Path(__file__).parent / "data" / "smtp"
-LAB = DATA / "lab"
+LAB = Path(str(resources.files("simlab").joinpath("data/lab")))
 USERS = ["alice", "bob", "erin", "robot", "vmail"]
-LAB_FILES = {
-    "main.cf": "etc/postfix/main.cf",
-    "master.cf": "etc/postfix/master.cf",
-    "aliases": "etc/aliases",
-    "virtual": "etc/postfix/virtual",
-    "vmailbox": "etc/postfix/vmailbox",
-    "transport": "etc/postfix/transport",
-    "incl.list": "etc/postfix/incl.list",
-    "bob.forward": "home/bob/.forward",
-    "dovecot-users": "etc/dovecot/users",
-}
 PORTS = {"smtp": 25}
+# listener name in the battery -> master.cf port
+LISTENERS = {"inside": 25, "outside": 2525, "limits": 2527, "strict": 2523, "barelf": 2522}
 
 
 def scenarios() -> list[Path]:
@@ -53,27 +51,33 @@ def load(path: Path | str) -> dict[str, Any]:
     return json.loads(p.read_text())
 
 
-def _run(main: Any, argv: list[str]) -> None:
-    err = io.StringIO()
-    rc = main(argv, stdout=io.StringIO(), stderr=err)
-    assert rc == 0, err.getvalue()
+def make_root(tmp_path: Path, main_cf_extra: str = "", name: str = "mail.example.com") -> Path:
+    """The lab host's root at tmp_path/name (main_cf_extra is appended to main.cf)."""
+    return lab_root(tmp_path / name, main_cf_extra)
 
 
-def make_root(tmp_path: Path, main_cf_extra: str = "") -> Path:
-    from simlab.postfix.commands import postalias, postmap
-    root = init_root(tmp_path / "mail.example.com", hostname="mail.example.com", domain="example.com",
-                     users=USERS)
-    for src, dst in LAB_FILES.items():
-        target = root / dst
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(LAB / src, target)
+def lab_root(root: Path, main_cf_extra: str = "") -> Path:
+    """Lay out the lab host in ``root`` (which may exist): accounts, lab files, tables."""
+    root = init_root(root, hostname="mail.example.com", domain="example.com", users=USERS)
+    install_lab(root)
     if main_cf_extra:
         with open(root / "etc/postfix/main.cf", "a") as f:
             f.write(main_cf_extra)
-    for table in ("virtual", "vmailbox", "transport"):
-        _run(postmap.main, ["--root", str(root), f"hash:/etc/postfix/{table}"])
-    _run(postalias.main, ["--root", str(root), "hash:/etc/aliases"])
     return root
+
+
+def lab_network(seed: int = 1) -> tuple[Network, Any]:
+    """The lab as simlab.scenarios.lab builds it, on this module's root (with the vmail user)."""
+    from simlab.postfix.smtp_sink import smtp_sink
+    from simlab.scenarios.lab import SINKS, register_lab_programs
+    net = Network(seed=seed)
+    host = net.host("mail.example.com", ip="10.0.0.25")
+    lab_root(host.root)
+    register_lab_programs(host)
+    host.start_postfix()
+    for argv in SINKS.values():
+        smtp_sink(host, argv)
+    return net, host
 
 
 class Lab:
@@ -134,29 +138,35 @@ class Lab:
         return self.run(self._replay(scenario))
 
     async def _replay(self, scenario: dict[str, Any]) -> tuple[list[str], list[str]]:
-        steps = scenario["transcript"]
         reader, writer = await self.connect(scenario["listener"])
-        expected: list[str] = []
-        got: list[str] = []
-        i = 0
-        while i < len(steps):
-            step = steps[i]
-            i += 1
-            if step["dir"] == "S" and "line" in step:
-                expected.append(step["line"])
-                got.append(await _line(reader))
-            elif step["dir"] == "C" and "data" in step:
-                writer.write(step["data"].encode("utf-8", "surrogateescape"))
-            elif step["dir"] == "C" and step.get("event") == "client closed connection":
-                writer.close()
-            elif step["dir"] == "S" and step.get("event") == "connection closed by server":
-                expected.append("<EOF>")
-                got.append(await _line(reader))
-        writer.close()
-        while await _line(reader) not in ("<EOF>", "<TIMEOUT>"):
-            pass
+        result = await replay_streams(reader, writer, scenario)
         await asyncio.sleep(1)
-        return expected, got
+        return result
+
+
+async def replay_streams(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                         scenario: dict[str, Any], timeout: float = 60.0) -> tuple[list[str], list[str]]:
+    """Send each client chunk as recorded, read one line per recorded server line.
+
+    Returns (expected, got); a recorded "connection closed by server" is the line "<EOF>".
+    """
+    expected: list[str] = []
+    got: list[str] = []
+    for step in scenario["transcript"]:
+        if step["dir"] == "S" and "line" in step:
+            expected.append(step["line"])
+            got.append(await _line(reader, timeout))
+        elif step["dir"] == "C" and "data" in step:
+            writer.write(step["data"].encode("utf-8", "surrogateescape"))
+        elif step["dir"] == "C" and step.get("event") == "client closed connection":
+            writer.close()
+        elif step["dir"] == "S" and step.get("event") == "connection closed by server":
+            expected.append("<EOF>")
+            got.append(await _line(reader, timeout))
+    writer.close()
+    while await _line(reader, timeout) not in ("<EOF>", "<TIMEOUT>"):
+        pass
+    return expected, got
 
 
 async def _line(reader: asyncio.StreamReader, timeout: float = 60.0) -> str:

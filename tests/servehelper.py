@@ -35,10 +35,10 @@ def free_ports(n: int) -> list[int]:
 class Served:
     """A running ``simlab serve --root ROOT -v`` with its ports and its stderr lines."""
 
-    def __init__(self, root: Path, timeout: float = 20.0) -> None:
+    def __init__(self, root: Path, timeout: float = 20.0, extra_args: tuple[str, ...] = ()) -> None:
         self.root = root
         self.ports = dict(zip(SERVICES, free_ports(len(SERVICES))))
-        args = [sys.executable, "-m", "simlab", "serve", "--root", str(root), "-v"]
+        args = [sys.executable, "-m", "simlab", "serve", "--root", str(root), "-v", *extra_args]
         for name, port in self.ports.items():
             args += [f"--{name}", f"127.0.0.1:{port}"]
         self.proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
@@ -63,6 +63,17 @@ class Served:
         text = line.decode("utf-8", "replace")
         self.lines.append(text)
         return text
+
+    def drain(self) -> None:
+        """Take in what the server wrote so far, without waiting (a long run must not fill the pipe)."""
+        while self._sel.select(0):
+            chunk = os.read(self.proc.stderr.fileno(), 65536)  # type: ignore[union-attr]
+            if not chunk:
+                return
+            self._buf += chunk
+            while b"\n" in self._buf:
+                line, self._buf = self._buf.split(b"\n", 1)
+                self.lines.append(line.decode("utf-8", "replace"))
 
     def wait_for(self, pattern: str, timeout: float = 20.0, start: int = 0) -> str:
         """Block until a stderr line matches ``pattern`` (also one already read after ``start``)."""

@@ -3,15 +3,13 @@ mailq, postsuper -h/-H/-e, postqueue -f/-i as in reference steps 2-15."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from _queue_lab import DATA, install_lab, ref
+from _queue_lab import install_lab, ref
 from simlab import Network
-from simlab.postfix.commands import newaliases, postmap
 from simlab.postfix.system import PostfixSystem
 
 REASON = "(connect to 127.0.0.1[127.0.0.1]:2599: Connection refused)"
@@ -24,11 +22,7 @@ def live(tmp_path: Path) -> tuple[Network, PostfixSystem]:
         pytest.skip("qmgr not available")
     net = Network(seed=1, workdir=tmp_path)
     host = net.host("mail.example.com", ip="10.0.0.25")
-    root = install_lab(host.root)
-    assert newaliases.main(["--root", str(root)]) == 0
-    for table in ("virtual", "vmailbox", "transport"):
-        shutil.copy(DATA / "lab" / table, root / "etc/postfix" / table)
-        assert postmap.main(["--root", str(root), f"hash:/etc/postfix/{table}"]) == 0
+    install_lab(host.root)      # the lab's files and tables (newaliases, postmap done)
     pf = PostfixSystem.for_host(host)
     net.run_sync(pf.start())
     yield net, pf

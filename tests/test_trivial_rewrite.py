@@ -7,8 +7,8 @@ import re
 import pytest
 
 from _delivery_lab import lab, scenario
+from simlab.postfix.maps.tok822 import quote_822_local, unquote_822_local
 from simlab.postfix.trivial_rewrite import resolve, rewrite
-from simlab.postfix.trivial_rewrite.tok822 import quote_822_local, unquote_822_local
 
 
 @pytest.fixture

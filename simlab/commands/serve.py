@@ -3,7 +3,7 @@
 
 SUMMARY
     simlab serve --root ROOT [--smtp ADDR:PORT] [--submission ADDR:PORT]
-                 [--pop3 ADDR:PORT] [--imap ADDR:PORT] [-v]
+                 [--pop3 ADDR:PORT] [--imap ADDR:PORT] [--port-offset N] [-v]
 
 DESCRIPTION
     Starts the same Postfix-like MTA that runs on the virtual network, on
@@ -11,7 +11,10 @@ DESCRIPTION
     ROOT/etc/postfix/master.cf at the address the service names. The plain
     ``smtp`` service (port 25) moves to --smtp (default 127.0.0.1:2525) and
     ``submission`` (587) to --submission (default 127.0.0.1:2587), so no
-    privileges are needed. POP3 and IMAP serve the host's mailboxes with
+    privileges are needed. --port-offset N moves every other inet listener
+    from its master.cf port P to P+N (the reference lab's 127.0.0.1:2525,
+    2527, 2523 and 2522 smtpd listeners, when those ports are taken).
+    POP3 and IMAP serve the host's mailboxes with
     the accounts of ROOT/etc/dovecot/users.
 
     When everything listens, one line ``simlab serve: ready ...`` goes to
@@ -60,13 +63,15 @@ class StderrLog:
 
 
 async def serve(root: Path, addrs: dict[str, tuple[str, int]], verbose: bool,
-                ready: asyncio.Event | None = None, stop: asyncio.Event | None = None) -> int:
+                ready: asyncio.Event | None = None, stop: asyncio.Event | None = None,
+                port_offset: int = 0) -> int:
     """Run until ``stop`` is set (or a signal arrives); returns the exit status."""
     from ..postfix.system import PostfixSystem
     from ..store.servers import start_store_servers
 
     remap = {25: addrs["smtp"], 587: addrs["submission"]}
     pf = PostfixSystem.for_root(root, remap=remap, trace=StderrLog(verbose))
+    pf.binder.offset = port_offset
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -100,6 +105,8 @@ def main(argv: list[str]) -> int:
     for name, default in DEFAULTS.items():
         p.add_argument(f"--{name}", type=parse_addr, default=parse_addr(default), metavar="ADDR:PORT",
                        help=f"where the {name} service listens (default {default})")
+    p.add_argument("--port-offset", type=int, default=0, metavar="N",
+                   help="move every other inet listener of master.cf from port P to P+N")
     p.add_argument("-v", "--verbose", action="store_true", help="also write the maillog to stderr")
     a = p.parse_args(argv)
     root = Path(a.root)
@@ -108,4 +115,4 @@ def main(argv: list[str]) -> int:
                          f"create the host first with: simlab init {root}\n")
         return 1
     addrs = {name: getattr(a, name) for name in DEFAULTS}
-    return asyncio.run(serve(root, addrs, a.verbose))
+    return asyncio.run(serve(root, addrs, a.verbose, port_offset=a.port_offset))

@@ -60,7 +60,7 @@ INSTALL = {
     "dovecot-lab.conf": "/etc/dovecot/lab-dovecot.conf",
     "dovecot-users": "/etc/dovecot/lab-users",
 }
-USERS = ["alice", "bob", "erin", "robot"]
+USERS = ["alice", "bob", "erin", "robot", "vmail"]  # as the reference lab's /etc/passwd
 SPOOLS = ("/var/spool/labpipe", "/var/spool/labfiles", "/var/spool/labsink", "/var/mail/vhosts")
 SINKS = {
     "relay": "-h sink.example -d /var/spool/labsink/smtp-%Y%m%d%H%M%S. 127.0.0.1:2526 256",

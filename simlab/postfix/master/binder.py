@@ -13,7 +13,9 @@ DESCRIPTION
     of the host). Under ``simlab serve`` it is ``loop.create_server`` on real
     sockets: "*" becomes the wildcard given to the binder (loopback by
     default), and ``remap`` moves privileged ports (25 -> 2525) as
-    ``simlab serve --smtp`` asks.
+    ``simlab serve --smtp`` asks; ``offset`` moves every other listener by
+    that many ports (``simlab serve --port-offset``: several lab instances,
+    or a lab next to one already running, on one machine).
 
     ``listen_local`` is the public trigger endpoint of a unix/fifo service
     (Postfix's ``public/pickup``, ``public/qmgr``): only real under serve,
@@ -88,15 +90,19 @@ class RealBinder:
 
     real = True
 
-    def __init__(self, wildcard: str = "127.0.0.1", remap: dict[int, tuple[str, int]] | None = None) -> None:
+    def __init__(self, wildcard: str = "127.0.0.1", remap: dict[int, tuple[str, int]] | None = None,
+                 offset: int = 0) -> None:
         self.wildcard = wildcard
         self.remap = dict(remap or {})
+        self.offset = offset
         self.bound: list[tuple[str, int]] = []
 
     async def listen(self, addr: str, port: int, factory: Factory, component: str) -> Handle:
         host = self.wildcard if addr in ("*", "", "0.0.0.0", "::") else addr.strip("[]")
         if port in self.remap:
             host, port = self.remap[port]
+        elif self.offset:
+            port += self.offset
         loop = asyncio.get_running_loop()
         server = await loop.create_server(factory, host, port, reuse_address=True)
         if server.sockets:

@@ -13,8 +13,10 @@ DESCRIPTION
     A force-expired message (postsuper -e) is not delivered: it is logged
     "status=force-expired, returned to sender" and bounced with its last
     deferral reasons. Otherwise the old defer log is dropped and every
-    pending recipient is resolved by trivial-rewrite; recipients with the
-    same transport and nexthop share a delivery request (at most
+    pending recipient is resolved by trivial-rewrite and the recipients are
+    sorted as qmgr_message_sort() does (transport, queue name, domain, address,
+    ignoring case); recipients with the same transport and nexthop share a
+    delivery request (at most
     <transport>_destination_recipient_limit recipients; with a limit of 1
     the destination, and so the concurrency limit, is the recipient).
 
@@ -41,7 +43,6 @@ SEE ALSO
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -51,6 +52,7 @@ from ..bounce.client import Reporter
 from ..common.delivery_log import MsgStats
 from ..common.queue import QueueFile, Recipient
 from ..common.records import RecordError
+from ..maps.address import split_addr
 from ..trivial_rewrite import resolve
 from .agents import agent_for, transport_service
 from .request import DeliveryRequest, RecipientStatus, record_status
@@ -96,7 +98,7 @@ class MessageJob:
 
     def _trace_flags(self, qf: QueueFile) -> int:
         value = qf.attrs.get("trace_flags", "0")
-        return int(value) if str(value).isdigit() else 0
+        return int(value) if (str(value).isascii() and str(value).isdigit()) else 0
 
     def _reporter(self, qf: QueueFile) -> Reporter:
         stats = MsgStats(incoming_arrival=qf.arrival, active_arrival=self.active_arrival)
@@ -104,6 +106,7 @@ class MessageJob:
 
     def _requests(self, qf: QueueFile) -> list[DeliveryRequest]:
         groups: dict[tuple[str, str], list[Recipient]] = {}
+        resolved: list[tuple[str, str, Recipient]] = []
         rep = self._reporter(qf)
         for rcpt in qf.pending():
             res = resolve(self.ctx, rcpt.address, qf.sender)
@@ -115,7 +118,10 @@ class MessageJob:
                 rep.bounce(rcpt, "none", Dsn("5.1.3", "bad address syntax"))
                 self.store.mark_done("active", self.qid, rcpt)
                 continue
-            groups.setdefault((res.transport, res.nexthop), []).append(replace(rcpt, address=res.address))
+            resolved.append((res.transport, res.nexthop, replace(rcpt, address=res.address)))
+        resolved.sort(key=self._sort_key)
+        for transport, nexthop, rcpt in resolved:
+            groups.setdefault((transport, nexthop), []).append(rcpt)
         out: list[DeliveryRequest] = []
         trace_flags = self._trace_flags(qf)
         for (transport, nexthop), rcpts in groups.items():
@@ -126,6 +132,22 @@ class MessageJob:
                                            qf.arrival, dict(qf.attrs), self.active_arrival,
                                            trace_flags=trace_flags))
         return out
+
+    def _sort_key(self, item: tuple[str, str, Recipient]) -> tuple[str, str, int, str, str]:
+        """qmgr_message_sort(): transport, queue name, recipient domain, then address (no case).
+
+        The queue name is the nexthop, or user@nexthop (extension removed) for a transport
+        that takes one recipient per delivery.
+        """
+        transport, nexthop, rcpt = item
+        queue = nexthop
+        if transport != "error" and self.qmgr.recipient_limit(transport) == 1:
+            local = rcpt.address.rpartition("@")[0] if "@" in rcpt.address else rcpt.address
+            user = split_addr(local, self.ctx.config["recipient_delimiter"])
+            queue = f"{user[0] if user else local}@{nexthop}"
+        at = rcpt.address.rfind("@")
+        domain = rcpt.address[at:].lower() if at >= 0 else ""
+        return transport, queue.lower(), int(at < 0), domain, rcpt.address.lower()
 
     # -- one delivery request ------------------------------------------------------------------
     async def _dispatch(self, req: DeliveryRequest) -> None:
@@ -221,7 +243,4 @@ class MessageJob:
         delay = now - created if created > 0 else 0.0
         delay = min(delay, cfg.get_time("maximal_backoff_time"))
         delay = max(delay, cfg.get_time("minimal_backoff_time"))
-        self.store.move(self.qid, "active", "deferred")
-        path = self.store.locate("deferred", self.qid)
-        if path is not None:
-            os.utime(path, (now + delay, now + delay))
+        self.store.move(self.qid, "active", "deferred", when=now + delay)

@@ -47,6 +47,7 @@ from typing import Any, AsyncIterator
 
 from ..common.delivery_log import daemon_pid
 from ..common.queue import QueueStore
+from ..common.services import master_services
 from .active import MessageJob
 
 
@@ -113,7 +114,6 @@ class QueueManager:
         self._wake: asyncio.Future[None] | None = None
         self._unsubscribe: Any = None
         self._next_deferred = 0.0
-        self._services: tuple[Any, Any, list[Any]] | None = None
 
     def _own_pid(self) -> int:
         from ..master.master import current_process
@@ -131,15 +131,7 @@ class QueueManager:
 
     def services(self) -> list[Any]:
         """master.cf's services, re-read when the file changes."""
-        cfg = self.ctx.config
-        path = cfg.config_dir / "master.cf"
-        try:
-            stamp = (path.stat().st_mtime_ns, path.stat().st_size)
-        except OSError:
-            stamp = None
-        if self._services is None or self._services[0] != stamp or self._services[1] is not cfg:
-            self._services = (stamp, cfg, list(cfg.services))
-        return self._services[2]
+        return master_services(self.ctx)
 
     def recipient_limit(self, transport: str) -> int:
         return _param(self.ctx.config, transport, "destination_recipient_limit")
