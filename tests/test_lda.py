@@ -159,9 +159,6 @@ def test_lda_as_mailbox_command_delivers_and_mails_a_rejection_for_a_full_mailbo
     net.close()
 
 
-@pytest.mark.xfail(strict=True, reason="local(8) owner: Postfix hands mailbox_command to /bin/sh "
-                   "unexpanded ($RECIPIENT is the shell's environment variable, see local/command.c); "
-                   "simlab's local expands it to '' and simulated hosts have no /bin/sh")
 def test_lda_mailbox_command_with_shell_variables() -> None:
     net, mail, store, alice = _mail_host('/usr/lib/dovecot/deliver -f "$SENDER" -a "$RECIPIENT"')
     try:

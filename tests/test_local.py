@@ -206,16 +206,17 @@ def test_local_home_mailbox_maildir(ctx):
 
 
 def test_local_mailbox_command(ctx):
+    """mailbox_command is not $name-expanded (postconf(5)): "$EXTENSION" is the shell's variable."""
     got = []
     register_command(ctx, "/usr/bin/procmail", lambda run: got.append((run.argv, run.uid)) or 0)
     try:
-        ctx.config = ctx.config.clone(mailbox_command="/usr/bin/procmail -a $extension -d $user")
+        ctx.config = ctx.config.clone(mailbox_command='/usr/bin/procmail -a "$EXTENSION" -d $USER $user')
         deliver_now(ctx, "bob@example.com", ["alice+x@example.com"], MSG)
     finally:
         unregister_command(ctx, "/usr/bin/procmail")
-    assert got == [(["/usr/bin/procmail", "-a", "x", "-d", "alice"], 1000)]
+    assert got == [(["/usr/bin/procmail", "-a", "x", "-d", "alice"], 1000)]      # $user: unset
     assert local_lines(ctx)[0].endswith(
-        "status=sent (delivered to command: /usr/bin/procmail -a x -d alice)")
+        'status=sent (delivered to command: /usr/bin/procmail -a "$EXTENSION" -d $USER $user)')
 
 
 def test_local_mailbox_size_limit(ctx):

@@ -3,7 +3,8 @@
 
 SUMMARY
     ex = Exercise("Make example.net a virtual mailbox domain", check=check_fn, hint="Look at ...")
-    ex.check(answer)        # -> CheckResult; in a notebook also shows it
+    ex.check(answer);       # -> CheckResult, shown once in a notebook (with or without the ";")
+    ex.run_check(answer)    # -> CheckResult, shows nothing (a cell ending in it shows the result)
     ex                      # displays the task with its Hint button
 
 DESCRIPTION
@@ -15,6 +16,11 @@ DESCRIPTION
 
     A check that itself fails (the student's cell broke something) is shown as
     a message, never as a traceback.
+
+    A CheckResult shows itself in colour (green: passes, red: not yet).
+    ``check`` shows it at once, so ``ex.check(x);`` works; a result already
+    shown by the running cell is not shown again when it is also the cell's
+    last value, so ``ex.check(x)`` without the ";" shows it once too.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ CheckFn = Callable[..., list[str]]
 class CheckResult:
     ok: bool
     problems: tuple[str, ...] = ()
+    # the cell run (IPython execution count) that showed this result; not part of its value
+    _shown_in: int | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def message(self) -> str:
@@ -38,6 +46,17 @@ class CheckResult:
 
     def __str__(self) -> str:
         return self.message
+
+    def _repr_html_(self) -> str:
+        return _result_html(self)
+
+    def _ipython_display_(self) -> None:
+        count = _cell_run()
+        if count is not None and self._shown_in == count:
+            return                      # ex.check(...) as a cell's last value: shown already
+        object.__setattr__(self, "_shown_in", count)
+        from IPython.display import display
+        display({"text/html": self._repr_html_(), "text/plain": self.message}, raw=True)
 
 
 @dataclass
@@ -65,9 +84,10 @@ class Exercise:
         return result
 
     def check(self, *answer: Any, **kw: Any) -> CheckResult:
-        """Run the check and, in a notebook, show the result."""
+        """Run the check and, in a notebook, show the result (once per cell run, whatever the cell ends with)."""
         result = self.run_check(*answer, **kw)
-        _show_html(_result_html(result))
+        if _cell_run() is not None:
+            result._ipython_display_()
         return result
 
     # -- notebook display ----------------------------------------------------------
@@ -102,6 +122,16 @@ def _esc(text: str) -> str:
 def _result_html(r: CheckResult) -> str:
     colour = "#2ca02c" if r.ok else "#d62728"
     return f"<div style='color:{colour};white-space:pre-wrap'>{_esc(r.message)}</div>"
+
+
+def _cell_run() -> int | None:
+    """The execution count of the running cell, or None outside IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    return None if shell is None else int(shell.execution_count)
 
 
 def _show_html(text: str) -> None:

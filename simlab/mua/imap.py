@@ -175,11 +175,13 @@ class IMAPClient:
         if len(words) >= 4 and str(words[0]).upper() == "LIST":
             name = words[3]
             self.folders.append(name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name))
-        elif len(words) >= 2 and str(words[1]).upper() == "EXISTS" and str(words[0]).isdigit():
+        elif len(words) >= 2 and str(words[1]).upper() == "EXISTS" and str(words[0]).isascii() \
+                and str(words[0]).isdigit():
             self.exists = int(words[0])
         elif len(words) >= 3 and str(words[1]).upper() == "FETCH" and isinstance(words[2], list):
             items = words[2]
-            info: dict[str, Any] = {"seq": int(words[0]) if str(words[0]).isdigit() else 0}
+            seq = str(words[0])
+            info: dict[str, Any] = {"seq": int(seq) if seq.isascii() and seq.isdigit() else 0}
             for key, value in zip(items[::2], items[1::2], strict=False):
                 k = str(key).upper()
                 if k == "UID":

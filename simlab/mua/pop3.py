@@ -128,16 +128,16 @@ class POP3Client:
             self.error = first
         elif state is P.STAT:
             words = first.split()
-            self.count = int(words[1]) if len(words) > 1 and words[1].isdigit() else 0
+            self.count = int(words[1]) if len(words) > 1 and (words[1].isascii() and words[1].isdigit()) else 0
         elif state is P.LIST and status == "+OK":
             for ln in lines:
                 num, _, size = ln.decode("ascii", "replace").partition(" ")
-                if num.isdigit() and size.strip().isdigit():
+                if num.isascii() and num.isdigit() and size.strip().isascii() and size.strip().isdigit():
                     self.sizes[int(num)] = int(size)
         elif state is P.UIDL and status == "+OK":
             for ln in lines:
                 num, _, uid = ln.decode("ascii", "replace").partition(" ")
-                if num.isdigit():
+                if num.isascii() and num.isdigit():
                     self.uids[int(num)] = uid.strip()
         elif state is P.RETR and status == "+OK":
             n = self._next - 1

@@ -18,16 +18,22 @@ DESCRIPTION
     ``run.stdout`` and returns its exit status (None means 0); it may be a
     coroutine function, and then it runs in virtual time.
 
-    A few programs exist on every host: /bin/true, /bin/false and /bin/cat
+    A few programs exist on every host: /bin/true, /bin/false, /bin/cat and
+    /bin/sh (simlab.sim.shell: a small sh -c that runs the host's programs)
     (and their /usr/bin names).
 
+    local(8) and pipe(8) both run commands through ``run_command``, so one
+    registration serves an alias ``"|/usr/local/bin/x"``, a .forward, a
+    mailbox_command and a master.cf ``argv=``.
+
     ``run_command`` runs a registered callable when there is one. Otherwise,
-    under ``simlab serve`` (``real=True``) it starts the real executable with
+    under ``simlab serve`` (``real``, the default there) it starts the real executable with
     asyncio.create_subprocess_exec (the command path under the root when that
     file exists, else the path itself); on the virtual network an unknown
     command fails as execvp would: exit status 1 and "execvp ...: No such file
     or directory" on its output. Standard error is merged into the output, as
-    Postfix captures it.
+    Postfix captures it. Under ``simlab serve`` /bin/sh is the real shell
+    (unless the host registered its own).
 
 SEE ALSO
     pipe(8), local(8), execvp(3)
@@ -111,6 +117,16 @@ def find_command(where: Any, path: str) -> CommandFn | None:
     return _REGISTRY.get(_root_key(where), {}).get(path) or _EVERYWHERE.get(path)
 
 
+async def call_program(fn: CommandFn, run: CommandRun) -> CommandResult:
+    """Run a registered program to its end (no time limit) and collect its result."""
+    got = fn(run)
+    if inspect.isawaitable(got):
+        got = await got
+    if isinstance(got, CommandResult):
+        return got
+    return CommandResult(int(got or 0), bytes(run.stdout))
+
+
 def _true(run: CommandRun) -> int:
     return 0
 
@@ -132,41 +148,59 @@ def _cat(run: CommandRun) -> int:
     return 0
 
 
+SHELLS = ("/bin/sh", "/usr/bin/sh", "/bin/dash", "/usr/bin/dash")
+
+
+def _sh(run: CommandRun) -> Awaitable[int]:
+    from ..sim.shell import sh
+    return sh(run)
+
+
 for _prefix in ("/bin", "/usr/bin"):
     _EVERYWHERE[f"{_prefix}/true"] = _true
     _EVERYWHERE[f"{_prefix}/false"] = _false
     _EVERYWHERE[f"{_prefix}/cat"] = _cat
+for _shell in SHELLS:
+    _EVERYWHERE[_shell] = _sh
+
+
+def is_real(ctx: Any) -> bool:
+    """Does ``ctx`` run on real sockets (``simlab serve``) rather than the virtual network?"""
+    from .common.context import RealNetAccess
+    return isinstance(getattr(ctx, "net", None), RealNetAccess)
 
 
 async def run_command(ctx: Any, argv: list[str], *, stdin: bytes = b"", user: str = "nobody",
                       uid: int = 65534, gid: int = 65534, env: dict[str, str] | None = None,
-                      cwd: str = "/", time_limit: float | None = None, real: bool = False,
+                      cwd: str = "/", time_limit: float | None = None, real: bool | None = None,
                       program: str = "pipe") -> CommandResult:
-    """Run ``argv`` on the host of ``ctx``; never raises for the command's own failures."""
+    """Run ``argv`` on the host of ``ctx``; never raises for the command's own failures.
+
+    ``real`` (default: whether ``ctx`` is on real sockets, i.e. ``simlab
+    serve``) allows starting an unregistered program as a real process.
+    """
     env = dict(env or {})
+    if real is None:
+        real = is_real(ctx)
     fn = find_command(ctx.root, argv[0])
+    if real and fn is _EVERYWHERE.get(argv[0]) and argv[0] in SHELLS:
+        fn = None
     if fn is not None:
         run = CommandRun(list(argv), stdin, env, user, uid, gid, Path(ctx.root), ctx.now(), cwd)
-
-        async def call() -> Any:
-            got = fn(run)
-            return await got if inspect.isawaitable(got) else got
-
         try:
-            got = await asyncio.wait_for(call(), time_limit) if time_limit else await call()
+            if time_limit:
+                return await asyncio.wait_for(call_program(fn, run), time_limit)
+            return await call_program(fn, run)
         except asyncio.TimeoutError:
             return CommandResult(-9, bytes(run.stdout), timed_out=True)
-        if isinstance(got, CommandResult):
-            return got
-        return CommandResult(int(got or 0), bytes(run.stdout))
     if real:
-        return await _run_real(ctx, argv, stdin, env, cwd, time_limit)
+        return await _run_real(ctx, argv, stdin, env, cwd, time_limit, program)
     return CommandResult(1, f"{program}: fatal: pipe_command: execvp {argv[0]}: "
                             f"No such file or directory\n".encode())
 
 
 async def _run_real(ctx: Any, argv: list[str], stdin: bytes, env: dict[str, str], cwd: str,
-                    time_limit: float | None) -> CommandResult:
+                    time_limit: float | None, program: str = "pipe") -> CommandResult:
     under_root = ctx.path(argv[0])
     exe = str(under_root) if under_root.exists() else argv[0]
     workdir = ctx.path(cwd) if ctx.path(cwd).is_dir() else None
@@ -176,7 +210,7 @@ async def _run_real(ctx: Any, argv: list[str], stdin: bytes, env: dict[str, str]
             stderr=asyncio.subprocess.STDOUT, env={"PATH": "/usr/bin:/bin", **env},
             cwd=str(workdir) if workdir else None)
     except OSError as e:
-        return CommandResult(1, f"pipe: fatal: pipe_command: execvp {argv[0]}: {e.strerror}\n".encode())
+        return CommandResult(1, f"{program}: fatal: pipe_command: execvp {argv[0]}: {e.strerror}\n".encode())
     try:
         out, _ = await asyncio.wait_for(proc.communicate(stdin), time_limit)
     except asyncio.TimeoutError:

@@ -407,7 +407,7 @@ def parse_args(argv: str | list[str]) -> tuple[SinkOptions, str, int]:
         else:
             rest.append(a)
         i += 1
-    if len(rest) != 2 or not rest[1].isdigit():
+    if len(rest) != 2 or not (rest[1].isascii() and rest[1].isdigit()):
         raise ValueError("smtp-sink: fatal: usage: smtp-sink [options] [host]:port backlog")
     return opt, rest[0], int(rest[1])
 

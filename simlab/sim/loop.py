@@ -50,6 +50,8 @@ class VirtualLoop(asyncio.AbstractEventLoop):
         self._ready: collections.deque[asyncio.Handle] = collections.deque()
         self._scheduled: list[tuple[float, int, asyncio.TimerHandle]] = []
         self._daemon: set[asyncio.TimerHandle] = set()
+        self._live = 0          # timers in _scheduled neither cancelled nor daemon (see _busy)
+        self._dead = 0          # cancelled timers still in _scheduled
         self._seq = itertools.count()
         self._running = False
         self._stopping = False
@@ -70,7 +72,8 @@ class VirtualLoop(asyncio.AbstractEventLoop):
 
     # -- scheduling ----------------------------------------------------------
     def call_soon(self, callback, *args, context=None):  # type: ignore[override]
-        self._check_closed()
+        if self._closed:
+            self._check_closed()
         handle = asyncio.Handle(callback, args, self, context)
         self._ready.append(handle)
         return handle
@@ -81,16 +84,42 @@ class VirtualLoop(asyncio.AbstractEventLoop):
         return self.call_at(self._time + max(0.0, float(delay)), callback, *args, context=context, daemon=daemon)
 
     def call_at(self, when, callback, *args, context=None, daemon: bool = False):  # type: ignore[override]
-        self._check_closed()
-        handle = asyncio.TimerHandle(float(when), callback, args, self, context)
-        heapq.heappush(self._scheduled, (handle.when(), next(self._seq), handle))
-        handle._scheduled = True  # type: ignore[attr-defined]
+        if self._closed:
+            self._check_closed()
+        when = float(when)
         if daemon:
+            handle = _DaemonTimerHandle(when, callback, args, self, context)
             self._daemon.add(handle)
+        else:
+            handle = asyncio.TimerHandle(when, callback, args, self, context)
+            self._live += 1
+        heapq.heappush(self._scheduled, (when, next(self._seq), handle))
+        handle._scheduled = True  # type: ignore[attr-defined]
         return handle
 
     def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
-        self._daemon.discard(handle)
+        if handle._scheduled:  # type: ignore[attr-defined]
+            if type(handle) is _DaemonTimerHandle:
+                self._daemon.discard(handle)
+            else:
+                self._live -= 1
+            self._dead += 1
+            if self._dead > 256 and 2 * self._dead > len(self._scheduled):
+                self._compact(handle)
+        elif type(handle) is _DaemonTimerHandle:
+            self._daemon.discard(handle)
+
+    def _compact(self, cancelling: asyncio.TimerHandle) -> None:
+        """Drop cancelled timers from the heap (the order of the others is kept: (when, seq) is unique)."""
+        keep = []
+        for entry in self._scheduled:
+            if entry[2]._cancelled or entry[2] is cancelling:  # type: ignore[attr-defined]
+                entry[2]._scheduled = False  # type: ignore[attr-defined]
+            else:
+                keep.append(entry)
+        heapq.heapify(keep)
+        self._scheduled = keep
+        self._dead = 0
 
     async def sleep(self, delay: float, *, daemon: bool = False) -> None:
         """``asyncio.sleep`` that may be marked as not keeping ``run()`` busy."""
@@ -137,6 +166,7 @@ class VirtualLoop(asyncio.AbstractEventLoop):
         self._ready.clear()
         self._scheduled.clear()
         self._daemon.clear()
+        self._live = self._dead = 0
 
     def _check_closed(self) -> None:
         if self._closed:
@@ -144,17 +174,14 @@ class VirtualLoop(asyncio.AbstractEventLoop):
 
     def _busy(self) -> bool:
         """True while something other than daemon timers is pending."""
-        if self._ready:
-            return True
-        for _, _, h in self._scheduled:
-            if not h._cancelled and h not in self._daemon:  # type: ignore[attr-defined]
-                return True
-        return False
+        return bool(self._ready) or self._live > 0
 
     def _next_when(self) -> float | None:
-        while self._scheduled and self._scheduled[0][2]._cancelled:  # type: ignore[attr-defined]
-            heapq.heappop(self._scheduled)
-        return self._scheduled[0][0] if self._scheduled else None
+        scheduled = self._scheduled
+        while scheduled and scheduled[0][2]._cancelled:  # type: ignore[attr-defined]
+            heapq.heappop(scheduled)[2]._scheduled = False  # type: ignore[attr-defined]
+            self._dead -= 1
+        return scheduled[0][0] if scheduled else None
 
     def _run_once(self, until: float | None) -> bool:
         """Run one batch of due handles; False when there is nothing to do before ``until``."""
@@ -164,14 +191,22 @@ class VirtualLoop(asyncio.AbstractEventLoop):
                 return False
             if when > self._time:
                 self._time = when
-        while self._scheduled and self._scheduled[0][0] <= self._time:
-            _, _, handle = heapq.heappop(self._scheduled)
+        scheduled, ready, now = self._scheduled, self._ready, self._time
+        while scheduled and scheduled[0][0] <= now:
+            handle = heapq.heappop(scheduled)[2]
             handle._scheduled = False  # type: ignore[attr-defined]
-            self._daemon.discard(handle)
-            if not handle._cancelled:  # type: ignore[attr-defined]
-                self._ready.append(handle)
-        for _ in range(len(self._ready)):
-            handle = self._ready.popleft()
+            daemon = type(handle) is _DaemonTimerHandle
+            if daemon:
+                self._daemon.discard(handle)
+            if handle._cancelled:  # type: ignore[attr-defined]
+                self._dead -= 1
+            else:
+                if not daemon:
+                    self._live -= 1
+                ready.append(handle)
+        popleft = ready.popleft
+        for _ in range(len(ready)):
+            handle = popleft()
             if not handle._cancelled:  # type: ignore[attr-defined]
                 handle._run()
         return True
@@ -278,6 +313,12 @@ class VirtualLoop(asyncio.AbstractEventLoop):
 
     def run_in_executor(self, executor, func, *args):  # type: ignore[override]
         raise RuntimeError("the virtual network has no threads: call the function directly")
+
+
+class _DaemonTimerHandle(asyncio.TimerHandle):
+    """A timer that does not keep ``run()`` busy (see VirtualLoop.call_at)."""
+
+    __slots__ = ()
 
 
 def _set_result_unless_cancelled(fut: asyncio.Future[Any], result: Any) -> None:

@@ -3,7 +3,8 @@
 
 SUMMARY
     init_root(root, hostname="mail.example.com", users=["alice", "bob"])
-    accounts(root)   -> list[Account]   (the lines of ROOT/etc/passwd)
+    accounts(root)   -> list[PasswdEntry]   (the lines of ROOT/etc/passwd)
+    read_passwd(path) -> {name: PasswdEntry}  (getpwnam()'s view of a passwd file)
 
 DESCRIPTION
     A host is a Unix machine in a folder (design principle 3): its accounts
@@ -13,6 +14,8 @@ DESCRIPTION
     the ``postfix`` pseudo-account and the ``postdrop`` group, main.cf and
     master.cf, /etc/aliases with postmaster, the spool folders, home folders,
     and Dovecot's passwd-file (``NAME:{PLAIN}NAME-pw``) for the store.
+    ``read_passwd`` is the one passwd parser: Postfix's context, the
+    scenarios and the Dovecot-like store all read accounts through it.
 """
 
 from __future__ import annotations
@@ -68,8 +71,8 @@ maillog_file = /var/log/mail.log
 
 
 @dataclass(frozen=True)
-class Account:
-    """One line of /etc/passwd."""
+class PasswdEntry:
+    """One account: a line of /etc/passwd."""
 
     name: str
     uid: int
@@ -83,16 +86,30 @@ class Account:
         return not self.shell.endswith(("nologin", "false"))
 
 
-def accounts(root: Path) -> list[Account]:
-    """The accounts of the host whose root folder is ``root``."""
-    path = Path(root) / "etc/passwd"
-    out = []
-    if path.exists():
-        for line in path.read_text().splitlines():
-            parts = line.split(":")
-            if len(parts) == 7 and not line.startswith("#"):
-                out.append(Account(parts[0], int(parts[2]), int(parts[3]), parts[4], parts[5], parts[6]))
+def read_passwd(path: Path) -> dict[str, PasswdEntry]:
+    """Parse a Unix passwd file; malformed lines are skipped as getpwnam() does (first entry wins)."""
+    out: dict[str, PasswdEntry] = {}
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except (FileNotFoundError, NotADirectoryError):
+        return out
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split(":")
+        if len(parts) < 7:
+            continue
+        try:
+            uid, gid = int(parts[2]), int(parts[3])
+        except ValueError:
+            continue
+        out.setdefault(parts[0], PasswdEntry(parts[0], uid, gid, parts[4], parts[5], parts[6]))
     return out
+
+
+def accounts(root: Path) -> list[PasswdEntry]:
+    """The accounts of the host whose root folder is ``root``, in file order."""
+    return list(read_passwd(Path(root) / "etc/passwd").values())
 
 
 def default_master_cf() -> str:

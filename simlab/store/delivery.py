@@ -50,6 +50,7 @@ from typing import Callable
 
 from ..proto.lmtp_delivery import Delivery, DeliveryResult
 from ..proto.mailbox import StorageError
+from ..sim.rootfs import read_passwd
 from .maildir import Maildir
 from .mailstore import MailStore
 from .message import MailboxError
@@ -99,16 +100,9 @@ class MailDeliverer:
             return None
         if self.store.passdb.lookup(name) is not None:
             return name
-        passwd = self.store.root / "etc" / "passwd"
-        try:
-            lines = passwd.read_text("utf-8", "replace").splitlines()
-        except OSError:
-            return None
-        for line in lines:
-            fields = line.split(":")
-            if len(fields) >= 7 and fields[0] == name and fields[2].isascii() and fields[2].isdigit() \
-                    and int(fields[2]) >= self.settings.first_valid_uid:
-                return name
+        entry = read_passwd(self.store.root / "etc" / "passwd").get(name)
+        if entry is not None and entry.uid >= self.settings.first_valid_uid:
+            return name
         return None
 
     # -- mail location -------------------------------------------------------------------
@@ -213,10 +207,9 @@ def ensure_users(root: Path, users: list[str] | tuple[str, ...]) -> None:
         init_root(root, root.name, users=list(users))
         return
     passwd = root / "etc" / "passwd"
-    lines = passwd.read_text().splitlines()
-    names = {ln.split(":", 1)[0] for ln in lines}
-    rows = [ln.split(":") for ln in lines]
-    uids = [int(f[2]) for f in rows if len(f) >= 7 and f[2].isascii() and f[2].isdigit()]
+    known_accounts = read_passwd(passwd)
+    names = set(known_accounts)
+    uids = [e.uid for e in known_accounts.values()]
     next_uid = max([u for u in uids if 1000 <= u < 60000] + [999]) + 1
     users_file = root / "etc" / "dovecot" / "users"
     users_file.parent.mkdir(parents=True, exist_ok=True)

@@ -70,6 +70,11 @@ def _clean(value: str) -> str:
     return value.replace("\r", " ").replace("\n", " ")
 
 
+def _is_number(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts "²", which int() refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def encode_record(rec: LogRecord) -> str:
     out = []
     for f in fields(LogRecord):
@@ -97,11 +102,11 @@ def decode_records(text: str) -> list[LogRecord]:
             kw.setdefault("action", "")
             kw.setdefault("reason", "")
             if "offset" in kw:
-                kw["offset"] = int(kw["offset"]) if str(kw["offset"]).lstrip("-").isdigit() else None
+                kw["offset"] = int(kw["offset"]) if _is_number(str(kw["offset"]).lstrip("-")) else None
             if "log_time" in kw:
-                kw["log_time"] = int(kw["log_time"]) if str(kw["log_time"]).isdigit() else 0
+                kw["log_time"] = int(kw["log_time"]) if _is_number(str(kw["log_time"])) else 0
             if "notify" in kw:
-                kw["notify"] = notify_words(int(kw["notify"])) if kw["notify"].isdigit() else ""
+                kw["notify"] = notify_words(int(kw["notify"])) if _is_number(kw["notify"]) else ""
             out.append(LogRecord(**kw))
         block.clear()
 

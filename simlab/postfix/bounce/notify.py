@@ -78,7 +78,7 @@ class Original:
         return cls(qid=qf.qid, sender=qf.sender, arrival=qf.arrival, content=qf.content,
                    size=qf.size or len(qf.content), envid=attrs.get("dsn_envid", ""),
                    ret=ret, encoding=attrs.get("encoding", ""),
-                   trace_flags=int(flags) if str(flags).isdigit() else 0)
+                   trace_flags=int(flags) if (str(flags).isascii() and str(flags).isdigit()) else 0)
 
 
 def line_wrap(text: str, length: int = LENGTH, indent: int = INDENT) -> list[str]:

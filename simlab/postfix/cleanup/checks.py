@@ -123,7 +123,7 @@ class ContentChecks:
             return text
         if up in ("DUNNO", "OK"):
             return text
-        if action[:3].isdigit() and action[0] in "45":
+        if action[:3].isascii() and action[:3].isdigit() and action[0] in "45":
             dsn, msg = _dsn(f"{action[0]}.7.1", rest or "message content rejected")
             self.s.log_action("reject", f"{where} {shown}", f"{dsn} {msg}")
             if self.verdict != "reject":

@@ -15,7 +15,7 @@ DESCRIPTION
        expands recipients through virtual_alias_maps, dropping duplicates;
        the original recipient is kept for X-Original-To and orig_to=;
     2. walks the headers: drops Return-Path: and Content-Length:, applies
-       header_checks, counts Received: headers against hopcount_limit
+       header_checks, drops Bcc: and Resent-Bcc:, counts Received: headers against hopcount_limit
        ("554 5.4.0 Error: too many hops", logged "message rejected:
        hopcount exceeded"), logs ``QID: message-id=<...>``, and in the
        local rewrite context rewrites addresses in From:/To:/Cc:... ;
@@ -29,11 +29,17 @@ DESCRIPTION
     the remote context rewrites headers only when remote_header_rewrite_domain
     is set.
 
+    Like the cleanup daemon, a session reads main.cf plus the ``-o``
+    overrides of the master.cf service the caller names in its
+    cleanup_service_name (default "cleanup"); receive_override_options is
+    the caller's (smtpd's or pickup's) setting. Log lines carry that
+    service's syslog_name.
+
 PARAMETERS
     hopcount_limit, message_size_limit, always_add_missing_headers,
     remote_header_rewrite_domain, header_checks, body_checks,
-    delay_warning_time, receive_override_options, myhostname, and those of
-    rewrite.py.
+    delay_warning_time, receive_override_options, cleanup_service_name,
+    syslog_name, myhostname, and those of rewrite.py.
 
 SEE ALSO
     cleanup(8), ADDRESS_REWRITING_README, header_checks(5)
@@ -77,14 +83,16 @@ class CleanupSession:
     def __init__(self, ctx: Any, service_config: Any, client: ClientInfo) -> None:
         from ..common.queue import new_queue_id
         self.ctx = ctx
-        self.cfg = ctx.config
+        from ..common.maillog import ident
+        from ..common.services import service_settings
+        caller = service_config if service_config is not None else ctx.config
+        self.cfg = service_settings(ctx, _get(caller, "cleanup_service_name") or "cleanup")
         self.client = client
-        self.overrides = set(_words(_get(service_config if service_config is not None else ctx.config,
-                                          "receive_override_options")))
+        self.overrides = set(_words(_get(caller, "receive_override_options")))
         self.qid = new_queue_id(ctx)
         self.pool = ctx.pid_pool("cleanup")
         self.pid = self.pool.take()
-        self.ident = "postfix/cleanup"
+        self.ident = ident(self.cfg, "cleanup")
         self.sender = ""
         self.first_rcpt = ""
         self.actions: list[tuple[str, str]] = []
@@ -149,8 +157,10 @@ class CleanupSession:
 
         ``fullname`` (local submission; also taken from attrs["fullname"]) goes
         into the queue file and into an added From: header;
-        ``extract`` (sendmail -t) takes recipients from To:, Cc: and Bcc:
-        and removes Bcc:.
+        ``extract`` takes recipients from To:, Cc: and Bcc: (the Resent-
+        ones when there are any). sendmail -t extracts them itself and
+        pickup hands them over as ``extracted`` recipients, which stay in
+        the queue file's extracted segment, as in Postfix.
         """
         from ..common.queue import QueueFile, QueueStore, Recipient
         arrival = arrival if arrival else self.ctx.now()
@@ -193,7 +203,7 @@ class CleanupSession:
         if delay > 0:
             qf.warn_time = arrival + delay
         queue = "hold" if checks.verdict == "hold" else "incoming"
-        QueueStore(self.ctx).write(queue, qf)
+        await QueueStore(self.ctx).write_flushed(queue, qf)
         self.closed = True
         self.pool.give(self.pid)
         self.ctx.trace.record("cleanup", "cleanup", qid=self.qid, queue=queue, sender=self.sender,
@@ -235,7 +245,8 @@ class CleanupSession:
                 if key in seen:
                     continue
                 seen.add(key)
-                out.append(Recipient(address=addr, orig=orig, notify=r.notify, orcpt=r.orcpt))
+                out.append(Recipient(address=addr, orig=orig, notify=r.notify, orcpt=r.orcpt,
+                                     extracted=bool(getattr(r, "extracted", False))))
         if out:
             self.first_rcpt = out[0].address
         return out
@@ -277,8 +288,8 @@ class CleanupSession:
                 h = self._rewrite_header(h, mapper, context, name in SENDER_HEADERS)
             if self.extract and name in _extract_from(resent):
                 self.extracted += tok822.addresses(h.text.split(":", 1)[1])
-                if name.endswith("bcc"):
-                    continue
+            if name in BCC_HEADERS:
+                continue
             out.append(h)
         msg.headers = out
         self._missing(msg, seen, resent, context, arrival)
@@ -363,6 +374,11 @@ def _external(toks: list[Any]) -> str:
         return tok822.externalize(first)
     finally:
         first.prev, last.next = saved_prev, saved_next
+
+
+# Postfix's HDR_OPT_DROP recipient headers: removed from every message, after
+# header_checks saw them and after their addresses were extracted.
+BCC_HEADERS = ("bcc", "resent-bcc")
 
 
 def _extract_from(resent: bool) -> tuple[str, ...]:

@@ -32,11 +32,9 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, TextIO
 
-from ..maps import MapError
 from ..maps.aliases import iter_aliases
-from ..maps.hash import DbWriter
 from .cmdutil import Command
-from .postmap import Options, check_buildable, map_spec, read_config, run_modes, source_text
+from .postmap import Options, open_writer, read_config, run_modes
 
 USAGE = "usage: postalias [-Nfinoprsuvw] [-c config_dir] [-d key] [-q key] [map_type:]file..."
 
@@ -44,15 +42,7 @@ clock: Callable[[], float] = time.time  # YP_LAST_MODIFIED; tests pin it
 
 
 def build(cmd: Command, type_: str, name: str, opts: Options, myhostname: str) -> None:
-    if not opts.incremental and type_ == "proxy":
-        cmd.fatal("can't create maps via the proxy service")
-    data, path = source_text(cmd, name, opts.incremental)
-    check_buildable(cmd, type_)
-    try:
-        writer = DbWriter(type_, name, root=cmd.root, truncate=not opts.incremental,
-                          fold=opts.fold, dup=opts.dup, nul=opts.nul, warn=cmd.warn)
-    except MapError as exc:
-        cmd.fatal(str(exc))
+    data, path, writer = open_writer(cmd, type_, name, opts)
     try:
         for entry in iter_aliases(data, path, cmd.warn):
             writer.put(entry.name, entry.value)
@@ -75,17 +65,8 @@ def _postalias(cmd: Command) -> int:
     for o, v in pairs:
         opts.common(cmd, o, v)
     config = read_config(cmd)
-    db_type = config["default_database_type"] or "hash"
-    if not args:
-        if opts.sequence:
-            return 1
-        cmd.fatal(USAGE)
-    try:
-        specs = [":".join(map_spec(a, db_type)) for a in args]
-    except MapError as exc:
-        cmd.fatal(str(exc))
     myhostname = config["myhostname"]
-    return run_modes(cmd, opts, specs, "%s:\t%s\n",
+    return run_modes(cmd, opts, args, config, USAGE, "%s:\t%s\n",
                      lambda t, n: build(cmd, t, n, opts, myhostname))
 
 

@@ -233,7 +233,7 @@ def main(argv: list[str], *, ctx: Any = None, stdin: Any = None, stdout: Any = N
             elif o == "-r":
                 flags |= F_RAW
             elif o == "-s":
-                if not v.isdigit():
+                if not (v.isascii() and v.isdigit()):
                     cmd.fatal(f"bad offset: {v}")
                 start = int(v)
             elif o == "-v":

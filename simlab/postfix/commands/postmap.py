@@ -188,8 +188,9 @@ def file_content_b64(cmd: Command, value: str) -> tuple[str | None, str]:
     return base64.b64encode(b"\n".join(parts)).decode("ascii"), ""
 
 
-def build(cmd: Command, type_: str, name: str, opts: Options) -> None:
-    if opts.incremental is False and type_ == "proxy":
+def open_writer(cmd: Command, type_: str, name: str, opts: Options) -> tuple[str, str, DbWriter]:
+    """The source text of ``name``, its path, and a writer for its database (postmap, postalias)."""
+    if not opts.incremental and type_ == "proxy":
         cmd.fatal("can't create maps via the proxy service")
     data, path = source_text(cmd, name, opts.incremental)
     check_buildable(cmd, type_)
@@ -198,6 +199,11 @@ def build(cmd: Command, type_: str, name: str, opts: Options) -> None:
                           fold=opts.fold, dup=opts.dup, nul=opts.nul, warn=cmd.warn)
     except MapError as exc:
         cmd.fatal(str(exc))
+    return data, path, writer
+
+
+def build(cmd: Command, type_: str, name: str, opts: Options) -> None:
+    data, path, writer = open_writer(cmd, type_, name, opts)
     try:
         for lineno, key, value in postmap_records(data, path, cmd.warn):
             if opts.rhs_file:
@@ -338,21 +344,21 @@ def _postmap(cmd: Command) -> int:
         cmd.warn("ignoring -m option without -b or -h")
     if opts.mime and (opts.header or opts.body):
         cmd.fatal("MIME parsing (-m) is not available in simlab")
-    db_type = config["default_database_type"] or "hash"
+    return run_modes(cmd, opts, args, config, USAGE, "%s\t%s\n", lambda t, n: build(cmd, t, n, opts))
+
+
+def run_modes(cmd: Command, opts: Options, args: list[str], config: dict[str, str], usage: str,
+              fmt: str, builder: Callable[[str, str], None]) -> int:
+    """The -d / -q / -s / build dispatch of postmap and postalias over the table arguments."""
     if not args:
         if opts.sequence:
             return 1
-        cmd.fatal(USAGE)
+        cmd.fatal(usage)
+    db_type = config["default_database_type"] or "hash"
     try:
         specs = [":".join(map_spec(a, db_type)) for a in args]
     except MapError as exc:
         cmd.fatal(str(exc))
-    return run_modes(cmd, opts, specs, "%s\t%s\n", lambda t, n: build(cmd, t, n, opts))
-
-
-def run_modes(cmd: Command, opts: Options, specs: list[str], fmt: str,
-              builder: Callable[[str, str], None]) -> int:
-    """The -d / -q / -s / build dispatch of postmap and postalias."""
     if opts.delkey is not None:
         keys = [line.rstrip("\n") for line in cmd.stdin] if opts.delkey == "-" else [opts.delkey]
         return 0 if delete(cmd, specs, keys, opts) else 1

@@ -27,7 +27,6 @@ SEE ALSO
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from typing import Any
@@ -72,20 +71,8 @@ def flush_queue(cmd: Command) -> None:
 
 def requeue_deferred(cmd: Command, qids: list[str]) -> int:
     """flush(8)'s flush_one_file(): deferred -> incoming, with a fresh time stamp."""
-    store = cmd.store
-    moved = 0
-    for qid in qids:
-        path = store.locate("deferred", qid)
-        if path is None:
-            continue
-        now = cmd.ctx.now()
-        try:
-            os.utime(path, (now, now))
-            store.move(qid, "deferred", "incoming")
-        except FileNotFoundError:
-            continue
-        moved += 1
-    return moved
+    from ..flush import requeue
+    return requeue(cmd.ctx, cmd.store, qids)
 
 
 def flush_file(cmd: Command, qid: str) -> None:
@@ -102,22 +89,8 @@ def flush_file(cmd: Command, qid: str) -> None:
 
 def site_allowed(cmd: Command, site: str) -> bool:
     """Is ``site`` one of fast_flush_domains (domain_list matching, parent domains included)?"""
-    site = site.lower().rstrip(".")
-    for item in cmd.ctx.config.get_list("fast_flush_domains"):
-        item = item.lower().rstrip(".")
-        if ":" in item and not item.startswith("["):
-            try:
-                if cmd.ctx.map(item).lookup(site) is not None:
-                    return True
-            except Exception:
-                continue
-            continue
-        if item.startswith("."):
-            if site.endswith(item):
-                return True
-        elif site == item or site.endswith("." + item):
-            return True
-    return False
+    from ..flush import site_allowed as allowed
+    return allowed(cmd.ctx, site)
 
 
 def flush_site(cmd: Command, site: str) -> None:
@@ -126,17 +99,8 @@ def flush_site(cmd: Command, site: str) -> None:
         cmd.fatal("Cannot flush mail queue - mail system is down", EX_UNAVAILABLE)
     if not site_allowed(cmd, site):
         cmd.fatal(f'Flush service is not configured for destination "{site}"', EX_UNAVAILABLE)
-    want = site.lower().strip("[]").rstrip(".")
-    store = cmd.store
-    qids = []
-    for qid in store.list("deferred"):
-        try:
-            qf = store.read("deferred", qid)
-        except (OSError, ValueError):
-            continue
-        if any(r.address.rpartition("@")[2].lower().rstrip(".") == want for r in qf.pending()):
-            qids.append(qid)
-    requeue_deferred(cmd, qids)
+    from ..flush import site_queue_ids
+    requeue_deferred(cmd, site_queue_ids(cmd.store, site))
     trigger(cmd.ctx, "qmgr", QMGR_SCAN_INCOMING, root=cmd.root)
 
 

@@ -14,7 +14,9 @@ DESCRIPTION
             deferred) with its defer/bounce/trace logs; ``ALL`` deletes
             every message of the named queues, ``-`` reads ids from stdin.
     -h ID   put on hold: move to the hold queue (from incoming, active,
-            deferred); -H ID releases it to the deferred queue.
+            deferred); -H ID releases it to the deferred queue with the
+            current time as time stamp, so the queue manager's next
+            deferred queue scan retries it.
     -r ID   requeue: move to the maildrop, where pickup and cleanup make a
             new queue file of it (rewriting applies again).
     -e ID   force expiry: the queue manager returns it to the sender on its

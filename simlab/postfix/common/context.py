@@ -34,11 +34,14 @@ SEE ALSO
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol, runtime_checkable
+
+from ...sim.rootfs import PasswdEntry, read_passwd
 
 if TYPE_CHECKING:
     from ...sim.loop import VirtualLoop
@@ -255,36 +258,13 @@ class RealNetAccess:
         return await asyncio.open_connection(addr, port)
 
 
-# -- accounts -------------------------------------------------------------------------
-@dataclass(frozen=True)
-class PasswdEntry:
-    name: str
-    uid: int
-    gid: int
-    gecos: str
-    home: str
-    shell: str
-
-
-def read_passwd(path: Path) -> dict[str, PasswdEntry]:
-    """Parse a Unix passwd file; malformed lines are skipped as getpwnam() does."""
-    out: dict[str, PasswdEntry] = {}
+def _stat_stamp(path: str) -> tuple[int, int] | None:
+    """_stamp() of a path given as a string."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return out
-    for line in text.splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        parts = line.split(":")
-        if len(parts) < 7:
-            continue
-        try:
-            uid, gid = int(parts[2]), int(parts[3])
-        except ValueError:
-            continue
-        out.setdefault(parts[0], PasswdEntry(parts[0], uid, gid, parts[4], parts[5], parts[6]))
-    return out
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:
@@ -315,6 +295,7 @@ class PostfixContext:
     log: "MailLog" = field(init=False)
     _maps: dict[str, tuple[Any, Any]] = field(default_factory=dict, init=False, repr=False)
     _passwd: tuple[Any, dict[str, PasswdEntry]] | None = field(default=None, init=False, repr=False)
+    _paths: dict[str, tuple[Path, Path]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         from .maillog import MailLog
@@ -341,7 +322,15 @@ class PostfixContext:
     # -- files ------------------------------------------------------------------------
     def path(self, unix_path: str) -> Path:
         """The real file behind a Unix path of this host."""
-        return self.root / str(unix_path).lstrip("/")
+        key = unix_path if type(unix_path) is str else str(unix_path)
+        hit = self._paths.get(key)
+        if hit is not None and hit[0] is self.root:
+            return hit[1]
+        p = self.root / key.lstrip("/")
+        if len(self._paths) > 512:
+            self._paths.clear()
+        self._paths[key] = (self.root, p)
+        return p
 
     def now(self) -> float:
         return self.clock.now()
@@ -374,8 +363,9 @@ class PostfixContext:
         kind, _, rest = spec.partition(":")
         if not rest.startswith("/"):
             return None
-        base = self.path(rest)
-        return tuple(_stamp(Path(str(base) + suffix)) for suffix in ("", ".db", ".cdb", ".lmdb"))
+        base = str(self.path(rest))
+        return (_stat_stamp(base), _stat_stamp(base + ".db"), _stat_stamp(base + ".cdb"),
+                _stat_stamp(base + ".lmdb"))
 
     # -- accounts ---------------------------------------------------------------------
     def pid_pool(self, program: str) -> PidPool:
@@ -388,7 +378,7 @@ class PostfixContext:
     def passwd(self) -> dict[str, PasswdEntry]:
         """The accounts of the root's /etc/passwd (re-read when the file changes)."""
         p = self.path("/etc/passwd")
-        stamp = _stamp(p)
+        stamp = _stat_stamp(str(p))
         if self._passwd is None or self._passwd[0] != stamp:
             self._passwd = (stamp, read_passwd(p))
         return self._passwd[1]

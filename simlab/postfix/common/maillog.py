@@ -30,16 +30,26 @@ SEE ALSO
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from .context import PostfixContext
 
 
+_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+_last_stamp: tuple[int, str] = (-1, "")
+
+
 def stamp(epoch: float) -> str:
     """The syslog time stamp of ``epoch`` ("Nov 24 13:36:55")."""
-    return time.strftime("%b %d %H:%M:%S", time.gmtime(int(epoch)))
+    global _last_stamp
+    sec = int(epoch)
+    if _last_stamp[0] != sec:
+        _last_stamp = (sec, time.strftime("%b %d %H:%M:%S", time.gmtime(sec)))
+    return _last_stamp[1]
 
 
 def ident(config: Any, program: str) -> str:
@@ -58,22 +68,45 @@ class MailLog:
         self.ctx = ctx
         self.lines: list[str] = []
         self._subs: list[Callable[[str], None]] = []
+        # What one configuration says (host label, idents, log file); rebuilt when ctx.config is replaced.
+        self._cfg: Any = None
+        self._label = ""
+        self._idents: dict[str, str] = {}
+        self._file: Path | None = None
 
     def subscribe(self, fn: Callable[[str], None]) -> Callable[[], None]:
         self._subs.append(fn)
         return lambda: self._subs.remove(fn) if fn in self._subs else None
 
-    def host_label(self) -> str:
+    def _settings(self) -> None:
+        cfg = self.ctx.config
+        if cfg is self._cfg:
+            return
         try:
-            name = self.ctx.config["myhostname"] or self.ctx.hostname
+            name = cfg["myhostname"] or self.ctx.hostname
         except KeyError:
             name = self.ctx.hostname
-        return name.split(".", 1)[0]
+        try:
+            target = cfg["maillog_file"]
+        except KeyError:
+            target = ""
+        self._label = name.split(".", 1)[0]
+        self._idents = {}
+        self._file = self.ctx.path(target) if target else None
+        self._cfg = cfg
+
+    def host_label(self) -> str:
+        self._settings()
+        return self._label
 
     def line(self, program: str, pid: int, text: str) -> str:
         """Log ``text`` as ``program[pid]``; returns the line as written."""
-        full = program if "/" in program else ident(self.ctx.config, program)
-        line = f"{stamp(self.ctx.clock.now())} {self.host_label()} {full}[{pid}]: {text}"
+        self._settings()
+        if "/" in program:
+            full = program
+        else:
+            full = self._idents.get(program) or self._idents.setdefault(program, ident(self._cfg, program))
+        line = f"{stamp(self.ctx.clock.now())} {self._label} {full}[{pid}]: {text}"
         self.lines.append(line)
         self._write(line)
         self.ctx.trace.record(full.rsplit("/", 1)[-1], "log", program=full, pid=pid, text=text, line=line)
@@ -96,13 +129,17 @@ class MailLog:
         return self.line(program, pid, "panic: " + text)
 
     def _write(self, line: str) -> None:
-        try:
-            target = self.ctx.config["maillog_file"]
-        except KeyError:
-            target = ""
-        if not target:
+        self._settings()
+        path = self._file
+        if path is None:
             return
-        path = self.ctx.path(target)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8", errors="surrogateescape") as f:
-            f.write(line + "\n")
+        data = (line + "\n").encode("utf-8", "surrogateescape")
+        try:
+            fd = os.open(path, _APPEND, 0o666)
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, _APPEND, 0o666)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)

@@ -22,8 +22,10 @@ DESCRIPTION
 
     Files are written to a temporary name, flushed (fsync when the context
     asks for it: under ``simlab serve`` a 250 reply means "on disk") and
-    renamed into place. A file whose mode has the group-execute bit is
-    force-expired (postsuper -e), as Postfix marks it.
+    renamed into place. As in Postfix, moves between queues and "done"
+    marks are not flushed: a crash may repeat a delivery but loses nothing.
+    A file whose mode has the group-execute bit is force-expired
+    (postsuper -e), as Postfix marks it.
 
 PARAMETERS
     queue_directory, hash_queue_names, hash_queue_depth,
@@ -35,6 +37,7 @@ SEE ALSO
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import stat
@@ -158,8 +161,7 @@ def encode_queue_file(qf: QueueFile, *, maildrop: bool = False, line_limit: int 
             put_rcpt(r)
     put(R.REC_TYPE_MESG, "")
     data_offset = len(out)
-    for rtype, data in R.content_records(qf.content, line_limit):
-        put(rtype, data)
+    R.put_content(out, qf.content, line_limit)
     size = len(out) - data_offset
     put(R.REC_TYPE_XTRA, "")
     for r in qf.recipients:
@@ -182,29 +184,27 @@ def decode_queue_file(data: bytes, qid: str = "") -> QueueFile:
     orig, orcpt, notify = "", "", ""
     segment = "envelope"
     content: list[tuple[str, bytes]] = []
-    seen_end = False
     size_field: int | None = None
-    for rec in R.iter_records(data):
-        t = rec.type
+    seen_end = False
+    for t, raw, offset in R.scan_queue_file(data, content):
         if segment == "content":
-            if t in (R.REC_TYPE_NORM, R.REC_TYPE_CONT):
-                content.append((t, rec.data))
-            elif t == R.REC_TYPE_XTRA:
+            if t == R.REC_TYPE_XTRA:
                 segment = "extracted"
             continue
+        text = raw.decode("utf-8", "surrogateescape")
         if t == R.REC_TYPE_SIZE and size_field is None:
-            size_field = int(rec.text.split()[0])
+            size_field = int(text.split()[0])
         elif t == R.REC_TYPE_TIME:
-            parts = rec.text.split()
+            parts = text.split()
             qf.arrival = int(parts[0]) + (int(parts[1]) / 1_000_000 if len(parts) > 1 else 0.0)
         elif t == R.REC_TYPE_FULL and segment == "envelope":
-            qf.fullname = rec.text
+            qf.fullname = text
         elif t == R.REC_TYPE_FROM:
-            qf.sender = rec.text
+            qf.sender = text
         elif t == R.REC_TYPE_WARN:
-            qf.warn_time = float(int(rec.text))
+            qf.warn_time = float(int(text))
         elif t == R.REC_TYPE_ATTR:
-            name, value = R.split_attr(rec.text)
+            name, value = R.split_attr(text)
             if name == "create_time":
                 qf.create_time = float(value)
             elif name == "log_ident":
@@ -216,9 +216,9 @@ def decode_queue_file(data: bytes, qid: str = "") -> QueueFile:
             else:
                 qf.attrs[name] = value
         elif t == R.REC_TYPE_ORCP:
-            orig = rec.text
+            orig = text
         elif t in (R.REC_TYPE_RCPT, R.REC_TYPE_DONE):
-            qf.recipients.append(Recipient(rec.text, orig, notify, orcpt, rec.offset,
+            qf.recipients.append(Recipient(text, orig, notify, orcpt, offset,
                                            done=(t == R.REC_TYPE_DONE), extracted=(segment == "extracted")))
             orig, orcpt, notify = "", "", ""
         elif t == R.REC_TYPE_DRCP:
@@ -237,6 +237,16 @@ def decode_queue_file(data: bytes, qid: str = "") -> QueueFile:
 
 
 # -- the store ------------------------------------------------------------------------
+@dataclass
+class _Layout:
+    config: Any
+    root: Path
+    top: Path
+    hashed: frozenset[str]
+    depth: int
+    dirs: dict[str, str] = field(default_factory=dict)
+
+
 class QueueStore:
     """The queue directories of one Postfix instance."""
 
@@ -244,24 +254,45 @@ class QueueStore:
         self.ctx = ctx
 
     # -- names ------------------------------------------------------------------------
+    def _layout(self) -> _Layout:
+        """The queue layout of the current configuration (recomputed after a reload)."""
+        shared = getattr(self.ctx, "shared", None)
+        cfg = self.ctx.config
+        hit = shared.get("queue:layout") if shared is not None else None
+        if hit is None or hit.config is not cfg or hit.root != self.ctx.root:
+            hit = _Layout(cfg, self.ctx.root, self.ctx.path(cfg["queue_directory"] or "/var/spool/postfix"),
+                          frozenset(cfg.get_list("hash_queue_names")), max(0, cfg.get_int("hash_queue_depth")))
+            if shared is not None:
+                shared["queue:layout"] = hit
+        return hit
+
     @property
     def top(self) -> Path:
-        return self.ctx.path(self.ctx.config["queue_directory"] or "/var/spool/postfix")
+        return self._layout().top
 
     def queue_dir(self, queue: str) -> Path:
-        return self.top / queue
+        return self._layout().top / queue
 
     def hash_dirs(self, queue: str, qid: str) -> list[str]:
         """The subdirectory names for ``qid`` in ``queue`` (dir_forest)."""
-        cfg = self.ctx.config
-        if queue not in cfg.get_list("hash_queue_names"):
+        lay = self._layout()
+        if queue not in lay.hashed:
             return []
-        depth = max(0, cfg.get_int("hash_queue_depth"))
         src = id_hash_source(qid)
-        return [src[i] if i < len(src) else "_" for i in range(depth)]
+        return [src[i] if i < len(src) else "_" for i in range(lay.depth)]
+
+    def _name(self, queue: str, qid: str) -> str:
+        """path() as a string."""
+        lay = self._layout()
+        base = lay.dirs.get(queue)
+        if base is None:
+            base = lay.dirs[queue] = os.path.join(str(lay.top), queue)
+        if lay.depth and queue in lay.hashed:
+            return os.path.join(base, *self.hash_dirs(queue, qid), qid)
+        return os.path.join(base, qid)
 
     def path(self, queue: str, qid: str) -> Path:
-        return self.queue_dir(queue).joinpath(*self.hash_dirs(queue, qid), qid)
+        return Path(self._name(queue, qid))
 
     def relpath(self, queue: str, qid: str) -> str:
         """The name postcat prints: ``deferred/C/C086916052C``."""
@@ -290,7 +321,13 @@ class QueueStore:
     # -- reading ----------------------------------------------------------------------
     def list(self, queue: str) -> list[str]:
         """The queue ids in ``queue``, sorted."""
-        return sorted(p.name for p in self._scan(queue))
+        lay = self._layout()
+        base = lay.dirs.get(queue)
+        if base is None:
+            base = lay.dirs[queue] = os.path.join(str(lay.top), queue)
+        names: list[str] = []
+        _file_names(base, names)
+        return sorted(n for n in names if queue_id_ok(n))
 
     def find(self, qid: str) -> str | None:
         """Which queue holds ``qid`` (None when none does)."""
@@ -308,12 +345,22 @@ class QueueStore:
         return p.read_bytes()
 
     def read(self, queue: str, qid: str) -> QueueFile:
-        p = self.locate(queue, qid)
-        if p is None:
-            raise FileNotFoundError(f"{queue}/{qid}")
-        qf = decode_queue_file(p.read_bytes(), qid)
+        data, mode = None, 0
+        try:
+            with open(self._name(queue, qid), "rb") as f:
+                mode = os.fstat(f.fileno()).st_mode
+                if stat.S_ISREG(mode):
+                    data = f.read()
+        except OSError:
+            pass
+        if data is None:    # elsewhere in the queue (another hash depth), or not there at all
+            p = self.locate(queue, qid)
+            if p is None:
+                raise FileNotFoundError(f"{queue}/{qid}")
+            data, mode = p.read_bytes(), p.stat().st_mode
+        qf = decode_queue_file(data, qid)
         qf.qid = qid
-        qf.forced_expire = bool(p.stat().st_mode & MODE_EXPIRE)
+        qf.forced_expire = bool(mode & MODE_EXPIRE)
         return qf
 
     # -- writing ----------------------------------------------------------------------
@@ -321,17 +368,58 @@ class QueueStore:
         """Write ``qf`` atomically into ``queue`` (tmp + rename; fsync when ctx.fsync)."""
         line_limit = self.ctx.config.get_int("line_length_limit")
         data = encode_queue_file(qf, maildrop=(queue == "maildrop"), line_limit=line_limit)
-        target = self.path(queue, qf.qid)
-        existed = target.exists()
+        target = self._name(queue, qf.qid)
+        existed = os.path.exists(target)
         self._atomic_write(target, data, mode | (MODE_EXPIRE if qf.forced_expire else 0))
         self.ctx.trace.record("queue", "queue", qid=qf.qid, src=queue if existed else "", dst=queue,
                               action="write", size=qf.size)
-        return target
+        return Path(target)
 
-    def _atomic_write(self, target: Path, data: bytes, mode: int) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.parent / f".{target.name}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    async def write_flushed(self, queue: str, qf: QueueFile, mode: int = MODE_READY) -> Path:
+        """write() for a caller that can wait: the same file, the same trace event.
+
+        With ctx.fsync on a real event loop (simlab serve) the two flushes
+        wait in a worker thread, so that other sessions go on meanwhile and
+        the file system commits their files together, as it does for
+        Postfix's many cleanup processes. The file is on disk when this
+        returns, as with write().
+        """
+        if not self.ctx.fsync:
+            return self.write(queue, qf, mode)
+        loop = asyncio.get_running_loop()
+        line_limit = self.ctx.config.get_int("line_length_limit")
+        data = encode_queue_file(qf, maildrop=(queue == "maildrop"), line_limit=line_limit)
+        target = self._name(queue, qf.qid)
+        existed = os.path.exists(target)
+        mode |= MODE_EXPIRE if qf.forced_expire else 0
+        parent, tmp, fd = self._create_tmp(target)
+        try:
+            os.write(fd, data)
+        except BaseException:
+            os.close(fd)
+            raise
+        await _in_worker(loop, _fsync_close, fd)     # the worker owns fd now, even if we are cancelled
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+        await _in_worker(loop, _fsync_dir, Path(parent))
+        self.ctx.trace.record("queue", "queue", qid=qf.qid, src=queue if existed else "", dst=queue,
+                              action="write", size=qf.size)
+        return Path(target)
+
+    @staticmethod
+    def _create_tmp(target: str) -> tuple[str, str, int]:
+        parent, name = os.path.split(target)
+        tmp = os.path.join(parent, f".{name}.tmp")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        try:
+            fd = os.open(tmp, flags, 0o600)
+        except FileNotFoundError:
+            os.makedirs(parent, exist_ok=True)
+            fd = os.open(tmp, flags, 0o600)
+        return parent, tmp, fd
+
+    def _atomic_write(self, target: str, data: bytes, mode: int) -> None:
+        parent, tmp, fd = self._create_tmp(target)
         try:
             os.write(fd, data)
             if self.ctx.fsync:
@@ -341,41 +429,57 @@ class QueueStore:
         os.chmod(tmp, mode)
         os.replace(tmp, target)
         if self.ctx.fsync:
-            _fsync_dir(target.parent)
+            _fsync_dir(Path(parent))
 
-    def move(self, qid: str, src: str, dst: str) -> None:
-        """Rename ``qid`` from queue ``src`` to ``dst`` (trace event kind="queue")."""
-        old = self.locate(src, qid)
-        if old is None:
-            raise FileNotFoundError(f"{src}/{qid}")
-        new = self.path(dst, qid)
-        new.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(old, new)
-        if self.ctx.fsync:
-            _fsync_dir(new.parent)
+    def move(self, qid: str, src: str, dst: str, *, when: float | None = None) -> None:
+        """Rename ``qid`` from queue ``src`` to ``dst`` (trace event kind="queue").
+
+        A file moved into the deferred queue gets ``when`` (default: the
+        context's clock, virtual time on the virtual network) as its time
+        stamp: the queue manager retries it from then on.
+        """
+        old = self._name(src, qid)
+        if not os.path.isfile(old):
+            found = self.locate(src, qid)
+            if found is None:
+                raise FileNotFoundError(f"{src}/{qid}")
+            old = str(found)
+        new = self._name(dst, qid)
+        try:
+            os.replace(old, new)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(new), exist_ok=True)
+            os.replace(old, new)
+        if dst == "deferred":
+            stamp = self.ctx.now() if when is None else when
+            os.utime(new, (stamp, stamp))
+        # No fsync: qmgr's rename is not flushed in Postfix either. A crash can only
+        # leave the file under its old name, to be scanned again; nothing is lost.
         self.ctx.trace.record("queue", "queue", qid=qid, src=src, dst=dst, action="move")
 
     def mark_done(self, queue: str, qid: str, rcpt: Recipient) -> None:
-        """Overwrite the recipient's R type byte with D, as qmgr does after delivery."""
-        p = self.locate(queue, qid)
-        if p is None:
-            raise FileNotFoundError(f"{queue}/{qid}")
+        """Overwrite the recipient's R type byte with D, as qmgr does after delivery.
+
+        Written, not fsync'ed: Postfix's deliver_completed() only flushes the
+        stream. After a crash a recipient may be delivered twice, never lost.
+        """
+        p: Path | str | None = self._name(queue, qid)
+        if not os.path.isfile(p):
+            p = self.locate(queue, qid)
+            if p is None:
+                raise FileNotFoundError(f"{queue}/{qid}")
         offset = rcpt.offset
-        with open(p, "r+b") as f:
-            if offset is not None:
-                f.seek(offset)
-                if f.read(1) != b"R":
-                    offset = None
+        fd = os.open(p, os.O_RDWR)
+        try:
+            if offset is not None and (offset < 0 or os.pread(fd, 1, offset) != b"R"):
+                offset = None
             if offset is None:
-                f.seek(0)
-                offset = self._find_rcpt(f.read(), rcpt)
+                offset = self._find_rcpt(_read_all(fd), rcpt)
             if offset is None:
                 return
-            f.seek(offset)
-            f.write(b"D")
-            f.flush()
-            if self.ctx.fsync:
-                os.fsync(f.fileno())
+            os.pwrite(fd, b"D", offset)
+        finally:
+            os.close(fd)
         rcpt.offset = offset
         rcpt.done = True
 
@@ -388,10 +492,12 @@ class QueueStore:
 
     def remove(self, queue: str, qid: str) -> bool:
         """Delete ``qid`` from ``queue``; False when it was not there."""
-        p = self.locate(queue, qid)
-        if p is None:
-            return False
-        p.unlink()
+        p: Path | str | None = self._name(queue, qid)
+        if not os.path.isfile(p):
+            p = self.locate(queue, qid)
+            if p is None:
+                return False
+        os.unlink(p)
         release_queue_id(self.ctx, qid)
         self.ctx.trace.record("queue", "queue", qid=qid, src=queue, dst="", action="remove")
         return True
@@ -411,6 +517,51 @@ class QueueStore:
     def mtime(self, queue: str, qid: str) -> float:
         p = self.locate(queue, qid)
         return p.stat().st_mtime if p is not None else 0.0
+
+
+def _file_names(top: str, out: list[str]) -> None:
+    """The names of the files under ``top``, as os.walk() (no symlinked folders) finds them."""
+    try:
+        entries = list(os.scandir(top))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        if not is_dir:
+            out.append(entry.name)
+        elif not os.path.islink(entry.path):
+            _file_names(entry.path, out)
+
+
+def _fsync_close(fd: int) -> None:
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+async def _in_worker(loop: asyncio.AbstractEventLoop, fn: Any, *args: Any) -> None:
+    """fn(*args) in the loop's thread pool; in place on a loop without one (the virtual loop)."""
+    try:
+        fut = loop.run_in_executor(None, fn, *args)
+    except (RuntimeError, NotImplementedError):
+        fn(*args)
+        return
+    await fut
+
+
+def _read_all(fd: int) -> bytes:
+    parts = []
+    pos = 0
+    while True:
+        chunk = os.pread(fd, 1 << 16, pos)
+        if not chunk:
+            return b"".join(parts)
+        parts.append(chunk)
+        pos += len(chunk)
 
 
 def _fsync_dir(path: Path) -> None:

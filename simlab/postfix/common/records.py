@@ -126,7 +126,10 @@ def encode_record(rtype: str, data: bytes | str) -> bytes:
     """One record: type byte, base-128 length, data."""
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogateescape")
-    return rtype.encode("ascii") + encode_length(len(data)) + data
+    n = len(data)
+    if n < 0x80 and len(rtype) == 1 and rtype < "\x80":
+        return bytes((ord(rtype), n)) + data
+    return rtype.encode("ascii") + encode_length(n) + data
 
 
 def read_record(buf: bytes, pos: int) -> tuple[Record, int]:
@@ -153,6 +156,80 @@ def read_record(buf: bytes, pos: int) -> tuple[Record, int]:
     return Record(rtype, bytes(buf[i:end]), pos), end
 
 
+def iter_raw(buf: bytes, start: int = 0, follow_pointers: bool = True) -> Iterator[tuple[str, bytes, int]]:
+    """iter_records() as plain (type, data, offset) tuples, for readers of whole files."""
+    pos = start
+    n = len(buf)
+    seen: set[int] = set()
+    while pos < n:
+        i = pos + 1
+        length = buf[i] if i < n else 0x80
+        end = i + 1 + length
+        if length < 0x80 and end <= n:
+            rtype = _TYPE_CHARS[buf[pos]]
+            data = buf[i + 1:end]
+        else:
+            rec, end = read_record(buf, pos)
+            rtype, data = rec.type, rec.data
+        if rtype == REC_TYPE_PTR and follow_pointers:
+            target = int(data.strip() or b"0")
+            if target > 0 and target not in seen:
+                seen.add(target)
+                pos = target
+                continue
+        yield rtype, data, pos
+        pos = end
+
+
+_TYPE_CHARS = [chr(b) for b in range(256)]
+
+
+def scan_queue_file(buf: bytes, content: list[tuple[str, bytes]]) -> Iterator[tuple[str, bytes, int]]:
+    """A queue file's records up to its end record, for decode_queue_file().
+
+    Yields the envelope and extracted records as (type, data, offset),
+    with the segment markers M and X and the end record; the N and L
+    records of the content segment go to ``content`` instead (other
+    records there are dropped, as readers skip them). Pointer records are
+    followed; a malformed record raises RecordError when it is reached, as
+    iter_records() does, and nothing after the end record is read.
+    """
+    chars = _TYPE_CHARS
+    n = len(buf)
+    pos = 0
+    seen: set[int] = set()
+    segment = 0     # 0 envelope, 1 content, 2 extracted
+    while pos < n:
+        i = pos + 1
+        length = buf[i] if i < n else 0x80
+        end = i + 1 + length
+        if length < 0x80 and end <= n:
+            rtype = chars[buf[pos]]
+            data = buf[i + 1:end]
+        else:
+            rec, end = read_record(buf, pos)
+            rtype, data = rec.type, rec.data
+        if rtype == REC_TYPE_PTR:
+            target = int(data.strip() or b"0")
+            if target > 0 and target not in seen:
+                seen.add(target)
+                pos = target
+                continue
+        if segment == 1:
+            if rtype == REC_TYPE_NORM or rtype == REC_TYPE_CONT:
+                content.append((rtype, data))
+            elif rtype == REC_TYPE_XTRA:
+                segment = 2
+                yield rtype, data, pos
+        else:
+            yield rtype, data, pos
+            if rtype == REC_TYPE_MESG and segment == 0:
+                segment = 1
+            elif rtype == REC_TYPE_END:
+                return
+        pos = end
+
+
 def iter_records(buf: bytes, start: int = 0, follow_pointers: bool = True) -> Iterator[Record]:
     """Every record in file order; pointer records are followed unless told otherwise."""
     pos = start
@@ -167,6 +244,24 @@ def iter_records(buf: bytes, start: int = 0, follow_pointers: bool = True) -> It
                 continue
         yield rec
         pos = nxt
+
+
+def put_content(out: bytearray, content: bytes, line_limit: int = 2048) -> None:
+    """Append the records of content_records(content, line_limit) to ``out``, encoded."""
+    if not content:
+        return
+    body = content[:-1] if content.endswith(b"\n") else content
+    for line in body.split(b"\n"):
+        while line_limit > 0 and len(line) > line_limit:
+            out += encode_record(REC_TYPE_CONT, line[:line_limit])
+            line = line[line_limit:]
+        n = len(line)
+        if n < 0x80:
+            out.append(0x4E)        # "N"
+            out.append(n)
+            out += line
+        else:
+            out += encode_record(REC_TYPE_NORM, line)
 
 
 def content_records(content: bytes, line_limit: int = 2048) -> list[tuple[str, bytes]]:

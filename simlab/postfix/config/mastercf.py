@@ -114,8 +114,8 @@ class MasterEntry:
             i += 1
         return MasterService(
             name=a[0], type=a[1], private=a[2] != "n", unpriv=a[3] != "n",
-            chroot=a[4] == "y", wakeup=int(wakeup) if wakeup.isdigit() else 0,
-            maxproc=int(a[6]) if a[6].isdigit() else None, command=a[7], args=args,
+            chroot=a[4] == "y", wakeup=int(wakeup) if (wakeup.isascii() and wakeup.isdigit()) else 0,
+            maxproc=int(a[6]) if (a[6].isascii() and a[6].isdigit()) else None, command=a[7], args=args,
             overrides=self.params, line=self.line, wakeup_if_used=a[5].endswith("?"))
 
 
@@ -227,9 +227,9 @@ def check_entry(argv: list[str], raw: str) -> None:
             raise _invalid(FIELD_NAMES[index], argv[index], raw)
     wakeup = argv[5]
     body = wakeup[:-1] if wakeup.endswith("?") else wakeup
-    if not (wakeup.startswith("-") and len(body) == 1) and not body.isdigit() and body != "":
+    if not (wakeup.startswith("-") and len(body) == 1) and not (body.isascii() and body.isdigit()) and body != "":
         raise _invalid("wakeup", wakeup, raw)
-    if argv[6] != "-" and not argv[6].isdigit() and argv[6] != "":
+    if argv[6] != "-" and not (argv[6].isascii() and argv[6].isdigit()) and argv[6] != "":
         raise _invalid("process_limit", argv[6], raw)
 
 

@@ -199,13 +199,13 @@ def _kind(name: str, default: str, defaults: dict[str, str]) -> tuple[str, str]:
     if text in ("yes", "no"):
         return "bool", ""
     match = _TIME_RE.search(text)
-    if match and (text[:-1].isdigit() or text.startswith("${")):
+    if match and ((text[:-1].isascii() and text[:-1].isdigit()) or text.startswith("${")):
         return "time", match.group(1)
     if name.endswith(("_time", "_timeout", "_delay", "_time_limit")):
         return "time", "s"
     if name in _SIZE_PARAMS:
         return "size", ""
-    if text.isdigit() or _STRESS_INT_RE.match(text):
+    if (text.isascii() and text.isdigit()) or _STRESS_INT_RE.match(text):
         return "int", ""
     if name in _LIST_NAMES or name.endswith(_LIST_SUFFIXES):
         return "list", ""

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..bounce.client import Dsn
 from ..common.maillog import ident
-from ..master.registry import use_service
+from ..common.process import agent_process
 from ..qmgr.request import RecipientStatus, reporter, service_config
 
 __all__ = ["deliver"]
@@ -34,8 +34,8 @@ async def deliver(ctx: Any, service: Any, req: Any) -> list[RecipientStatus]:
     cfg = service_config(ctx, service)
     reason = req.nexthop.strip() or service.name
     out = []
-    with use_service(ctx, service.name) as proc:
-        rep = reporter(ctx, ident(cfg, service.command), proc.pid, req)
+    with agent_process(ctx, service) as pid:
+        rep = reporter(ctx, ident(cfg, service.command), pid, req)
         for rcpt in req.recipients:
             rep.sent(rcpt, "none", Dsn("2.0.0", reason))
             out.append(RecipientStatus(rcpt, "2.0.0", "sent", reason, "none", logged=True))

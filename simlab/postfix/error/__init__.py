@@ -27,7 +27,7 @@ from typing import Any
 
 from ..bounce.client import Dsn
 from ..common.maillog import ident
-from ..master.registry import use_service
+from ..common.process import agent_process
 from ..qmgr.request import RecipientStatus, reporter, service_config
 
 __all__ = ["deliver", "split_dsn"]
@@ -48,8 +48,8 @@ async def deliver(ctx: Any, service: Any, req: Any) -> list[RecipientStatus]:
     status, text = split_dsn(req.nexthop, "4.0.0" if retry else "5.0.0")
     cfg = service_config(ctx, service)
     out = []
-    with use_service(ctx, service.name) as proc:
-        rep = reporter(ctx, ident(cfg, service.command), proc.pid, req)
+    with agent_process(ctx, service) as pid:
+        rep = reporter(ctx, ident(cfg, service.command), pid, req)
         for rcpt in req.recipients:
             if retry:
                 rep.defer(rcpt, "none", Dsn(status, text))

@@ -39,8 +39,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..common.maillog import ident
+from ..common.process import agent_process
 from ..common.queue import QueueStore
-from ..master.registry import use_service
 from ..qmgr.request import RecipientStatus, reporter, service_config
 from .forward import forward_finish
 from .recipient import deliver_recipient
@@ -65,9 +65,9 @@ async def deliver(ctx: Any, service: Any, req: Any) -> list[RecipientStatus]:
     """The local(8) entry point: one delivery request, one status per recipient."""
     cfg = service_config(ctx, service)
     qf = QueueStore(ctx).read(req.queue, req.qid)
-    with use_service(ctx, service.name) as proc:
-        rep = reporter(ctx, ident(cfg, service.command), proc.pid, req)
-        state = LocalState(ctx, service, cfg, req, rep, qf.content, proc.pid,
+    with agent_process(ctx, service) as pid:
+        rep = reporter(ctx, ident(cfg, service.command), pid, req)
+        state = LocalState(ctx, service, cfg, req, rep, qf.content, pid,
                            loop_info=delivered_addresses(qf.content))
         out = []
         for rcpt in req.recipients:

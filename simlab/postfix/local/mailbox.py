@@ -24,14 +24,22 @@ DESCRIPTION
     line, the headers and the message, without quoting and without the
     final empty line; its exit status decides (sysexits: 75 defers, 67
     bounces "user unknown", any other non-zero bounces "Command died with
-    status N"). Status texts: "delivered to mailbox", "delivered to
-    maildir", "delivered to file: PATH", "delivered to command: CMD". A
-    locked mailbox is tried deliver_lock_attempts times,
-    deliver_lock_delay apart (in virtual time), then deferred.
+    status N"). mailbox_command is used as written (no $name expansion, so
+    that "$SENDER" is the shell's); a command with only plain characters is
+    executed directly, any other through /bin/sh -c (a small built-in shell
+    on a simulated host, simlab.sim.shell), with SENDER, RECIPIENT, USER,
+    LOGNAME, LOCAL, DOMAIN, EXTENSION, HOME, SHELL, ORIGINAL_RECIPIENT and
+    CLIENT_* / SASL_* in its environment (values outside
+    command_expansion_filter become "_").
+
+    Status texts: "delivered to mailbox", "delivered to maildir",
+    "delivered to file: PATH", "delivered to command: CMD". A locked
+    mailbox is tried deliver_lock_attempts times, deliver_lock_delay apart
+    (in virtual time), then deferred.
 
 PARAMETERS
     mail_spool_directory, home_mailbox, mailbox_command, mailbox_command_maps,
-    mailbox_transport, mailbox_transport_maps, mailbox_size_limit,
+    mailbox_transport, mailbox_transport_maps, mailbox_size_limit, local_command_shell,
     prepend_delivered_header, allow_mail_to_files, command_time_limit,
     command_expansion_filter, export_environment, deliver_lock_attempts,
     deliver_lock_delay, default_privs.
@@ -44,7 +52,7 @@ from __future__ import annotations
 
 import errno
 import itertools
-import shlex
+import os
 import weakref
 from dataclasses import replace
 from typing import Any
@@ -52,12 +60,14 @@ from typing import Any
 from ...store.maildir import Maildir
 from ...store.mbox import Mbox
 from ...store.message import MailboxError, MailboxLockedError
+from ..commands_registry import find_command, is_real
 from ..maps import MapError
 from ..maps.address import maps_find
 from ..trivial_rewrite import quote_822_local
 from .state import Attr, LocalState, UserAttr, mask
 
-_SHELL_META = set("`~!$^&*()=|\\{}[];'\"<>?")
+# exec_command(): characters that need no shell (blanks too)
+_EXEC_OK = frozenset("1234567890!@%-_=+:,./abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ \t")
 _counters: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
 
 
@@ -186,6 +196,7 @@ async def deliver_file(state: LocalState, attr: Attr, usr: UserAttr, path: str) 
 
 
 def _command_env(state: LocalState, attr: Attr, usr: UserAttr) -> dict[str, str]:
+    """The environment of a command (local/command.c), censored by command_expansion_filter."""
     cfg = state.cfg
     allowed = set(cfg["command_expansion_filter"])
 
@@ -197,19 +208,50 @@ def _command_env(state: LocalState, attr: Attr, usr: UserAttr) -> dict[str, str]
         if "=" in name:
             k, _, v = name.partition("=")
             env[k] = v
-    env.update({"SHELL": usr.shell or "", "HOME": usr.home or "", "USER": attr.user,
-                "LOGNAME": attr.user, "LOCAL": attr.local, "DOMAIN": attr.domain,
-                "RECIPIENT": attr.rcpt.address, "SENDER": attr.sender,
-                "ORIGINAL_RECIPIENT": attr.rcpt.orig})
-    if attr.extension is not None:
-        env["EXTENSION"] = attr.extension
+    mine: dict[str, str] = {}
+    if usr.home:
+        mine["HOME"] = usr.home
+    mine.update({"LOGNAME": attr.user, "USER": attr.user, "SENDER": attr.sender,
+                 "RECIPIENT": attr.rcpt.address, "LOCAL": attr.local})
+    if usr.shell:
+        mine["SHELL"] = usr.shell
+    if attr.domain is not None:
+        mine["DOMAIN"] = attr.domain
+    if attr.extension:
+        mine["EXTENSION"] = attr.extension
+    if attr.rcpt.orig:
+        mine["ORIGINAL_RECIPIENT"] = attr.rcpt.orig
     a = state.req.attrs
-    for key, name in (("CLIENT_ADDRESS", "client_address"), ("CLIENT_HOSTNAME", "client_name"),
+    for key, name in (("CLIENT_HOSTNAME", "client_name"), ("CLIENT_ADDRESS", "client_address"),
                       ("CLIENT_HELO", "helo_name"), ("CLIENT_PROTOCOL", "protocol_name"),
-                      ("SASL_METHOD", "sasl_method"), ("SASL_USERNAME", "sasl_username")):
+                      ("SASL_METHOD", "sasl_method"), ("SASL_SENDER", "sasl_sender"),
+                      ("SASL_USERNAME", "sasl_username")):
         if a.get(name):
-            env[key] = a[name]
-    return {k: (clean(v) if k not in ("TZ", "LANG") else v) for k, v in env.items()}
+            mine[key] = a[name]
+    env.update({k: clean(v) for k, v in mine.items()})
+    return env
+
+
+def command_argv(ctx: Any, cfg: Any, command: str) -> list[str]:
+    """How pipe_command() starts a command: local_command_shell, else exec_command().
+
+    exec_command() runs a command that has only "safe" characters directly
+    (split at blanks; a bare name is searched in /bin:/usr/bin, execvp's
+    default path, and handed to the shell when it is not there), anything
+    else as ``/bin/sh -c COMMAND``.
+    """
+    shell = cfg["local_command_shell"]
+    if shell:
+        return shell.split() + [command]
+    words = command.split()
+    if words and all(c in _EXEC_OK for c in command):
+        if "/" in words[0]:
+            return words
+        for d in ("/bin", "/usr/bin"):
+            if find_command(ctx.root, f"{d}/{words[0]}") is not None or \
+                    (is_real(ctx) and os.access(f"{d}/{words[0]}", os.X_OK)):
+                return [f"{d}/{words[0]}"] + words[1:]
+    return ["/bin/sh", "-c", command]
 
 
 async def deliver_command(state: LocalState, attr: Attr, usr: UserAttr, command: str) -> int:
@@ -223,13 +265,7 @@ async def deliver_command(state: LocalState, attr: Attr, usr: UserAttr, command:
     if usr.uid == 0:
         default = _user(state, cfg["default_privs"])
         usr = default if default is not None else replace(usr, uid=65534, gid=65534)
-    shell = cfg["local_command_shell"]
-    if shell:
-        argv = shlex.split(shell) + [command]
-    elif any(c in _SHELL_META for c in command):
-        argv = ["/bin/sh", "-c", command]
-    else:
-        argv = command.split()
+    argv = command_argv(state.ctx, cfg, command)
     stdin = bytearray(f"From {quote_822_local(attr.sender) if attr.sender else 'MAILER-DAEMON'}"
                       f"  {_asctime(state.ctx.now())}\n".encode())
     stdin += copy_headers(state, attr, delivered=_hdr_flag(state, "command")) + state.content
@@ -292,7 +328,7 @@ async def deliver_mailbox(state: LocalState, attr: Attr, usr: UserAttr) -> tuple
     except MapError:
         return True, state.defer(attr, "4.3.0", "table lookup failure")
     if command is None and cfg["mailbox_command"]:
-        command = expand_command(state, attr, user, cfg["mailbox_command"])
+        command = cfg["mailbox_command"]        # not $name-expanded: shell syntax (postconf(5))
     if command is not None:
         return True, await deliver_command(state, attr, user, command)
     home_mailbox = cfg["home_mailbox"]
@@ -302,10 +338,3 @@ async def deliver_mailbox(state: LocalState, attr: Attr, usr: UserAttr) -> tuple
     if spool.endswith("/"):
         return True, await deliver_maildir(state, attr, user, f"{spool}{attr.user}/")
     return True, await deliver_mailbox_file(state, attr, user)
-
-
-def expand_command(state: LocalState, attr: Attr, usr: UserAttr, text: str) -> str:
-    """mailbox_command's $user, $home, $recipient ... (command_expansion_filter applies)."""
-    from .expand import local_expand
-    expanded, _ = local_expand(state, attr, usr, text, state.cfg["command_expansion_filter"])
-    return expanded

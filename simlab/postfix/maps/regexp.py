@@ -33,10 +33,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ..config.expand import MAC_PARSE_ERROR, mac_parse
+from ..config.expand import MAC_PARSE_EXPR as MAC_PARSE_VARNAME
 from .base import FileMap, MapError, Warn, os_error_text
 from .posix_re import PosixError, compile_posix
-from .textutil import (CHARS_BRACE, CHARS_COMMA_SP, C_SPACE, MAC_PARSE_ERROR,
-                       MAC_PARSE_VARNAME, extpar, mac_parse, mystrtokq, read_text, readllines)
+from .textutil import CHARS_BRACE, CHARS_COMMA_SP, C_SPACE, extpar, mystrtokq, read_text, readllines
 
 
 def open_rules(kind: str, name: str, root: Path | str | None, owner: FileMap) -> str:

@@ -8,13 +8,13 @@ SUMMARY
     trimblanks(s), is_space(ch)
     balpar(s, parens), extpar(s, parens, strip), mystrtokq(s, sep, parens)
     split_nameval(s)
-    mac_parse(value, action, warn) -> status
 
 DESCRIPTION
-    Ports of Postfix's readlline(3), extpar(3), balpar(3), mystrtok(3),
-    split_nameval(3) and mac_parse(3), which every table parser (postmap,
-    texthash, regexp, pcre, cidr, inline, aliases) builds on. They work on
-    text decoded with errors="surrogateescape", so no input byte is lost.
+    Ports of Postfix's readlline(3), extpar(3), balpar(3), mystrtok(3) and
+    split_nameval(3), which every table parser (postmap, texthash, regexp,
+    pcre, cidr, inline, aliases) builds on; mac_parse(3) is config.expand's.
+    They work on text decoded with errors="surrogateescape", so no input
+    byte is lost.
 
     A logical line starts with non-whitespace text; a line that starts with
     whitespace continues it (the pieces are joined as they are, the newline
@@ -32,11 +32,6 @@ CHARS_SPACE = " \t\r\n"
 CHARS_BRACE = "{}"
 
 Warn = Callable[[str], None]
-
-MAC_PARSE_LITERAL = 1
-MAC_PARSE_VARNAME = 2
-MAC_PARSE_ERROR = 1
-MAC_PARSE_UNDEF = 2
 
 
 def is_space(ch: str) -> bool:
@@ -197,55 +192,3 @@ def split_nameval(s: str) -> tuple[str, str] | str:
     if cp >= n or s[cp] != "=":
         return "missing '=' after attribute name"
     return s[i:ep], s[cp + 1:].strip(C_SPACE)
-
-
-def mac_parse(value: str, action: Callable[[int, str], int], warn: Warn) -> int:
-    """Split value into literal text and $name / ${name} / $(name) references."""
-    status = 0
-    buf: list[str] = []
-    i, n = 0, len(value)
-    while i < n:
-        ch = value[i]
-        if ch != "$":
-            buf.append(ch)
-            i += 1
-        elif i + 1 < n and value[i + 1] == "$":
-            buf.append("$")
-            i += 2
-        else:
-            if buf:
-                status |= action(MAC_PARSE_LITERAL, "".join(buf))
-                buf = []
-            i += 1
-            if i < n and value[i] in "({":
-                open_p = value[i]
-                close_p = ")" if open_p == "(" else "}"
-                level, j = 1, i + 1
-                while level > 0:
-                    if j >= n:
-                        warn(f'truncated macro reference: "{value}"')
-                        status |= MAC_PARSE_ERROR
-                        break
-                    if value[j] == open_p:
-                        level += 1
-                    if value[j] == close_p:
-                        level -= 1
-                    j += 1
-                if status & MAC_PARSE_ERROR:
-                    break
-                name = value[i + 1:j - 1]
-                i = j
-            else:
-                j = i
-                while j < n and (value[j].isascii() and value[j].isalnum() or value[j] == "_"):
-                    j += 1
-                name = value[i:j]
-                i = j
-            if not name:
-                status |= MAC_PARSE_ERROR
-                warn(f'empty macro name: "{value}"')
-                break
-            status |= action(MAC_PARSE_VARNAME, name)
-    if buf and not status & MAC_PARSE_ERROR:
-        status |= action(MAC_PARSE_LITERAL, "".join(buf))
-    return status

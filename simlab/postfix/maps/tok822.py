@@ -1,15 +1,20 @@
 """
 NAME
-    tok822 - Postfix's RFC 822 address tokenizer (tok822_parse.c)
+    tok822 - Postfix's RFC 822 address tokenizer (tok822_parse.c, quote_822_local.c)
 
 SUMMARY
     scan(text) -> first Tok of a flat token list
     parse(text) -> first Tok of a parse tree (ADDR nodes hold addresses)
-    internalize(tok), externalize(tok) -> str
+    tokenize(text) -> list[Tok]     # scan() as a list; find(toks, op), rfind(toks, op)
+    internalize(tok or list), externalize(tok or list) -> str
     addresses(text) -> list[str]    # internal form of each address in text
     find_type(tok, op), rfind_type(tok, op)
+    quote_822_local(addr), unquote_822_local(addr), split_address(addr)
 
 DESCRIPTION
+    The one RFC 822 tokenizer of simlab's Postfix: trivial-rewrite,
+    cleanup, smtpd, postalias and local(8) all use it.
+
     postalias(1) tokenizes every alias line with this scanner, so that
     quoted local parts may contain "@", ":" or ","; local(8) parses the
     stored alias value again to find the destinations. Tokens: atoms,
@@ -274,8 +279,38 @@ def parse(s: str) -> Tok | None:
     return result
 
 
-def _needs_space(tp: Tok) -> bool:
-    nxt = tp.next
+def tokenize(s: str) -> list[Tok]:
+    """scan() as a Python list of unlinked tokens (what trivial-rewrite edits in place)."""
+    first = scan(s)
+    toks = first.siblings() if first is not None else []
+    for t in toks:
+        t.prev = t.next = None
+    return toks
+
+
+def find(toks: list[Tok], op: str) -> int:
+    """Index of the first operator ``op`` in a token list, or -1."""
+    for k, t in enumerate(toks):
+        if t.type == op:
+            return k
+    return -1
+
+
+def rfind(toks: list[Tok], op: str) -> int:
+    """Index of the last operator ``op`` in a token list, or -1."""
+    for k in range(len(toks) - 1, -1, -1):
+        if toks[k].type == op:
+            return k
+    return -1
+
+
+def _sequence(tp: "Tok | list[Tok] | None") -> list[Tok]:
+    if tp is None:
+        return []
+    return tp if isinstance(tp, list) else tp.siblings()
+
+
+def _needs_space(tp: Tok, nxt: Tok | None) -> bool:
     if nxt is None or tp.owner is not None:
         return False
     if tp.type in (",", STARTGRP) or nxt.type == "<":
@@ -283,22 +318,25 @@ def _needs_space(tp: Tok) -> bool:
     return tp.type in _WORDS and nxt.type in _WORDS
 
 
-def internalize(tp: Tok | None) -> str:
+def _join(tp: "Tok | list[Tok] | None", quoted: bool) -> str:
+    toks = _sequence(tp)
     out: list[str] = []
-    while tp is not None:
-        if tp.type == ADDR:
-            out.append(internalize(tp.head))
-        elif tp.type in (COMMENT, ATOM, QSTRING):
-            out.append(tp.text)
-        elif tp.type == DOMLIT:
-            out.append("[" + tp.text + "]")
-        elif tp.type == STARTGRP:
+    for k, t in enumerate(toks):
+        if t.type == ADDR:
+            inner = internalize(t.head)
+            out.append(quote_822_local(inner) if quoted else inner)
+        elif t.type in (ATOM, COMMENT):
+            out.append(t.text)
+        elif t.type == QSTRING:
+            out.append('"' + _quoted(t.text, '"\\\r\n') + '"' if quoted else t.text)
+        elif t.type == DOMLIT:
+            out.append("[" + (_quoted(t.text, "\\\r\n") if quoted else t.text) + "]")
+        elif t.type == STARTGRP:
             out.append(":")
         else:
-            out.append(tp.type)
-        if _needs_space(tp):
+            out.append(t.type)
+        if _needs_space(t, toks[k + 1] if k + 1 < len(toks) else None):
             out.append(" ")
-        tp = tp.next
     return "".join(out)
 
 
@@ -306,38 +344,77 @@ def _quoted(text: str, specials: str) -> str:
     return "".join("\\" + c if c in specials else c for c in text)
 
 
-def externalize(tp: Tok | None) -> str:
-    out: list[str] = []
-    while tp is not None:
-        if tp.type == ADDR:
-            out.append(quote_822_local(internalize(tp.head)))
-        elif tp.type in (ATOM, COMMENT):
-            out.append(tp.text)
-        elif tp.type == QSTRING:
-            out.append('"' + _quoted(tp.text, '"\\\r\n') + '"')
-        elif tp.type == DOMLIT:
-            out.append("[" + _quoted(tp.text, "\\\r\n") + "]")
-        elif tp.type == STARTGRP:
-            out.append(":")
-        else:
-            out.append(tp.type)
-        if _needs_space(tp):
-            out.append(" ")
-        tp = tp.next
-    return "".join(out)
+def internalize(tp: "Tok | list[Tok] | None") -> str:
+    """Tokens (a linked run from ``tp``, or a list) in internal, unquoted form."""
+    return _join(tp, quoted=False)
+
+
+def externalize(tp: "Tok | list[Tok] | None") -> str:
+    """Tokens (a linked run from ``tp``, or a list) in external, quoted form."""
+    return _join(tp, quoted=True)
+
+
+# -- local-part quoting (quote_822_local.c) ----------------------------------------------------
+_NEED_QUOTE = set('()<>@,;:\\"[]')
+
+
+def _is_dot_string(local: str) -> bool:
+    if not local or local[0] == "." or local[-1] == "." or ".." in local:
+        return False
+    return not any(ch == " " or ord(ch) < 32 or ord(ch) == 127 or ch in _NEED_QUOTE for ch in local)
 
 
 def quote_822_local(addr: str) -> str:
-    """Quote the local part of an internal-form address where RFC 822 needs it."""
-    at = addr.rfind("@")
-    local, domain = (addr, "") if at < 0 else (addr[:at], addr[at:])
-    specials = '()<>@,;:\\".[]'
-    needs = (not local or local[0] == "." or local[-1] == "." or ".." in local
-             or any(c in specials and c != "." or c == " " or ord(c) < 32 or ord(c) == 127
-                    for c in local))
-    if not needs:
+    """Quote the local part of an internal-form address where RFC 822 needs it.
+
+    A source route ("@a,@b:user@dom") is skipped, as quote_822_local() does.
+    """
+    start = addr.index(":") + 1 if addr.startswith("@") and ":" in addr else 0
+    at = addr.rfind("@", start)
+    end = at if at >= 0 else len(addr)
+    local = addr[start:end]
+    if _is_dot_string(local):
         return addr
-    return '"' + _quoted(local, '"\\') + '"' + domain
+    return addr[:start] + '"' + _quoted(local, '"\\\r') + '"' + addr[end:]
+
+
+def unquote_822_local(addr: str) -> str:
+    """Remove the quotes from the local part (the domain is left alone)."""
+    if addr.startswith("@") and ":" in addr:
+        start = addr.index(":") + 1
+        out = list(addr[:start])
+    else:
+        start = 0
+        out = []
+    in_quote = False
+    bare_at_dst = bare_at_src = -1
+    i, n = start, len(addr)
+    while i < n:
+        c = addr[i]
+        if c == '"':
+            in_quote = not in_quote
+            i += 1
+            continue
+        if c == "@" and not in_quote:
+            bare_at_dst, bare_at_src = len(out), i
+        if c == "\\" and in_quote:
+            i += 1
+            if i >= n:
+                break
+            c = addr[i]
+        out.append(c)
+        i += 1
+    if bare_at_dst >= 0:
+        return "".join(out[:bare_at_dst]) + addr[bare_at_src:]
+    return "".join(out)
+
+
+def split_address(addr: str) -> tuple[str, str]:
+    """(local part, domain) of an internal-form address; the domain may be empty."""
+    at = addr.rfind("@")
+    if at < 0:
+        return addr, ""
+    return addr[:at], addr[at + 1:]
 
 
 def addresses(s: str) -> list[str]:

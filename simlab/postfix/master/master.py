@@ -12,7 +12,8 @@ DESCRIPTION
     refused"), starts the long-running daemons (qmgr, pickup) and wakes
     them every ``wakeup`` seconds, and starts every other daemon process on
     demand: when a client connects, or when another program needs the
-    service (use_service). Processes are limited per service by the maxproc
+    service (use_service); "flush" requests (smtpd's ETRN) go to flush(8).
+    Processes are limited per service by the maxproc
     column (default_process_limit for "-", unlimited for 0), exit after
     max_idle idle seconds or max_use clients, and are traced as
     kind="process" events.
@@ -77,7 +78,9 @@ class Master:
         self.generation = 0
         self.running = False
         self._local: list[Any] = []
+        self._flush: Any = None
         self.loop: Any = None
+        self._found: dict[str, Any] = {}    # find()'s answers for the current service table
 
     # -- configuration -------------------------------------------------------------------
     @property
@@ -112,6 +115,8 @@ class Master:
         install_pools(self)
         await self._apply(self._read_master_cf())
         await self._open_local()
+        from ..flush import FlushServer
+        self._flush = FlushServer(self.ctx).start()   # ETRN and other "flush" requests
         await asyncio.sleep(0)      # let the daemons reach their first wait (and subscribe)
 
     async def stop(self) -> None:
@@ -125,10 +130,14 @@ class Master:
         for h in self._local:
             h.close()
         self._local = []
+        if self._flush is not None:
+            self._flush.stop()
+            self._flush = None
         for proc in list(self.table.procs):
             await self._end_daemon(proc)
             self.table.exit(proc, "stop")
         self.services = {}
+        self._found = {}
         remove_pools(self)
         registry.unregister(self)
         self.ctx.trace.record("master", "process", event="exit", pid=self.pid, service="master",
@@ -160,6 +169,7 @@ class Master:
                                       display_dir=old["config_directory"] or None)
 
     async def _apply(self, entries: list[Any]) -> None:
+        self._found = {}
         wanted: dict[str, Any] = {svc.key: svc for svc in entries}
         for key in list(self.services):
             if key not in wanted:
@@ -181,6 +191,7 @@ class Master:
                 if old.timer is not None:
                     old.timer.cancel()
             self.services[key] = state
+            self._found = {}
             await self._setup(state, old)
 
     async def _setup(self, state: ServiceState, old: ServiceState | None) -> None:
@@ -298,6 +309,12 @@ class Master:
     # -- the public interface --------------------------------------------------------------------
     def find(self, name: str) -> ServiceState | None:
         """A service by master.cf name (unix-side first) or, failing that, by command."""
+        found = self._found.get(name, self)
+        if found is self or (found is not None and self.services.get(found.svc.key) is not found):
+            found = self._found[name] = self._find(name)
+        return found    # type: ignore[return-value]
+
+    def _find(self, name: str) -> ServiceState | None:
         by_name = [s for s in self.services.values() if s.svc.name == name]
         by_name.sort(key=lambda s: s.svc.type == "inet")
         if by_name:

@@ -99,7 +99,7 @@ def inet_endpoints(ctx: Any, svc: Any, host_ip: str | None) -> list[tuple[str, i
         host, _, port_s = name.rpartition(":")
     else:
         port_s = name
-    port = int(port_s) if port_s.isdigit() else PORTS.get(port_s.lower(), -1)
+    port = int(port_s) if (port_s.isascii() and port_s.isdigit()) else PORTS.get(port_s.lower(), -1)
     if port < 0:
         raise ValueError(f"unknown service: {port_s}/tcp")
     if host and host != "*":

@@ -17,7 +17,9 @@ DESCRIPTION
     A file that ``postsuper -r`` moved here (mode 0700 instead of
     postdrop's 0444) is logged with ``orig_id=OLDID`` and keeps its
     attributes; delivered (done) recipients are not passed on, and a
-    message without recipients left is dropped. A malformed file is
+    message without recipients left is dropped. Recipients that sendmail -t
+    extracted from the headers go to cleanup as extracted ones (they stay
+    after the X record of the new queue file; cleanup removes Bcc:). A malformed file is
     removed with "warning: uid=N: unexpected or malformed record type N".
 
 PARAMETERS
@@ -116,7 +118,7 @@ class Pickup:
             self.store.remove("maildrop", qid)
             return True
         uid_attr = qf.attrs.pop("submit_uid", None)
-        uid = int(uid_attr) if uid_attr and uid_attr.isdigit() else (self._owner_uid() if requeued else st.st_uid)
+        uid = int(uid_attr) if uid_attr and uid_attr.isascii() and uid_attr.isdigit() else (self._owner_uid() if requeued else st.st_uid)
         if not any(r.type == R.REC_TYPE_FROM for r in records):
             self.warn(f"{qid}: uid={uid}: no envelope sender")
             self.store.remove("maildrop", qid)
@@ -131,7 +133,7 @@ class Pickup:
             self.ctx.trace.record("pickup", "unavailable", error=str(e))
             return False
         for r in rcpts:
-            r.done = r.extracted = False
+            r.done = False
             r.offset = None
         attrs = dict(qf.attrs)
         attrs.setdefault("rewrite_context", "local")

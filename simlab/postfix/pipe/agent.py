@@ -39,16 +39,16 @@ SEE ALSO
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from ..bounce import Dsn, Reporter
 from ..commands_registry import CommandResult, run_command
 from ..common.delivery_log import MsgStats
 from ..common.maillog import ident
+from ..common.process import agent_process
 from ..common.queue import QueueStore
 from .attrs import PipeAttrs, PipeConfigError, expand_argv, parse_attrs, quote_822_local
 
@@ -143,19 +143,6 @@ def delivered_to_loop(content: bytes, address: str) -> bool:
     return False
 
 
-@contextlib.contextmanager
-def agent_process(ctx: Any, service: Any) -> Iterator[int]:
-    """The pid to log under: the process qmgr handed the request to, or one of the service."""
-    from ..master.master import current_process
-    from ..master.registry import use_service
-    proc = current_process()
-    if proc is not None and proc.service == service.name:
-        yield proc.pid
-        return
-    with use_service(ctx, service.name) as proc:
-        yield proc.pid
-
-
 class PipeAgent:
     def __init__(self, ctx: Any, service: Any, req: Any, pid: int) -> None:
         self.ctx = ctx
@@ -217,7 +204,7 @@ class PipeAgent:
         env = {"MAIL_CONFIG": "/etc/postfix", "TZ": "UTC", "LANG": "C"}
         result = await run_command(self.ctx, argv, stdin=stdin, user=attr.user, uid=uid, gid=gid,
                                    env=env, cwd=attr.directory or self._param("queue_directory", "/"),
-                                   time_limit=self._time_limit(), real=_is_real(self.ctx))
+                                   time_limit=self._time_limit())
         return self._finish(rcpts, judge(result, name, attr.command[0]))
 
     def _account(self, attr: PipeAttrs) -> tuple[int, int]:
@@ -270,16 +257,11 @@ def _group_id(ctx: Any, group: str) -> int:
     try:
         for line in ctx.path("/etc/group").read_text().splitlines():
             parts = line.split(":")
-            if len(parts) >= 3 and parts[0] == group and parts[2].isdigit():
+            if len(parts) >= 3 and parts[0] == group and parts[2].isascii() and parts[2].isdigit():
                 return int(parts[2])
     except OSError:
         pass
     raise PipeConfigError(f"get_service_attr: unknown group: {group}")
-
-
-def _is_real(ctx: Any) -> bool:
-    from ..common.context import RealNetAccess
-    return isinstance(getattr(ctx, "net", None), RealNetAccess)
 
 
 async def deliver(ctx: Any, service: Any, req: Any) -> list[Any]:

@@ -105,7 +105,7 @@ def parse_attrs(args: list[str]) -> PipeAttrs:
         elif low.startswith("null_sender="):
             attr.null_sender = arg[12:]
         elif low.startswith("size="):
-            if not arg[5:].isdigit():
+            if not (arg[5:].isascii() and arg[5:].isdigit()):
                 raise PipeConfigError(f"get_service_attr: bad size= value: {arg[5:]}")
             attr.size_limit = int(arg[5:])
         elif low.startswith("argv="):

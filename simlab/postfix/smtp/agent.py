@@ -52,7 +52,7 @@ from ..common.delivery_log import MsgStats
 from ..common.maillog import ident
 from ..common.queue import QueueStore
 from ..config import ConfigError
-from ..pipe.agent import agent_process
+from ..common.process import agent_process
 from .nexthop import NextHopError, Target, find_targets, parse_nexthop
 from .session import Attempt, Verdict, run_session
 

@@ -87,7 +87,7 @@ class Target:
 def _port(text: str, default: int) -> int:
     if not text:
         return default
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return int(text)
     if text in SERVICES:
         return SERVICES[text]

@@ -86,7 +86,7 @@ class AccessMixin:
         action, _, text = value.strip().partition(" ")
         text = text.strip()
         up = action.upper()
-        if up == "OK" or (action.isdigit() and action.startswith("2") and len(action) == 3):
+        if up == "OK" or (action.isascii() and action.isdigit() and action.startswith("2") and len(action) == 3):
             return OK
         if up == "DUNNO":
             return DUNNO
@@ -98,7 +98,7 @@ class AccessMixin:
             if up == "REJECT" or up == "DEFER":
                 c.fail(code, dsn, f"<{reply_name}>: {cls} rejected: {msg or 'Access denied'}")
             return DUNNO
-        if action.isdigit() and len(action) == 3 and action[0] in "45":
+        if action.isascii() and action.isdigit() and len(action) == 3 and action[0] in "45":
             dsn, msg = dsn_split(action[0] + ".7.1", text)
             c.fail(int(action), dsn, f"<{reply_name}>: {cls} rejected: {msg or 'Access denied'}")
             return DUNNO

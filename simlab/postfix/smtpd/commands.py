@@ -30,8 +30,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..cleanup import ClientInfo, open_cleanup
+from ..common.queue import Recipient
 from . import replies as R
 from .lists import get, split_list
+from .recipients import resolve
 from .replies import Reply
 from .restrictions import valid_hostaddr, valid_hostname
 from .tokens import ERROR, Token, allprint, dsn_notify, extract_addr, printable, xtext_unquote
@@ -77,7 +80,6 @@ class CommandsMixin:
 
     async def open_transaction(self) -> None:
         """mail_open_stream(): a cleanup session, hence a queue id."""
-        from ..cleanup import open_cleanup
         self.cleanup = open_cleanup(self.ctx, self.cfg, self.client_info())
         self.queue_id = self.cleanup.qid
         text = f"{self.queue_id}: client={self.namaddr}"
@@ -86,7 +88,6 @@ class CommandsMixin:
         self.log(text)
 
     def client_info(self) -> Any:
-        from ..cleanup import ClientInfo
         return ClientInfo(name=self.client_name, addr=self.client_addr, port=self.client_port,
                           helo=self.helo_name or "", protocol=self.protocol,
                           rewrite_context=self.rewrite_context(), sasl_username=self.sasl_username)
@@ -144,7 +145,6 @@ class CommandsMixin:
                 return False
         if addr.startswith("-") and not self._flag("allow_min_user"):
             return False
-        from .recipients import resolve
         try:
             res = resolve(self.ctx, addr, "", getattr(self, "resolved", None))
         except Exception:
@@ -185,7 +185,7 @@ class CommandsMixin:
                 encoding = "8bit" if up == "BODY=8BITMIME" else "7bit"
             elif up.startswith("SIZE="):
                 digits = arg[5:]
-                if not digits.isdigit():
+                if not (digits.isascii() and digits.isdigit()):
                     await s.reply(R.BAD_SIZE)
                     return False
                 size = int(digits)
@@ -286,7 +286,6 @@ class CommandsMixin:
             return False
         if self.cleanup is None:
             await self.open_transaction()
-        from ..common.queue import Recipient
         if not orcpt:
             external = argv[2].text
             if external.startswith("<") and external.endswith(">"):

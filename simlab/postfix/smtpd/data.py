@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..cleanup.headers import received_smtpd
 from . import replies as R
 from .replies import Reply
 from .tokens import Token
@@ -115,9 +116,9 @@ class DataMixin:
     async def cmd_bdat(self, argv: list[Token]) -> bool:
         s: Any = self
         args = [t.text for t in argv[1:]]
-        if not args or len(args) > 2 or not args[0].isdigit() or (len(args) == 2 and args[1].upper() != "LAST"):
+        if not args or len(args) > 2 or not (args[0].isascii() and args[0].isdigit()) or (len(args) == 2 and args[1].upper() != "LAST"):
             await s.reply(Reply(501, "5.5.4", "Syntax: BDAT count [LAST]"))
-            if not args or not args[0].isdigit():
+            if not args or not (args[0].isascii() and args[0].isdigit()):
                 s.hangup = True
             return False
         size, last = int(args[0]), len(args) == 2
@@ -178,7 +179,6 @@ class DataMixin:
         return b"".join(parts)
 
     def _with_received(self, body: bytes) -> bytes:
-        from ..cleanup.headers import received_smtpd
         s: Any = self
         proto = s.protocol
         if s.sasl_username and proto == "ESMTP":

@@ -87,6 +87,18 @@ def _is_table(pattern: str) -> bool:
 
 def _addr_match(pattern: str, addr: str) -> bool | None:
     """True/False when pattern is an address or network, None when it is a name."""
+    net = _network(pattern)
+    if net is None:
+        return None
+    ip = _address(addr.strip("[]"))
+    if ip is None:
+        return False
+    return ip.version == net.version and ip in net
+
+
+@functools.lru_cache(maxsize=1024)
+def _network(pattern: str) -> Any:
+    """The network a list pattern names (None: the pattern is a name)."""
     p = pattern
     if p.startswith("["):
         m = re.match(r"^\[([^\]]+)\](/\d+)?$", p)
@@ -94,14 +106,17 @@ def _addr_match(pattern: str, addr: str) -> bool | None:
             return None
         p = m.group(1) + (m.group(2) or "")
     try:
-        net = ipaddress.ip_network(p, strict=False)
+        return ipaddress.ip_network(p, strict=False)
     except ValueError:
         return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _address(text: str) -> Any:
     try:
-        ip = ipaddress.ip_address(addr.strip("[]"))
+        return ipaddress.ip_address(text)
     except ValueError:
-        return False
-    return ip.version == net.version and ip in net
+        return None
 
 
 def _name_match(pattern: str, name: str, parent: bool) -> bool:
@@ -167,12 +182,19 @@ def _table_match(ctx: Any, spec: str, name: str, addr: str) -> bool:
 
 def interface_addresses(ctx: Any, cfg: Any, param: str = "inet_interfaces") -> list[str]:
     """The addresses named by inet_interfaces (or proxy_interfaces) on this machine."""
-    words = [w.lower() for w in split_list(get(cfg, param))]
-    protocols = {p.lower() for p in split_list(get(cfg, "inet_protocols", "all"))}
+    facts = getattr(ctx, "facts", None)
+    return list(_interface_addresses(get(cfg, param), get(cfg, "inet_protocols", "all"),
+                                     tuple(getattr(facts, "interfaces", ("127.0.0.1/8", "::1/128"))), param))
+
+
+@functools.lru_cache(maxsize=64)
+def _interface_addresses(value: str, inet_protocols: str, interfaces: tuple[str, ...],
+                         param: str) -> tuple[str, ...]:
+    words = [w.lower() for w in split_list(value)]
+    protocols = {p.lower() for p in split_list(inet_protocols)}
     want4 = bool(protocols & {"all", "ipv4"})
     want6 = bool(protocols & {"all", "ipv6"})
-    facts = getattr(ctx, "facts", None)
-    ifaces = [ipaddress.ip_interface(t) for t in getattr(facts, "interfaces", ("127.0.0.1/8", "::1/128"))]
+    ifaces = [ipaddress.ip_interface(t) for t in interfaces]
     if param == "proxy_interfaces":
         chosen = [ipaddress.ip_address(w.strip("[]")) for w in words if _is_ip(w.strip("[]"))]
     elif not words or "all" in words:
@@ -181,7 +203,7 @@ def interface_addresses(ctx: Any, cfg: Any, param: str = "inet_interfaces") -> l
         chosen = [i.ip for i in ifaces if i.ip.is_loopback]
     else:
         chosen = [ipaddress.ip_address(w.strip("[]")) for w in words if _is_ip(w.strip("[]"))]
-    return [str(ip) for ip in chosen if (ip.version == 4 and want4) or (ip.version == 6 and want6)]
+    return tuple(str(ip) for ip in chosen if (ip.version == 4 and want4) or (ip.version == 6 and want6))
 
 
 def get(cfg: Any, name: str, default: str = "") -> str:

@@ -70,15 +70,26 @@ class PeerMixin:
         return None
 
 
+# file -> (its bytes, the table they give): read on every connection, parsed when changed
+_HOSTS: dict[str, tuple[bytes, dict[str, str]]] = {}
+
+
 def hosts_file(ctx: Any) -> dict[str, str]:
     """/etc/hosts of the host root: address -> first name (localhost when absent)."""
-    out: dict[str, str] = {}
+    path = str(ctx.path("/etc/hosts"))
     try:
-        text = ctx.path("/etc/hosts").read_text(encoding="utf-8", errors="replace")
+        with open(path, "rb") as f:
+            data = f.read()
     except OSError:
         return {"127.0.0.1": "localhost", "::1": "localhost"}
-    for line in text.splitlines():
-        words = line.split("#", 1)[0].split()
-        if len(words) >= 2:
-            out.setdefault(words[0], words[1])
-    return out
+    hit = _HOSTS.get(path)
+    if hit is None or hit[0] != data:
+        out: dict[str, str] = {}
+        for line in data.decode("utf-8", "replace").splitlines():
+            words = line.split("#", 1)[0].split()
+            if len(words) >= 2:
+                out.setdefault(words[0], words[1])
+        if len(_HOSTS) > 256:
+            _HOSTS.clear()
+        hit = _HOSTS[path] = (data, out)
+    return dict(hit[1])

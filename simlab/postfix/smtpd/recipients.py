@@ -40,6 +40,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..trivial_rewrite import resolve as tr_resolve
+from .lists import get, split_list
+
 _DSN = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})(?:\s+|$)")
 
 
@@ -58,16 +61,23 @@ def resolve(ctx: Any, address: str, sender: str = "", memo: dict[Any, Any] | Non
     one too): one address is resolved for MAIL/RCPT syntax, the relay and
     recipient restrictions and the recipient tables.
     """
-    from ..trivial_rewrite import resolve as tr_resolve
     if memo is None:
         return tr_resolve(ctx, address, sender)
     cfg = ctx.config
-    hit = memo.get((address, sender))
+    # The answer depends on the sender only through the sender_dependent_* tables.
+    key = (address, sender if _sender_dependent(cfg) else "")
+    hit = memo.get(key)
     if hit is not None and hit[0] is cfg:
         return hit[1]
     res = tr_resolve(ctx, address, sender)
-    memo[(address, sender)] = (cfg, res)
+    if res is not None and "fail" not in res.flags:     # a table failure is asked again
+        memo[key] = (cfg, res)
     return res
+
+
+def _sender_dependent(cfg: Any) -> bool:
+    return bool(get(cfg, "sender_dependent_default_transport_maps").strip()
+                or get(cfg, "sender_dependent_relayhost_maps").strip())
 
 
 def _local_domain(ctx: Any) -> Any:
@@ -78,7 +88,6 @@ def _local_domain(ctx: Any) -> Any:
 def addr_match(checks: Any, params: list[str], address: str) -> bool:
     """check_mail_addr_find(): does address match any table of these parameters?"""
     from ..maps.address import lookup_address
-    from .lists import get, split_list
     s = checks.s
     maps = []
     for param in params:
@@ -95,7 +104,6 @@ def addr_match(checks: Any, params: list[str], address: str) -> bool:
 
 def check_rcpt_maps(checks: Any, address: str, cls: str) -> None:
     """Refuse an address that its address class does not know (via checks.fail)."""
-    from .lists import get
     s = checks.s
     sender_class = cls.startswith("Sender")
     res = resolve(s.ctx, address, s.sender or "", s.resolved)

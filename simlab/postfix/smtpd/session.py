@@ -33,6 +33,7 @@ SEE ALSO
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 from typing import Any
 
@@ -72,6 +73,8 @@ class SmtpdSession(CommandsMixin, ExtensionsMixin, DataMixin, PeerMixin, SMTP):
     """One SMTP connection to smtpd, speaking exactly like Postfix 3.7."""
 
     line_length_limit = 1 << 16
+    _auth_methods = functools.cached_property(lambda self: _auth_methods(self))
+    _smtp_methods = functools.cached_property(lambda self: _smtp_methods(self))
 
     def __init__(self, ctx: Any, service: Any, cfg: Any, pids: Any, loop: asyncio.AbstractEventLoop) -> None:
         self.ctx = ctx
@@ -82,6 +85,7 @@ class SmtpdSession(CommandsMixin, ExtensionsMixin, DataMixin, PeerMixin, SMTP):
         self.myhostname = get(cfg, "myhostname", ctx.hostname)
         self.ident = f"{get(cfg, 'syslog_name', 'postfix') or 'postfix'}/smtpd"
         _init_smtp(self, _NoHandler(), self.myhostname, loop, _time(cfg, "smtpd_timeout", 300.0))
+        self._timeout_key: tuple[float, float] | None = None
         self.checks = SmtpdChecks(self)
         self.resolved: dict[tuple[str, str], Any] = {}   # recipients.resolve()'s memo
         self.client_addr = ""
@@ -141,7 +145,22 @@ class SmtpdSession(CommandsMixin, ExtensionsMixin, DataMixin, PeerMixin, SMTP):
         asyncio.StreamReaderProtocol.connection_lost(self, error)
         self.transport = None
 
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        # aiosmtpd re-arms after every line; lines that arrive together (a
+        # pipelined group, a DATA chunk) would re-arm with the same deadline,
+        # so the live timer is kept. After a timeout (or on a real clock) it re-arms.
+        d = duration or self._timeout_duration
+        key = (self.loop.time(), d)
+        if self._timeout_key == key and self._timeout_handle is not None \
+                and not self._timeout_handle.cancelled():
+            return
+        if self._timeout_handle is not None:
+            self._timeout_handle.cancel()
+        self._timeout_handle = self.loop.call_later(d, self._timeout_cb)
+        self._timeout_key = key
+
     def _timeout_cb(self) -> None:
+        self._timeout_key = None
         if self.transport is None:
             return
         self.log(f"timeout after {self.where} from {self.namaddr}")
@@ -403,7 +422,7 @@ def _init_smtp(self: SMTP, handler: Any, hostname: str, loop: asyncio.AbstractEv
     names = _SMTP_NAMES.get((type(self), type(handler)))
     if names is None:
         names = _SMTP_NAMES[(type(self), type(handler))] = _smtp_names(type(self), type(handler))
-    auth_names, hook_names, smtp_names = names
+    hook_names = names[1]
     self.__ident__ = aiosmtpd_smtp.__ident__
     self.loop = loop
     asyncio.StreamReaderProtocol.__init__(
@@ -431,16 +450,26 @@ def _init_smtp(self: SMTP, handler: Any, hostname: str, loop: asyncio.AbstractEv
     self._auth_callback = aiosmtpd_smtp.login_always_fail
     self._authenticator = None
     self._auth_required = False
-    methods = {}
-    for obj, is_builtin, mname in auth_names:
-        mfunc = getattr(self if is_builtin else handler, mname)
-        methods[getattr(mfunc, "__auth_mechanism_name__", mname.replace("auth_", "").replace("__", "-"))] = \
-            aiosmtpd_smtp._AuthMechAttr(mfunc, is_builtin)
-    self._auth_methods = methods
     self._handle_hooks = {m.replace("handle_", ""): getattr(handler, m) for m in hook_names}
     self._ehlo_hook_ver = None
-    self._smtp_methods = {m.replace("smtp_", ""): getattr(self, m) for m in smtp_names}
     self._enforce_call_limit = False
+    # _auth_methods and _smtp_methods (aiosmtpd's own AUTH and command dispatch,
+    # which smtpd replaces) are built on first use: see SmtpdSession.
+
+
+def _auth_methods(self: SMTP) -> dict[str, Any]:
+    auth_names = _SMTP_NAMES[(type(self), type(self.event_handler))][0]
+    methods = {}
+    for _obj, is_builtin, mname in auth_names:
+        mfunc = getattr(self if is_builtin else self.event_handler, mname)
+        methods[getattr(mfunc, "__auth_mechanism_name__", mname.replace("auth_", "").replace("__", "-"))] = \
+            aiosmtpd_smtp._AuthMechAttr(mfunc, is_builtin)
+    return methods
+
+
+def _smtp_methods(self: SMTP) -> dict[str, Any]:
+    smtp_names = _SMTP_NAMES[(type(self), type(self.event_handler))][2]
+    return {m.replace("smtp_", ""): getattr(self, m) for m in smtp_names}
 
 
 _SMTP_NAMES: dict[tuple[type, type], Any] = {}

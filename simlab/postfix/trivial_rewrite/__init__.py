@@ -22,10 +22,10 @@ SEE ALSO
 
 from __future__ import annotations
 
+from ..maps.tok822 import quote_822_local, unquote_822_local
 from .domains import is_local_domain, local_domain_reason, match_domain, own_addresses
 from .resolve import CLASSES, FINAL_CLASSES, Resolution, resolve
 from .rewrite import REWRITE_CONTEXTS, rewrite
-from .tok822 import quote_822_local, unquote_822_local
 from .transport import TransportEntry, find_transport
 
 __all__ = [

@@ -67,9 +67,9 @@ from typing import Any
 
 from ..maps import MapError
 from ..maps.address import lookup_address
+from ..maps.tok822 import QSTRING, Tok, internalize, quote_822_local, rfind, tokenize
 from .domains import TableError, is_local_domain, local_domain_reason, match_domain
 from .rewrite import RewriteRules, rewrite_tree
-from .tok822 import QSTRING, Tok, internalize, quote_822_local, rfind, scan
 from .transport import TransportLookupError, apply_entry, find_transport
 
 CLASSES = ("local", "virtual_alias", "virtual_mailbox", "relay", "default")
@@ -111,7 +111,7 @@ def _strip_local(ctx: Any, address: str) -> tuple[list[Tok], bool, str | None]:
     rules = RewriteRules(ctx, "local")
     dequote = cfg.get_bool("resolve_dequoted_address")
     null_domain = cfg.get_bool("resolve_null_domain")
-    toks = scan(quote_822_local(address))
+    toks = tokenize(quote_822_local(address))
     saved: list[Tok] | None = None
     reason: str | None = None
     for _ in range(len(address) + 100):
@@ -146,21 +146,21 @@ def _strip_local(ctx: Any, address: str) -> tuple[list[Tok], bool, str | None]:
                     local = local[:op] + "@" + local[op + 1:]
                 if local[op] == "@":
                     local = quote_822_local(local)
-                toks = scan(local)
+                toks = tokenize(local)
                 rewrite_tree(rules, toks)
                 continue
         if len(toks) == 1 and toks[0].type == QSTRING and toks[0].text == "":
             toks = []
         if not toks:
-            toks = scan(cfg["empty_address_recipient"])
+            toks = tokenize(cfg["empty_address_recipient"])
             continue
         if saved is None:
-            toks.extend([Tok("@")] + scan(cfg["myhostname"]))
+            toks.extend([Tok("@")] + tokenize(cfg["myhostname"]))
             continue
         break
     else:
         _warn(ctx, f"resolve_addr: <{address}>: giving up after {len(address) + 100} iterations")
-    toks.extend(saved if saved is not None else [Tok("@")] + scan(cfg["myhostname"]))
+    toks.extend(saved if saved is not None else [Tok("@")] + tokenize(cfg["myhostname"]))
     return toks, True, reason
 
 

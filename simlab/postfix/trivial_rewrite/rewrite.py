@@ -38,8 +38,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .tok822 import (DOMLIT, QSTRING, Tok, externalize, find, quote_822_local, rfind, scan,
-                     unquote_822_local)
+from ..maps.tok822 import (DOMLIT, QSTRING, Tok, externalize, find, quote_822_local, rfind, tokenize,
+                           unquote_822_local)
 
 REWRITE_CONTEXTS = ("local", "remote")
 
@@ -87,13 +87,13 @@ def rewrite_tree(rules: RewriteRules, toks: list[Tok]) -> list[Tok]:
         elif pct >= 0:
             toks[pct] = Tok("@")
         elif rules.append_at_origin and rules.origin:
-            toks.extend([Tok("@")] + scan(rules.origin))
+            toks.extend([Tok("@")] + tokenize(rules.origin))
 
     at = rfind(toks, "@")
     if (rules.append_dot_domain and rules.domain and at >= 0 and at != len(toks) - 1
             and not any(t.type == DOMLIT for t in toks[at:])
             and not any(t.type == "." for t in toks[at:])):
-        toks.extend([Tok(".")] + scan(rules.domain))
+        toks.extend([Tok(".")] + tokenize(rules.domain))
 
     if (len(toks) > 1 and toks[-1].type == "."
             and toks[-2].type not in (".", "@")):
@@ -106,7 +106,7 @@ def rewrite(ctx: Any, address: str, context: str = "local") -> str:
     if address == "":
         return ""
     rules = RewriteRules(ctx, context)
-    toks = scan(quote_822_local(address))
+    toks = tokenize(quote_822_local(address))
     rewrite_tree(rules, toks)
     return unquote_822_local(externalize(toks))
 

@@ -39,12 +39,12 @@ from ...store.mbox import Mbox
 from ...store.message import MailboxError, MailboxLockedError
 from ..bounce.client import Dsn, Reporter
 from ..common.maillog import ident
+from ..common.process import agent_process
 from ..common.queue import QueueStore, Recipient
 from ..local.mailbox import maildir_counter
 from ..local.state import delivered_addresses
 from ..maps import MapError
 from ..maps.address import lookup_address
-from ..master.registry import use_service
 from ..qmgr.request import RecipientStatus, reporter, service_config
 from ..trivial_rewrite import quote_822_local
 
@@ -95,10 +95,10 @@ class _Virtual:
         except MapError:
             return self._fail(rcpt, "4.3.0", "table lookup failure")
         minimum = self.cfg.get_int("virtual_minimum_uid")
-        if uid is None or not uid.isdigit() or int(uid) < minimum:
+        if uid is None or not (uid.isascii() and uid.isdigit()) or int(uid) < minimum:
             self.warn(f"recipient {address}: bad uid {uid} in {self.cfg['virtual_uid_maps']}")
             return self._fail(rcpt, "4.3.5", "mail system configuration error")
-        if gid is None or not gid.isdigit() or int(gid) <= 0:
+        if gid is None or not (gid.isascii() and gid.isdigit()) or int(gid) <= 0:
             self.warn(f"recipient {address}: bad gid {gid} in {self.cfg['virtual_gid_maps']}")
             return self._fail(rcpt, "4.3.5", "mail system configuration error")
         mailbox = f"{self.cfg['virtual_mailbox_base'].rstrip('/')}/{path}"
@@ -166,7 +166,7 @@ async def deliver(ctx: Any, service: Any, req: Any) -> list[RecipientStatus]:
     """The virtual(8) entry point."""
     cfg = service_config(ctx, service)
     qf = QueueStore(ctx).read(req.queue, req.qid)
-    with use_service(ctx, service.name) as proc:
-        rep = reporter(ctx, ident(cfg, service.command), proc.pid, req)
+    with agent_process(ctx, service) as pid:
+        rep = reporter(ctx, ident(cfg, service.command), pid, req)
         agent = _Virtual(ctx, service, req, rep, qf.content)
         return [await agent.one(rcpt) for rcpt in req.recipients]
