@@ -186,3 +186,42 @@ def test_serve_without_a_root_says_how_to_make_one(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "simlab", "serve", "--root", str(tmp_path / "none")],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 1 and "simlab init" in out.stderr
+
+
+def enable_submission(root: Path) -> None:
+    """Uncomment Debian's submission block in master.cf, as an administrator would."""
+    cf = root / "etc/postfix/master.cf"
+    lines = cf.read_text().splitlines()
+    out, inside = [], False
+    for line in lines:
+        if line.startswith("#submission "):
+            inside = True
+            out.append(line[1:])
+        elif inside and line.startswith("#  -o"):
+            out.append(line[1:])
+        else:
+            inside = False
+            out.append(line)
+    cf.write_text("\n".join(out) + "\n")
+
+
+def test_serve_submission_requires_auth(root: Path) -> None:
+    enable_submission(root)
+    with Served(root) as s:
+        with smtplib.SMTP("127.0.0.1", s.ports["submission"]) as c:
+            code, caps = c.ehlo("pc.example.com")
+            assert b"AUTH PLAIN LOGIN" in caps
+            with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+                c.sendmail("alice@example.com", ["bob@example.com"], "Subject: no auth\r\n\r\nx\r\n")
+            code, text = refused.value.recipients["bob@example.com"]
+            assert code == 554 and b"Access denied" in text
+        with smtplib.SMTP("127.0.0.1", s.ports["submission"]) as c:
+            c.ehlo("pc.example.com")
+            with pytest.raises(smtplib.SMTPAuthenticationError):
+                c.login("alice", "wrong")
+        with smtplib.SMTP("127.0.0.1", s.ports["submission"]) as c:
+            c.ehlo("pc.example.com")
+            assert c.login("alice", "alice-pw")[0] == 235
+            assert c.sendmail("alice@example.com", ["bob@example.com"], "Subject: with auth\r\n\r\nx\r\n") == {}
+        s.wait_for(r"to=<bob@example.com>, relay=local, .*status=sent")
+        assert any("sasl_method=PLAIN, sasl_username=alice" in ln for ln in s.lines)
