@@ -25,12 +25,13 @@ def run_with_solutions(name: str, tmp_path: Path) -> dict[str, bool]:
         if found:
             key = CHECKED.search(cell.source).group(1)
             number = f"{found.group(2)}.{found.group(3)}"
-            cells.append(nbformat.v4.new_code_cell(
-                f"{found.group(1)}()\nprint('SOLUTION', {json.dumps(number)}, EXERCISES[{json.dumps(key)}].attempts[-1].ok)"))
+            report = f"print('SOLUTION', {json.dumps(number)}, EXERCISES[{json.dumps(key)}].attempts[-1].ok)"
+            cells.append(nbformat.v4.new_code_cell(f"{found.group(1)}()\n{report}"))
     nb.cells = cells
     client = NotebookClient(nb, timeout=120, kernel_name="python3",
                             resources={"metadata": {"path": str(NOTEBOOKS)}})
-    client.km_kwargs = {"env": dict(os.environ, MPLBACKEND="Agg", SIMLAB_NOTEBOOK_TMP=str(tmp_path))}  # type: ignore[attr-defined]
+    env = dict(os.environ, MPLBACKEND="Agg", SIMLAB_NOTEBOOK_TMP=str(tmp_path))
+    client.km_kwargs = {"env": env}  # type: ignore[attr-defined]
     client.execute()
     passed: dict[str, bool] = {}
     for cell in nb.cells:

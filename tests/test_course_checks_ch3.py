@@ -145,3 +145,49 @@ def test_alias_nothing_sent_after_a_refusal(sc) -> None:
     run(sc, "postmap hash:/etc/postfix/virtual")
     (problem,) = check_virtual_alias(sc)
     assert "was refused" in problem and "User unknown in virtual alias table" in problem
+
+
+# -- the notebook's hidden solutions, applied where they stand --------------------------------
+def test_notebook_solutions_pass_their_checks(tmp_path) -> None:
+    from _course_solutions import run_with_solutions
+    passed = run_with_solutions("03-postfix-architecture.ipynb", tmp_path)
+    assert passed == {"3.1": True, "3.2": True, "3.3": True}
+
+
+# -- the notebook helpers (simlab.course.labtools) ----------------------------------------------
+def test_shell_runs_postfix_commands_under_the_host_root(sc, capsys) -> None:
+    from simlab.course.labtools import run_command
+    listed = shell(sc.mail, "postconf -n")
+    assert "config_directory" not in listed.stdout          # as on the machine: no -c
+    assert "mydestination = $myhostname" in listed.stdout
+    out = capsys.readouterr().out
+    assert out.startswith("mail.example.com# postconf -n\n")
+    assert run_command(sc.mail, "postconf -d myhostname").stdout == "myhostname = mail.example.com\n"
+    assert run_command(sc.mail, "postmap -q relay.example hash:/etc/postfix/transport").stdout == \
+        "smtp:[127.0.0.1]:2526\n"
+    missing = run_command(sc.mail, "postalias -q nosuch hash:/etc/aliases")
+    assert missing.rc == 1 and missing.stdout == ""
+    assert run_command(sc.mail, "frobnicate").rc == 127
+
+
+def test_shell_file_tools_read_the_host_root(sc) -> None:
+    from simlab.course.labtools import run_command
+    assert run_command(sc.mail, "cat -n /etc/hostname").stdout == "     1\tmail.example.com\n"
+    assert "maildrop/" in run_command(sc.mail, "ls /var/spool/postfix").stdout.split()
+    assert run_command(sc.mail, "grep postfix /etc/passwd").stdout.startswith("postfix:x:")
+    assert run_command(sc.mail, "grep nosuchword /etc/passwd").rc == 1
+    log = run_command(sc.mail, "tail -n 1 /var/log/postfix.log").stdout
+    assert log.count("\n") == 1 and " mail postfix/" in log
+    assert run_command(sc.mail, "cat /nonexistent").rc == 1
+
+
+def test_master_table_and_timeline(sc) -> None:
+    from simlab.course.labtools import MASTER_COLUMNS, master_rows, master_table, process_timeline
+    rows = master_rows(sc.mail)
+    assert ("pickup", "unix", "n", "y", "n", "60", "1", "pickup") in rows
+    assert master_table(sc.mail).splitlines()[0].split()[:7] == list(MASTER_COLUMNS[:7])
+    sc.run(until=150)
+    fig = process_timeline(sc.trace, host=sc.mail.name)
+    assert fig._suptitle.get_text().startswith("Postfix daemon processes on mail.example.com")
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert any(lbl.startswith("qmgr (pid ") for lbl in labels)

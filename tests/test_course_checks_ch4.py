@@ -157,3 +157,10 @@ def test_sandbox_only_continuation_fixed(sc) -> None:
         "after '=' as the value",
         "myorigin expands to '', not to 'newco.example'",
     ]
+
+
+# -- the notebook's hidden solutions, applied where they stand --------------------------------
+def test_notebook_solutions_pass_their_checks(tmp_path) -> None:
+    from _course_solutions import run_with_solutions
+    passed = run_with_solutions("04-configuration-and-administration.ipynb", tmp_path)
+    assert passed == {"4.1": True, "4.2": True, "4.3": True, "4.4": True}
