@@ -200,7 +200,7 @@ def test_route_follows_queue_ids_across_hosts_to_the_reader() -> None:
     assert len(arrows(fig)) == 4
     protos = [t.get_text() for t in by_gid(fig, "proto-")]
     assert protos == ["1. SMTP submission port 587", "2. SMTP port 25", "3. local(8) delivery", "4. POP3 port 110"]
-    assert legend_texts(fig) == ["delivered", "accepted and queued", "read by the recipient's client"]
+    assert legend_texts(fig) == ["accepted and queued", "delivered", "read by the recipient's client"]   # in order of appearance
 
 
 def test_route_shows_retries_and_the_bounce() -> None:

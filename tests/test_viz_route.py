@@ -95,17 +95,18 @@ def long_texts() -> Script:
     s = Script()
     long_addr = "a.very.long.local.part.that.keeps.going.and.going@" + "sub." * 12 + "example.org"
     rcpts = (long_addr, *[f"user{i}@oreilly.com" for i in range(11)])
-    submission(s, "L000000001", server=A, rcpts=rcpts)
-    s.log(A, "qmgr", 30206, "L000000001: from=<alice@example.com>, size=410, nrcpt=12 (queue active)")
+    submission(s, "DEAD000001", server=A, rcpts=rcpts)
+    s.log(A, "qmgr", 30206, "DEAD000001: from=<alice@example.com>, size=410, nrcpt=12 (queue active)")
     reason = ("host mail.oreilly.com[10.0.0.26] said: 550 5.1.1 <x@oreilly.com>: Recipient address rejected: "
               "User unknown in local recipient table " * 4 + "(in reply to RCPT TO command)")
-    s.log(A, "smtp", 30276, f"L000000001: to=<{long_addr}>, relay=none, delay=0, dsn=5.1.1, status=bounced ({reason})")
+    s.log(A, "smtp", 30276, f"DEAD000001: to=<{long_addr}>, relay=none, delay=0, dsn=5.1.1, status=bounced ({reason})")
     return s
 
 
 def test_long_texts_stay_inside_the_figure_and_rows_do_not_overlap() -> None:
     s = long_texts()
-    fig = route_figure(s.trace, "L000000001", host=A, title="A very long title " * 12)
+    fig = route_figure(s.trace, "DEAD000001", host=A, title="A very long title " * 12)
+    fig.canvas.draw()                 # places the legend
     renderer = fig.canvas.get_renderer()
     frame = fig.bbox
     texts = [t for t in fig.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "get_window_extent"))
@@ -140,5 +141,5 @@ def test_every_outcome_has_its_own_colour() -> None:
 @pytest.mark.parametrize("make", [list_alias, long_texts])
 def test_route_figure_is_deterministic(make) -> None:  # noqa: ANN001
     from simlab.viz import to_svg
-    qid = "A000000001" if make is list_alias else "L000000001"
+    qid = "A000000001" if make is list_alias else "DEAD000001"
     assert to_svg(route_figure(make().trace, qid, host=A)) == to_svg(route_figure(make().trace, qid, host=A))

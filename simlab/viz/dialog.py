@@ -122,7 +122,7 @@ class Framer:
             return "command"
         verb = words[0].upper() if words else ""
         self.pending.append(_Expect(line, verb))
-        if verb == "BDAT" and len(words) > 1 and words[1].isdigit() and int(words[1]) > 0:
+        if verb == "BDAT" and len(words) > 1 and words[1].isascii() and words[1].isdigit() and int(words[1]) > 0:
             self.mode, self.remaining = "bdat", int(words[1])
         return "command"
 

@@ -18,30 +18,50 @@ DESCRIPTION
     postmaster follows a message through logs. Local deliveries, deferrals
     (one hop per attempt, so retries show) and bounces come from the delivery
     agents' ``to=..., relay=..., status=...`` lines; a bounce continues with the
-    non-delivery notification's own queue id. A POP3 or IMAP session that logs
-    in as the recipient after delivery is the last hop.
+    non-delivery notification's own queue id. When local(8) expands an alias
+    with remote members (a mailing list) or a ``.forward`` file, it logs
+    ``status=sent (forwarded as QID)``: the message is queued again on the
+    same host under a new queue id, and the route goes on from there (and,
+    started from the new id, back to the original). A POP3 or IMAP session
+    that logs in as the recipient after delivery is the last hop.
 
     The figure draws one row per hop: sender, an arrow labelled with the
     protocol and port, receiver, the envelope at that hop and the outcome,
-    coloured as the legend explains.
+    each outcome in its own colour, as the legend explains. Long envelopes
+    and replies are wrapped inside the figure, very long ones cut with an
+    ellipsis.
 """
 
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyBboxPatch
 
-from ._style import GREY, MONO, OUTCOME_COLOURS, SimFigure, blank, finish, short
+from ._style import BLACK, BLUE, GREEN, GREY, MONO, ORANGE, PURPLE, SKY, VERMILLION, SimFigure, blank, finish, short
 from .dialog import turns
 from .tracedata import QUEUED_AS, LogRecord, conn_lines, connection, parse_log
 
 _RELAY = re.compile(r"^(?P<name>[^\[\s]+)\[(?P<ip>[^\]]+)\](?::(?P<port>\d+))?$")
 _CONNECT_TO = re.compile(r"connect to ([^\[\s]+)\[([^\]]+)\](?::(\d+))?")
 _NOTIFY = re.compile(r"(?:non-delivery|delivery status|delay) notification: ([0-9A-Za-z]+)")
+_FORWARDED = re.compile(r"^forwarded as ([0-9A-Za-z]+)")
+
+# outcome: its colour in the figure and its words in the legend
+OUTCOMES = {
+    "queued": (BLUE, "accepted and queued"),
+    "forwarded": (BLACK, "forwarded: queued again under a new queue id"),
+    "sent": (GREEN, "delivered"),
+    "read": (SKY, "read by the recipient's client"),
+    "deferred": (ORANGE, "deferred (will retry)"),
+    "bounced": (VERMILLION, "bounced (returned to sender)"),
+    "rejected": (PURPLE, "refused in the session"),
+    "in transit": (GREY, "no outcome in the trace yet"),
+}
 
 
 @dataclass
@@ -55,7 +75,7 @@ class Hop:
     time: float
     sender: str | None = None     # None when this hop does not show the envelope sender
     recipients: list[str] = field(default_factory=list)
-    outcome: str = "in transit"   # sent, queued, deferred, bounced, rejected, read
+    outcome: str = "in transit"   # one of OUTCOMES
     detail: str = ""
     qid: str = ""                 # the queue id the message has after this hop (or at src)
     conn: str = ""
@@ -147,6 +167,17 @@ def _conn_to(ix: _Index, client: str, ip: str, port: int | None, before: float) 
     return best
 
 
+def _sender(ix: _Index, host: str, qid: str) -> str | None:
+    return next((r.fields["from"] for r in ix.logs(host=host, qid=qid) if r.program == "qmgr" and "from" in r.fields),
+                None)
+
+
+def _forward_hop(ix: _Index, r: LogRecord, new_qid: str, note: str = "") -> Hop:
+    """local(8) resubmitted the message (alias with remote members, .forward): back into the same host's queue."""
+    return Hop(r.host, r.host, f"{r.program}(8) forwarding", None, r.time, _sender(ix, r.host, r.qid),
+               [r.fields["to"]], "forwarded", r.reason, new_qid, note=note)
+
+
 def _backwards(ix: _Index, host: str, qid: str, seen: set[tuple[str, str]]) -> list[Hop]:
     hops: list[Hop] = []
     while (host, qid) not in seen:
@@ -158,7 +189,14 @@ def _backwards(ix: _Index, host: str, qid: str, seen: set[tuple[str, str]]) -> l
                 r = picked[0]
                 hops.insert(0, Hop("local user", host, "sendmail (maildrop)", None, r.time,
                                    r.fields.get("from", ""), [], "queued", f"picked up as {qid}", qid))
-            break
+                break
+            origin = next((r for r in ix.logs(host=host) if r.status == "sent" and "to" in r.fields
+                           and (m := _FORWARDED.match(r.reason)) and m.group(1) == qid), None)
+            if origin is None:
+                break
+            hops.insert(0, _forward_hop(ix, origin, qid))
+            qid = origin.qid
+            continue
         hop = _smtp_hop(ix, conn)
         hops.insert(0, hop)
         prev = next((r for r in ix.logs(host=hop.src)
@@ -188,6 +226,11 @@ def _forwards(ix: _Index, host: str, qid: str, seen: set[tuple[str, str]], note:
         to = r.fields["to"]
         attempts[to] = attempts.get(to, 0) + 1
         relay = r.fields.get("relay", "")
+        fwd = _FORWARDED.match(r.reason) if r.status == "sent" else None
+        if fwd:
+            hops.append(_forward_hop(ix, r, fwd.group(1), note))
+            hops.extend(_forwards(ix, host, fwd.group(1), seen))
+            continue
         outcome = {"sent": "sent", "deferred": "deferred"}.get(r.status, "bounced")
         hop = Hop(host, "", r.program, None, r.time, sender, [to], outcome, r.reason, qid,
                   note=note or ("retry" if attempts[to] > 1 else ""))
@@ -263,21 +306,55 @@ def message_route(trace: Any, qid: str | None = None, *, host: str | None = None
     return _backwards(ix, host, qid, set()) + _forwards(ix, host, qid, seen)
 
 
+# the figure's geometry, in inches (one data unit is one inch: the axes fill the figure's width)
+_ENV_X, _ENV_CHARS, _MAX_RCPTS, _DETAIL_LINES = 8.5, 72, 6, 4
+_CHAR_W = 7.3 * 0.602 / 72            # DejaVu Sans Mono at 7.3 pt
+_LINE_H = 7.3 * 1.2 * 1.17 / 72       # its line height at linespacing 1.2
+_WIDTH = _ENV_X + _ENV_CHARS * _CHAR_W + 0.35
+
+
+def _envelope_lines(h: Hop) -> list[str]:
+    """The envelope and outcome column of one hop, wrapped to fit the figure."""
+    env = [f"MAIL FROM:<{h.sender}>"] if h.sender is not None else []
+    env += [f"RCPT TO:<{r}>" for r in h.recipients[:_MAX_RCPTS]]
+    if len(h.recipients) > _MAX_RCPTS:
+        env.append(f"… and {len(h.recipients) - _MAX_RCPTS} more RCPT TO")
+    wrap = textwrap.TextWrapper(_ENV_CHARS, subsequent_indent="  ", break_long_words=True, break_on_hyphens=False)
+    lines = [part for ln in env for part in wrap.wrap(ln)]
+    outcome = {"queued": "accepted", "sent": "delivered", "read": "read by the mail client"}.get(h.outcome, h.outcome)
+    wrap.max_lines, wrap.placeholder = _DETAIL_LINES, " …"
+    return lines + wrap.wrap(f"→ {outcome}: {h.detail}" if h.detail else f"→ {outcome}")
+
+
+def _default_title(hops: list[Hop], qid: str | None) -> str:
+    if not hops:
+        return "Route of a message" + (f" {qid}" if qid else "")
+    rcpts = hops[0].recipients
+    shown = ", ".join(rcpts[:3]) + (f" and {len(rcpts) - 3} more" if len(rcpts) > 3 else "")
+    return f"Route of a message: <{hops[0].sender or ''}> → {shown}"
+
+
 def route_figure(trace: Any, qid: str | None = None, *, host: str | None = None, conn: str | None = None,
                  title: str | None = None) -> SimFigure:
     """The journey of one message as a figure: one row per hop."""
     hops = message_route(trace, qid, host=host, conn=conn)
-    rows = [1.0 + 0.16 * max(0, len(h.recipients) - 1) for h in hops] or [0.8]
-    height = 1.6 + sum(rows)
-    fig = SimFigure(figsize=(13.0, height), dpi=100)
-    ax = fig.add_axes((0.0, 0.5 / height, 1.0, (height - 1.1) / height))
-    blank(ax, (0, 13.0), (-sum(rows), 0.35))
-    for x, text in ((1.4, "from"), (4.2, "protocol, port"), (7.0, "to"), (9.1, "envelope and outcome")):
-        ax.text(x, 0.18, text, ha="center" if x < 9 else "left", fontsize=8.5, fontweight="bold", color=GREY)
+    texts = [_envelope_lines(h) for h in hops]
+    rows = [max(1.0, 0.27 + len(t) * _LINE_H) for t in texts] or [0.8]
+    used = list(dict.fromkeys(h.outcome for h in hops))
+    ncol = min(len(used), 4) or 1
+    title_lines = textwrap.wrap(title or _default_title(hops, qid), int(_WIDTH * 72 / (13 * 0.6)))
+    top, bottom = 0.25 + 0.27 * len(title_lines), 0.2 + 0.22 * -(-len(used) // ncol)
+    board = sum(rows) + 0.35
+    height = top + board + bottom
+    fig = SimFigure(figsize=(_WIDTH, height), dpi=100)
+    ax = fig.add_axes((0.0, bottom / height, 1.0, board / height))
+    blank(ax, (0, _WIDTH), (-sum(rows), 0.35))
+    for x, text in ((1.4, "from"), (4.2, "protocol, port"), (7.0, "to"), (_ENV_X, "envelope and outcome")):
+        ax.text(x, 0.18, text, ha="center" if x < _ENV_X else "left", fontsize=8.5, fontweight="bold", color=GREY)
     y = 0.0
-    for k, (h, rh) in enumerate(zip(hops, rows), 1):
+    for k, (h, lines, rh) in enumerate(zip(hops, texts, rows), 1):
         yc = y - 0.45
-        colour = OUTCOME_COLOURS.get(h.outcome, GREY)
+        colour = OUTCOMES.get(h.outcome, OUTCOMES["in transit"])[0]
         for x, name in ((1.4, h.src), (7.0, h.dst)):
             ax.add_patch(FancyBboxPatch((x - 1.2, yc - 0.25), 2.4, 0.5, boxstyle="round,pad=0.04",
                                         fc="#f2f2f2", ec="black", lw=1, gid=f"host-{k}"))
@@ -287,26 +364,17 @@ def route_figure(trace: Any, qid: str | None = None, *, host: str | None = None,
                                     ls="--" if h.outcome == "deferred" else "-"))
         port = f" port {h.port}" if h.port else ""
         ax.text(4.2, yc + 0.08, f"{k}. {h.protocol}{port}", ha="center", va="bottom", fontsize=8, gid=f"proto-{k}")
-        ax.text(4.2, yc - 0.08, f"t={h.time:.3f} s" + (f" · {h.note}" if h.note else ""), ha="center",
+        ax.text(4.2, yc - 0.08, short(f"t={h.time:.3f} s" + (f" · {h.note}" if h.note else ""), 48), ha="center",
                 va="top", fontsize=7, color=GREY)
-        env = ([f"MAIL FROM:<{h.sender}>"] if h.sender is not None else []) + [f"RCPT TO:<{r}>" for r in h.recipients]
-        outcome = {"queued": "accepted", "read": "read by the mail client"}.get(h.outcome, h.outcome)
-        lines = env + [f"→ {outcome}: {short(h.detail, 70)}" if h.detail else f"→ {outcome}"]
-        ax.text(9.1, yc + 0.3, "\n".join(short(ln, 78) for ln in lines), ha="left", va="top", fontsize=7.3,
-                family=MONO, linespacing=1.2)
+        ax.text(_ENV_X, y - 0.12, "\n".join(lines), ha="left", va="top", fontsize=7.3, family=MONO,
+                linespacing=1.2, gid=f"envelope-{k}")
         y -= rh
     if not hops:
-        ax.text(6.5, -0.4, "the trace says nothing about this message (yet)", ha="center", fontsize=10, color=GREY)
-    used = [o for o in OUTCOME_COLOURS if any(h.outcome == o for h in hops)]
-    handles = [Line2D([], [], color=OUTCOME_COLOURS[o], lw=2.2, ls="--" if o == "deferred" else "-",
-                      label={"queued": "accepted and queued", "sent": "delivered", "deferred": "deferred (will retry)",
-                             "bounced": "bounced (returned to sender)", "rejected": "refused in the session",
-                             "read": "read by the recipient's client"}.get(o, o)) for o in used]
+        ax.text(_WIDTH / 2, -0.4, "the trace says nothing about this message (yet)", ha="center", fontsize=10,
+                color=GREY)
+    handles = [Line2D([], [], color=OUTCOMES[o][0], lw=2.2, ls="--" if o == "deferred" else "-",
+                      label=OUTCOMES[o][1]) for o in used if o in OUTCOMES]
     if handles:
-        fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
-    first = hops[0] if hops else None
-    finish(fig, title or ("Route of a message" + (f": <{first.sender or ''}> → {', '.join(first.recipients)}"
-                                                   if first else (f" {qid}" if qid else ""))))
+        fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
+    finish(fig, "\n".join(title_lines))
     return fig
-
-

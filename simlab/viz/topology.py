@@ -160,7 +160,7 @@ def topology_figure(net: Any, *, path: Any = None, trace: Any = None, title: str
         top = y + h - 0.18 if y > 0 else y + 0.12
         ax.text(x + 0.15, top, d, fontsize=9, fontweight="bold", va="center", color=GREY)
 
-    down_links = {tuple(sorted(p)) for p in getattr(net, "_links_down", set())}
+    down_links = set(net.links_down())
     for name, (x, y) in pos.items():
         host = net.hosts.get(name)
         rs = roles.get(name, ["host"]) if host is not None else ["host"]
