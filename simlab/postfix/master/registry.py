@@ -34,7 +34,7 @@ from typing import Any, Iterator
 from .binder import send_trigger
 from .process import Process
 
-_masters: list[Any] = []
+_masters: list["weakref.ref[Any]"] = []
 _systems: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
 _standalone: "weakref.WeakKeyDictionary[Any, dict[str, Process]]" = weakref.WeakKeyDictionary()
 
@@ -46,34 +46,45 @@ def _root_key(root: Any) -> str:
         return str(root)
 
 
+def _live_masters() -> list[Any]:
+    """The registered masters still in use by someone (their PostfixSystem, a test)."""
+    alive = [m for m in (ref() for ref in _masters) if m is not None]
+    if len(alive) != len(_masters):
+        _masters[:] = [weakref.ref(m) for m in alive]
+    return alive
+
+
 def register(master: Any) -> None:
-    if master not in _masters:
-        _masters.append(master)
+    # Weak references: a simulation that is dropped (a notebook cell run again)
+    # must not stay in memory because its master never stopped.
+    if master not in _live_masters():
+        _masters.append(weakref.ref(master))
 
 
 def unregister(master: Any) -> None:
-    if master in _masters:
-        _masters.remove(master)
+    _masters[:] = [ref for ref in _masters if ref() is not None and ref() is not master]
 
 
 def register_system(ctx: Any, system: Any) -> None:
     """Remember the PostfixSystem of a context (so ``postfix start`` can start it again)."""
-    _systems[ctx] = system
+    _systems[ctx] = weakref.ref(system)     # the system refers to ctx: a strong value would keep both
 
 
 def system_for(ctx: Any) -> Any:
-    return _systems.get(ctx)
+    ref = _systems.get(ctx)
+    return ref() if ref is not None else None
 
 
 def find_master(ctx: Any = None, root: Any = None) -> Any:
     """The running Master of ``ctx`` (or of the same root folder), if any in this process."""
-    for m in _masters:
+    masters = _live_masters()
+    for m in masters:
         if ctx is not None and m.ctx is ctx:
             return m
     key = _root_key(root) if root is not None else (_root_key(ctx.root) if ctx is not None else None)
     if key is None:
         return None
-    for m in _masters:
+    for m in masters:
         if _root_key(m.ctx.root) == key:
             return m
     return None

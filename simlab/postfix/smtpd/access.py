@@ -12,10 +12,17 @@ DESCRIPTION
     user@domain, domain, parent domains, user+ext@, user@ (the empty
     sender as smtpd_null_access_lookup_key, "<>").
 
-    An answer is an action: OK (or 2xx), REJECT [text], DEFER [text],
-    a numeric 4xx/5xx [text], DUNNO, HOLD, DISCARD, REDIRECT, FILTER,
-    PREPEND, WARN, INFO, or a list of restrictions (also the names of
-    smtpd_restriction_classes) that is evaluated in its place.
+    An answer is an action (check_table_result, also for policy servers):
+    OK or RELAY (or all digits), REJECT [text], DEFER [text], a numeric
+    4xx/5xx text, DUNNO, DEFER_IF_PERMIT [text] and DEFER_IF_REJECT [text]
+    (see restrictions.py), PREPEND header: text (added above smtpd's
+    Received: header), HOLD, DISCARD, REDIRECT user@domain, BCC
+    user@domain, FILTER transport:destination (logged, handed to cleanup),
+    WARN, INFO, or a list of restrictions (also the names of
+    smtpd_restriction_classes) that is evaluated in its place. A status
+    code in the text ("REJECT 5.7.0 text") replaces the default one; an
+    address status X.1.Y is fixed to fit a sender or recipient
+    (smtpd_dsn_fix).
 
 PARAMETERS
     access_map_reject_code, access_map_defer_code,
@@ -28,6 +35,7 @@ SEE ALSO
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .lists import get, parent_matches, split_list
@@ -54,8 +62,18 @@ class AccessMixin:
         keys: list[tuple[str, str]] = []
         if what == "client":
             keys = [(k, s.namaddr) for k in _host_keys(s.client_name) + _addr_keys(s.client_addr)]
-        elif what == "reverse_client_name" or what == "client_hostname":
-            keys = [(k, s.namaddr) for k in _host_keys(s.client_name)]
+        elif what == "reverse_client_hostname":
+            rev = getattr(s, "reverse_name", s.client_name)
+            for key in _host_keys(rev) + _addr_keys(s.client_addr):
+                value = m.lookup(key)
+                if value is not None:
+                    status = await self._table_result(value, rev, "Unverified Client host", table, key)
+                    if status == OK and not c.discarding():
+                        s.log_warning(f"restriction {w} returns OK for {rev}")
+                        s.log_warning("this is not allowed for security reasons")
+                        c._config_error("use DUNNO instead of OK if you want to make an exception")
+                    return status
+            return DUNNO
         elif what == "helo":
             keys = [(k, s.helo_name or "") for k in _host_keys(s.helo_name or "")]
         elif what in ("sender", "recipient"):
@@ -80,36 +98,118 @@ class AccessMixin:
                 return await self._table_result(value, reply_name or name, cls, table)
         return DUNNO
 
-    async def _table_result(self, value: str, reply_name: str, cls: str, table: str) -> str:
+    async def _table_result(self, value: str, reply_name: str, cls: str, table: str,
+                            datum: str | None = None) -> str:
+        """check_table_result(): what an access table (or policy server) answer means."""
         c: Any = self
         s = self.s
-        action, _, text = value.strip().partition(" ")
-        text = text.strip()
+        datum = reply_name if datum is None else datum
+        action = re.match(r"[^ \t]*", value).group(0)      # type: ignore[union-attr]
+        text = value[len(action):].lstrip(" \t")
         up = action.upper()
-        if up == "OK" or (action.isascii() and action.isdigit() and action.startswith("2") and len(action) == 3):
-            return OK
+        what = f"<{reply_name}>: {cls}"
         if up == "DUNNO":
             return DUNNO
-        if up in ("REJECT", "DEFER", "DEFER_IF_REJECT", "DEFER_IF_PERMIT"):
-            code = c._int("access_map_reject_code", 554) if up == "REJECT" else \
-                c._int("access_map_defer_code", 450)
-            default = "5.7.1" if code // 100 == 5 else "4.7.1"
-            dsn, msg = dsn_split(default, text)
-            if up == "REJECT" or up == "DEFER":
-                c.fail(code, dsn, f"<{reply_name}>: {cls} rejected: {msg or 'Access denied'}")
+        if up in ("REJECT", "DEFER"):
+            dsn, msg = dsn_split("5.7.1" if up == "REJECT" else "4.7.1", text)
+            code = c._int("access_map_reject_code", 554) if up == "REJECT" else c._int("access_map_defer_code", 450)
+            c.fail(code, dsn_fix(dsn, cls), f"{what} rejected: {msg or 'Access denied'}")
             return DUNNO
-        if action.isascii() and action.isdigit() and len(action) == 3 and action[0] in "45":
+        if up in ("INFO", "WARN"):
+            s.log_whatsup(up.lower(), text)
+            return DUNNO
+        if up in ("FILTER", "HOLD", "DISCARD", "REDIRECT", "BCC"):
+            return self._delegated(up, text, datum, what, table)
+        if up in ("DEFER_IF_PERMIT", "DEFER_IF_REJECT"):
+            dsn, msg = dsn_split("4.7.1", text)
+            args = (c._int("access_map_defer_code", 450), dsn_fix(dsn, cls),
+                    f"{what} rejected: {msg or 'Service unavailable'}")
+            if up == "DEFER_IF_REJECT":
+                return c.defer_if(c.defer_if_reject, *args)
+            if c.warn_if_reject:
+                c.fail(*args)
+                return DUNNO
+            return c.defer_if(c.defer_if_permit, *args)
+        if up == "PREPEND":
+            if not self._in_transaction(table, up):
+                return DUNNO
+            if s.where == "END-OF-MESSAGE":
+                s.log_warning(f"access table {table}: action PREPEND must be used before "
+                              "smtpd_end_of_data_restrictions")
+            elif not _HEADER.match(text):
+                s.log_warning(f'access table {table} entry "{datum}" requires header: text')
+            else:
+                s.saved_actions.append(("PREPEND", text))
+            return DUNNO
+        if value.isascii() and value.isdigit():
+            return OK
+        if len(action) == 3 and text and action[0] in "45" and action[1:].isascii() and action[1:].isdigit():
             dsn, msg = dsn_split(action[0] + ".7.1", text)
-            c.fail(int(action), dsn, f"<{reply_name}>: {cls} rejected: {msg or 'Access denied'}")
+            c.fail(int(action), dsn_fix(dsn, cls), f"{what} rejected: {msg or 'Access denied'}")
             return DUNNO
-        if up in ("HOLD", "DISCARD", "REDIRECT", "FILTER", "PREPEND", "WARN", "INFO"):
-            s.table_action(up, text, reply_name, cls)
-            return OK if up == "DISCARD" else DUNNO
+        if up in ("OK", "RELAY"):
+            return OK
+        if ":" in value:
+            s.log_warning(f"access table {table} has entry with lookup table: {value}")
+            s.log_warning("do not specify lookup tables inside SMTPD access maps")
+            c._config_error("define a restriction class and specify its name instead.")
+        if c.recursion > 100:
+            c._config_error(f"access table {table} entry {value} causes unreasonable recursion")
         words = split_list(value)
-        if words:
-            return await c.generic(words, reply_name, cls)
-        return DUNNO
+        if not words:
+            s.log_warning(f"access table {table} entry {value} has empty value")
+            return OK
+        return await c.generic(words, reply_name, cls)
 
+    def _in_transaction(self, table: str, action: str) -> bool:
+        """not_in_client_helo(): with smtpd_delay_reject=no there is no mail transaction yet."""
+        s = self.s
+        if s.sender is None:
+            s.log_warning(f"access table {table}: with smtpd_delay_reject=no, action {action} is always "
+                          "skipped in Client host or Helo command restrictions")
+            return False
+        return True
+
+    def _delegated(self, action: str, text: str, datum: str, what: str, table: str) -> str:
+        """FILTER, HOLD, DISCARD, REDIRECT, BCC: logged now, done by cleanup(8)."""
+        s = self.s
+        if s.where == "ETRN":
+            s.log_warning(f"access table {table}: action {action} is unavailable in smtpd_etrn_restrictions")
+            return DUNNO
+        if not self._in_transaction(table, action):
+            return DUNNO
+        if action == "FILTER" and (not text or ":" not in text):
+            need = "has FILTER entry without value" if not text else "requires transport:destination"
+            s.log_warning(f'access table {table} entry "{datum}" {need}')
+            return DUNNO
+        if action in ("REDIRECT", "BCC") and "@" not in text:
+            s.log_warning(f'access table {table} entry "{datum}" requires user@domain target')
+            return DUNNO
+        if action == "HOLD" and any(a == "HOLD" for a, _ in s.saved_actions):
+            return DUNNO
+        if action in ("FILTER", "REDIRECT", "BCC"):
+            s.log_whatsup(action.lower(), f"{what} triggers {action} {text}")
+        else:
+            s.log_whatsup(action.lower(), f"{what} {text or f'triggers {action} action'}")
+        s.saved_actions.append((action, text))
+        return OK if action == "DISCARD" else DUNNO
+
+
+# smtpd_dsn_fix(): an address status (X.1.Y) must fit what is being rejected.
+_SENDER_DSN = {"1": "1.0", "2": "1.8", "3": "1.7", "4": "1.0", "5": "1.0", "6": "1.0", "7": "1.7", "8": "1.8"}
+_RCPT_DSN = {"1": "1.1", "2": "1.2", "3": "1.3", "4": "1.4", "5": "1.5", "6": "1.6", "7": "1.3", "8": "1.2"}
+_HEADER = re.compile(r"^[!-9;-~]+[ \t]*:")
+
+
+def dsn_fix(status: str, cls: str) -> str:
+    """smtpd_dsn_fix(): X.1.Y for the right kind of address, X.0.0 for what is not one."""
+    if not status[1:4] == ".1.":
+        return status
+    if cls == "Sender address":
+        return f"{status[0]}.{_SENDER_DSN.get(status[4:], '1.0')}"
+    if cls == "Recipient address":
+        return f"{status[0]}.{_RCPT_DSN.get(status[4:], '1.0')}"
+    return f"{status[0]}.0.0"
 
 
 def _host_keys(name: str) -> list[str]:

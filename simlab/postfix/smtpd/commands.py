@@ -115,16 +115,6 @@ class CommandsMixin:
                     continue
         return "remote"
 
-    def table_action(self, action: str, text: str, reply_name: str, cls: str) -> None:
-        """HOLD/DISCARD/REDIRECT/FILTER/PREPEND/WARN from an access table."""
-        s: Any = self
-        if action in ("WARN", "INFO"):
-            s.log_whatsup(action.lower(), f"<{reply_name}>: {cls} {text}".rstrip())
-            return
-        if action in ("HOLD", "DISCARD"):
-            s.log_whatsup(action.lower(), f"<{reply_name}>: {cls} {text or 'triggers ' + action + ' action'}")
-        self.saved_actions.append((action, text))
-
     # -- helpers -----------------------------------------------------------------------
     def _strict(self) -> bool:
         return self._flag("strict_rfc821_envelopes")

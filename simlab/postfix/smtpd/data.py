@@ -6,7 +6,8 @@ SUMMARY
     BDAT n [LAST] -> exactly n bytes, no unstuffing -> 250 2.0.0 Ok: n bytes [queued as QID]
 
 DESCRIPTION
-    smtpd writes its own Received: header first, then the content, to the
+    smtpd writes the headers of PREPEND actions (access tables, policy
+    servers), its own Received: header, then the content, to the
     cleanup(8) session opened at the first accepted recipient; cleanup's
     reply (a queue id, or a refusal such as "554 5.4.0 Error: too many
     hops") becomes the reply to the final dot.
@@ -188,7 +189,8 @@ class DataMixin:
         header = received_smtpd(helo=s.helo_name or s.client_name, name=s.client_name, addr=s.client_addr,
                                 myhostname=s.myhostname, mail_name=_mail_name(s.cfg), protocol=proto,
                                 qid=s.queue_id, recipient=first, when=s.arrival, auth_sender=auth)
-        return header + body
+        prepend = "".join(text + "\n" for action, text in s.saved_actions if action == "PREPEND")
+        return prepend.encode("utf-8", "surrogateescape") + header + body
 
     async def _end_of_message(self, body: bytes, bdat_total: int | None) -> bool:
         s: Any = self
@@ -243,7 +245,8 @@ class DataMixin:
         if s.smtputf8:
             attrs["smtputf8"] = "1"
         for action, text in s.saved_actions:
-            attrs.setdefault("access_" + action.lower(), text)
+            if action != "PREPEND":
+                attrs.setdefault("access_" + action.lower(), text)
         return attrs
 
 

@@ -1,9 +1,9 @@
 """NAME
-    peer - who is the SMTP client: its verified name, and DNS questions about names
+    peer - who is the SMTP client: its verified name
 
 SUMMARY
-    name = await client_name(session, "127.0.0.1")   # "localhost"
-    session.host_lookup("example.com")              # records, or None
+    name = await client_name(session, "127.0.0.1")   # "localhost"; also session.reverse_name,
+                                                    # session.name_status, session.reverse_name_status
 
 DESCRIPTION
     smtpd logs its client as ``name[address]``. The name comes from the
@@ -11,7 +11,9 @@ DESCRIPTION
     none), else from a reverse DNS lookup that is accepted only when the
     forward lookup of that name gives the address back; otherwise the
     client is "unknown", with the warning "hostname X does not resolve to
-    address Y".
+    address Y" (": Name or service not known" when the name has no
+    address at all). The PTR name is kept as the reverse client name
+    (check_reverse_client_hostname_access, reject_unknown_reverse_client_hostname).
 
 SEE ALSO
     smtpd(8), hosts(5)
@@ -21,53 +23,64 @@ from __future__ import annotations
 
 from typing import Any
 
+from .tokens import valid_hostname
+
 
 async def client_name(session: Any, addr: str) -> str:
-    """The verified client name: hosts file, else DNS reverse + forward lookup."""
+    """The verified client name: hosts file, else DNS reverse + forward lookup.
+
+    Also sets session.reverse_name (the PTR name, unverified) and
+    session.name_status / session.reverse_name_status: "ok", "temp" (the
+    lookup failed for now), "perm" (no name) or "forged" (the name does not
+    give the address back), for reject_unknown_*client_hostname.
+    """
+    session.reverse_name, session.name_status, session.reverse_name_status = "unknown", "perm", "perm"
     hosts = hosts_file(session.ctx)
     if addr in hosts:
+        session.reverse_name, session.name_status, session.reverse_name_status = hosts[addr], "ok", "ok"
         return hosts[addr]
     net = getattr(session.ctx, "net", None)
     resolver = getattr(net, "resolver", None)
     if resolver is None:
         return "unknown"
-    try:
-        name = resolver.reverse(addr)
-    except Exception:
-        name = None
-    if not name:
+    name, status = _ptr(resolver, addr)
+    if name is None or not valid_hostname(name):
+        session.name_status = session.reverse_name_status = status if name is None else "perm"
         return "unknown"
-    name = name.rstrip(".")
+    session.reverse_name, session.reverse_name_status = name, "ok"
     try:
         forward = await resolver.addresses(name)
-    except Exception:
-        forward = []
+    except Exception as exc:
+        temp = getattr(exc, "transient", False)
+        why = "Temporary failure in name resolution" if temp else "Name or service not known"
+        session.log_warning(f"hostname {name} does not resolve to address {addr}: {why}")
+        session.name_status = "temp" if temp else "forged"
+        return "unknown"
     if addr not in forward:
         session.log_warning(f"hostname {name} does not resolve to address {addr}")
+        session.name_status = "forged"
         return "unknown"
+    session.name_status = "ok"
     return name
 
 
-class PeerMixin:
-    """DNS questions of the restrictions (reject_unknown_*)."""
-
-    ctx: Any
-
-    def host_lookup(self, name: str) -> list[str] | None:
-        """Does name have an address or MX record? (reject_unknown_*); None when not."""
-        net = getattr(self.ctx, "net", None)
-        resolver = getattr(net, "resolver", None)
-        lookup = getattr(resolver, "lookup", None)
-        if lookup is None:
-            return []
-        for rtype in ("A", "AAAA", "MX"):
-            try:
-                recs = lookup(name, rtype)
-            except Exception:
-                continue
-            if recs:
-                return [str(r) for r in recs]
-        return None
+def _ptr(resolver: Any, addr: str) -> tuple[str | None, str]:
+    """(PTR name or None, "ok" / "perm" / "temp")."""
+    lookup = getattr(resolver, "lookup", None)
+    if lookup is None:
+        try:
+            name = resolver.reverse(addr)
+        except Exception:
+            name = None
+        return (name.rstrip(".") if name else None), ("ok" if name else "perm")
+    from ...dns.zone import DNSError, reverse_name
+    try:
+        recs = [r for r in lookup(reverse_name(addr), "PTR") if r.rtype == "PTR"]
+    except DNSError as exc:
+        return None, "temp" if getattr(exc, "transient", False) else "perm"
+    except ValueError:
+        return None, "perm"
+    return (recs[0].data.rstrip(".") if recs else None), ("ok" if recs else "perm")
 
 
 # file -> (its bytes, the table they give): read on every connection, parsed when changed

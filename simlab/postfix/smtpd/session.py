@@ -45,7 +45,7 @@ from .commands import CommandsMixin
 from .data import DataMixin
 from .extensions import ExtensionsMixin
 from .lists import get, match_namadr, split_list
-from .peer import PeerMixin, client_name
+from .peer import client_name
 from .replies import Reply
 from .restrictions import SmtpdChecks
 from .tokens import escape, printable, tokenize
@@ -69,7 +69,7 @@ class _NoHandler:
     """aiosmtpd wants a handler object; Postfix policy lives in this package instead."""
 
 
-class SmtpdSession(CommandsMixin, ExtensionsMixin, DataMixin, PeerMixin, SMTP):
+class SmtpdSession(CommandsMixin, ExtensionsMixin, DataMixin, SMTP):
     """One SMTP connection to smtpd, speaking exactly like Postfix 3.7."""
 
     line_length_limit = 1 << 16
@@ -397,6 +397,7 @@ class SmtpdSession(CommandsMixin, ExtensionsMixin, DataMixin, PeerMixin, SMTP):
         self.log(f"disconnect from {self.namaddr} {self.stats()}")
         self.ctx.trace.record("smtpd", "session", state="disconnect", client=self.namaddr, pid=self.pid)
         self.abort_transaction(self.partial_message())
+        self.checks.close_policy_clients()
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
         if self._own_pid:
