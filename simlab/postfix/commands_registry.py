@@ -18,9 +18,12 @@ DESCRIPTION
     ``run.stdout`` and returns its exit status (None means 0); it may be a
     coroutine function, and then it runs in virtual time.
 
-    A few programs exist on every host: /bin/true, /bin/false, /bin/cat and
+    A few programs exist on every host: /bin/true, /bin/false, /bin/cat,
     /bin/sh (simlab.sim.shell: a small sh -c that runs the host's programs)
-    (and their /usr/bin names).
+    (and their /usr/bin names), and Postfix's /usr/sbin/sendmail (also
+    /usr/lib/sendmail, /usr/bin/sendmail), which submits to the instance
+    running on that root. A program runs another one of its host with
+    ``await run.call(argv, stdin)`` (a content filter re-injects mail so).
 
     local(8) and pipe(8) both run commands through ``run_command``, so one
     registration serves an alias ``"|/usr/local/bin/x"``, a .forward, a
@@ -76,6 +79,19 @@ class CommandRun:
 
     def print(self, text: str) -> None:
         self.stdout += (text + "\n").encode("utf-8", "surrogateescape")
+
+    async def call(self, argv: list[str], stdin: bytes = b"") -> "CommandResult":
+        """Run another program of this host (as the same user, in the same place); never raises.
+
+        A filter script re-injects its message so:
+        ``await run.call(["/usr/sbin/sendmail", "-G", "-i", "-f", sender, "--", *rcpts], data)``.
+        """
+        fn = find_command(self.root, argv[0])
+        if fn is None:
+            return CommandResult(127, f"{argv[0]}: not found\n".encode("utf-8", "surrogateescape"))
+        run = CommandRun(list(argv), stdin, dict(self.env), self.user, self.uid, self.gid, self.root,
+                         self.now, self.cwd)
+        return await call_program(fn, run)
 
 
 @dataclass(frozen=True)
@@ -149,6 +165,23 @@ def _cat(run: CommandRun) -> int:
 
 
 SHELLS = ("/bin/sh", "/usr/bin/sh", "/bin/dash", "/usr/bin/dash")
+SENDMAILS = ("/usr/sbin/sendmail", "/usr/lib/sendmail", "/usr/bin/sendmail")
+
+
+def _sendmail(run: CommandRun) -> int:
+    """Postfix's sendmail(1) of this host: the running instance of the root when there is one."""
+    import io
+
+    from .commands import sendmail
+    from .master.registry import find_master
+    master = find_master(root=run.root)
+    args = run.argv[1:] if master is not None else ["--root", str(run.root), *run.argv[1:]]
+    out, err = io.StringIO(), io.StringIO()
+    inp = io.TextIOWrapper(io.BytesIO(run.stdin), encoding="utf-8", errors="surrogateescape")
+    rc = sendmail.main(args, ctx=master.ctx if master is not None else None, stdin=inp, stdout=out,
+                       stderr=err, user=run.user)
+    run.stdout += (out.getvalue() + err.getvalue()).encode("utf-8", "surrogateescape")
+    return rc
 
 
 def _sh(run: CommandRun) -> Awaitable[int]:
@@ -162,6 +195,8 @@ for _prefix in ("/bin", "/usr/bin"):
     _EVERYWHERE[f"{_prefix}/cat"] = _cat
 for _shell in SHELLS:
     _EVERYWHERE[_shell] = _sh
+for _path in SENDMAILS:
+    _EVERYWHERE[_path] = _sendmail
 
 
 def is_real(ctx: Any) -> bool:

@@ -32,6 +32,10 @@ __all__ = ["CleanupResult", "CleanupSession", "ClientInfo", "mail_date", "open_c
            "received_bounce", "received_local", "received_smtpd"]
 
 
-def open_cleanup(ctx: Any, service_config: Any, client: ClientInfo) -> CleanupSession:
-    """Start a cleanup session (a queue id is allocated now, as when smtpd connects to cleanup)."""
-    return CleanupSession(ctx, service_config, client)
+def open_cleanup(ctx: Any, service_config: Any, client: ClientInfo, *,
+                 content_filter: str = "") -> CleanupSession:
+    """Start a cleanup session (a queue id is allocated now, as when smtpd connects to cleanup).
+
+    ``content_filter`` is the receiving program's (smtpd, pickup) content_filter setting.
+    """
+    return CleanupSession(ctx, service_config, client, content_filter=content_filter)

@@ -21,6 +21,9 @@ DESCRIPTION
       PREPEND text    insert a header (body line) before this one
       REPLACE text    replace this header (body line)
       INFO [text]     only log (at info level)
+      FILTER transport:destination
+                      after the queue, send the message to that content
+                      filter instead of its recipients' destinations
       DUNNO, OK       nothing
 
     Every action is logged in cleanup's words:
@@ -117,7 +120,10 @@ class ContentChecks:
             return rest + "\n" + text
         if up == "REPLACE":
             return rest
-        if up in ("FILTER", "REDIRECT", "BCC"):
+        if up == "FILTER":
+            self._filter(where, shown, rest)
+            return text
+        if up in ("REDIRECT", "BCC"):
             self.s.log_action(up.lower(), f"{where} {shown}", rest)
             self.s.actions.append((up, rest))
             return text
@@ -131,6 +137,19 @@ class ContentChecks:
             return text
         self.s.warn(f"unknown command in {where}_checks table: \"{action}\"")
         return text
+
+
+    def _filter(self, where: str, shown: str, rest: str) -> None:
+        """FILTER transport:destination: the message goes to that content filter (last one wins)."""
+        s = self.s
+        if not rest:
+            s.ctx.log.warning(s.ident, s.pid, f"missing FILTER command argument in {where}_checks map")
+        elif ":" not in rest:
+            s.ctx.log.warning(s.ident, s.pid, f"bad FILTER command {rest} in {where}_checks -- "
+                                              "need transport:destination")
+        else:
+            s.filter = rest
+            s.log_action("filter", f"{where} {shown}", rest)
 
 
 def _dsn(default: str, text: str) -> tuple[str, str]:

@@ -6,6 +6,7 @@ SUMMARY
     am.sender("bob")                         -> "bob@example.com"
     am.recipient("alice+tag@EXAMPLE.com.")   -> "alice+tag@EXAMPLE.com"
     am.virtual("sales@alias.example")        -> ["alice@example.com", "bob@example.com"]
+    am.header_addresses(" Bob <bob>", "local", True) -> "Bob <bob@example.com>" (None: unchanged)
 
 DESCRIPTION
     Envelope addresses are always rewritten in the "local" context
@@ -22,6 +23,11 @@ DESCRIPTION
     limits are reached (virtual_alias_recursion_limit nesting,
     virtual_alias_expansion_limit addresses: then the message is refused
     with "4.6.0 Alias expansion error").
+
+    A table that cannot be searched (a daemon's stand-in for a table that
+    could not be opened, see common/tables.py) raises TableFailure: "QID:
+    virtual_alias_maps map lookup problem for ADDR -- message not accepted,
+    try again later", after the table's own two warnings.
 
     Table keys are tried in mail_addr_find(3) order (user+ext@domain,
     user@domain, user+ext and user for local domains, @domain); when the
@@ -51,6 +57,10 @@ class ExpansionError(Exception):
     """Virtual alias expansion went over a limit: the message is deferred."""
 
 
+class TableFailure(Exception):
+    """A table could not be searched: the message is not accepted now (try again later)."""
+
+
 def _split(value: str) -> list[str]:
     return [w for w in value.replace(",", " ").split() if w]
 
@@ -58,11 +68,13 @@ def _split(value: str) -> list[str]:
 class AddressMapper:
     """The address mappings of one cleanup session."""
 
-    def __init__(self, ctx: Any, cfg: Any, warn: Callable[[str], None], mappings: bool = True) -> None:
+    def __init__(self, ctx: Any, cfg: Any, warn: Callable[[str], None], mappings: bool = True,
+                 proc: tuple[str, int] | None = None) -> None:
         self.ctx = ctx
         self.cfg = cfg
         self.warn = warn
         self.mappings = mappings
+        self.proc = proc
         self.delim = self._get("recipient_delimiter")
         self.propagate = set(_split(self._get("propagate_unmatched_extensions", "canonical, virtual")))
 
@@ -76,7 +88,7 @@ class AddressMapper:
         out = []
         for spec in _split_specs(self._get(param)):
             try:
-                out.append(self.ctx.map(spec))
+                out.append(self.ctx.map(spec, self.proc))
             except Exception as exc:
                 self.warn(f"{spec}: table lookup problem: {exc}")
         return out
@@ -93,12 +105,24 @@ class AddressMapper:
             return addr
         return rewrite(self.ctx, addr, context)
 
-    def lookup(self, maps: list[Any], addr: str, kind: str) -> list[str] | None:
-        """mail_addr_map(): the result addresses (canonical, extension propagated) or None."""
+    def lookup(self, maps: list[Any], addr: str, kind: str, title: str = "") -> list[str] | None:
+        """mail_addr_map(): the result addresses (canonical, extension propagated) or None.
+
+        Raises TableFailure when a table of ``title`` (a parameter name) cannot be searched.
+        """
+        from ..common.tables import TableUnavailable
         from ..maps.address import lookup_address
         if not maps or not addr:
             return None
-        found = lookup_address(maps, addr.lower(), self.delim, kind="virtual", local_domain=self._local_domain)
+        try:
+            found = lookup_address(maps, addr.lower(), self.delim, kind="virtual",
+                                   local_domain=self._local_domain)
+        except TableUnavailable as exc:
+            if self.proc is not None:
+                for text in exc.warnings():
+                    self.ctx.log.warning(self.proc[0], self.proc[1], text)
+            raise TableFailure(f"{title or kind} map lookup problem for {addr} -- "
+                               "message not accepted, try again later") from None
         if found is None:
             return None
         value, key = found
@@ -113,7 +137,7 @@ class AddressMapper:
 
     def map11(self, params: list[str], addr: str, what: str) -> str:
         for param in params:
-            got = self.lookup(self._maps(param), addr, "canonical")
+            got = self.lookup(self._maps(param), addr, "canonical", param)
             if got:
                 if len(got) > 1:
                     self.warn(f"{what} map {param}: {addr} maps to multiple addresses -- using the first")
@@ -173,6 +197,40 @@ class AddressMapper:
                 return addr if no_strip else f"{user}@{masq}"
         return addr
 
+    # -- addresses in headers ------------------------------------------------------------
+    def header_addresses(self, value: str, context: str, is_sender: bool) -> str | None:
+        """Rewrite every address of an address header's value; None when nothing changed."""
+        tree = tok822.parse(value)
+        changed = False
+        tp = tree
+        while tp is not None:
+            if tp.type == tok822.ADDR and tp.head is not None:
+                old = tok822.internalize(tp.head)
+                new = self.sender(old, True, context) if is_sender else self.recipient(old, True, context)
+                if new != old:
+                    first = tok822.scan(tok822.quote_822_local(new))
+                    tp.head = tp.tail = None
+                    if first is not None:
+                        tok822._sub_append(tp, first)
+                    changed = True
+            tp = tp.next
+        if not changed:
+            return None
+        parts: list[str] = []
+        segment: list[Any] = []
+        tp = tree
+        while tp is not None:
+            nxt = tp.next
+            if tp.type == ",":
+                parts.append(_external(segment))
+                segment = []
+            else:
+                segment.append(tp)
+            tp = nxt
+        if segment:
+            parts.append(_external(segment))
+        return ",\n\t".join(p for p in parts if p)
+
     # -- virtual aliases -------------------------------------------------------------
     def virtual(self, addr: str) -> list[str]:
         """cleanup_map1n_internal(): expand one recipient through virtual_alias_maps."""
@@ -196,7 +254,7 @@ class AddressMapper:
                 if count >= recursion:
                     self.warn(f"unreasonable virtual_alias_maps map nesting for {addr} -- message not accepted")
                     raise ExpansionError("4.6.0 Alias expansion error")
-                got = self.lookup(maps, out[i], "virtual")
+                got = self.lookup(maps, out[i], "virtual", "virtual_alias_maps")
                 if got is None:
                     break
                 lhs = out[i]
@@ -260,3 +318,17 @@ def _add_extension(addr: str, ext: str, delim: str) -> str:
     if any(c in delim for c in local[1:]):
         return addr
     return local + ext + domain
+
+
+def _external(toks: list[Any]) -> str:
+    """Externalize a run of sibling tokens (they are still linked; cut a copy)."""
+    if not toks:
+        return ""
+    first, last = toks[0], toks[-1]
+    saved_prev, saved_next = first.prev, last.next
+    first.prev = None
+    last.next = None
+    try:
+        return tok822.externalize(first)
+    finally:
+        first.prev, last.next = saved_prev, saved_next

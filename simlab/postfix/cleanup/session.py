@@ -25,6 +25,14 @@ DESCRIPTION
     4. applies body_checks, then writes the queue file atomically into the
        incoming queue (hold for HOLD), wakes qmgr, and only then returns.
 
+    The content filter (the queue file's "content_filter:" record, which
+    makes qmgr send the message to that transport:nexthop) is, the last
+    one winning: the caller's content_filter (smtpd and pickup pass it),
+    smtpd's access(5) FILTER action, a header_checks/body_checks FILTER.
+    A value without ":" is ignored with a warning. A table that cannot be
+    searched (virtual_alias_maps, canonical maps) refuses the message for
+    now: "451 4.3.0 Error: queue file write error".
+
     The rewrite context comes from smtpd (local_header_rewrite_clients);
     the remote context rewrites headers only when remote_header_rewrite_domain
     is set.
@@ -54,7 +62,10 @@ from typing import Any
 from ..maps import tok822
 from .checks import ContentChecks
 from .headers import DROPPED_HEADERS, RECIPIENT_HEADERS, SENDER_HEADERS, Header, Message, mail_date
-from .rewrite import AddressMapper, ExpansionError
+from .rewrite import AddressMapper, ExpansionError, TableFailure
+
+# cleanup_stat_detail(CLEANUP_STAT_WRITE): what smtpd answers when cleanup could not finish the file
+WRITE_ERROR = "451 4.3.0 Error: queue file write error"
 
 
 @dataclass(frozen=True)
@@ -80,7 +91,8 @@ class CleanupResult:
 class CleanupSession:
     """cleanup(8) for one message; the queue id exists from the start."""
 
-    def __init__(self, ctx: Any, service_config: Any, client: ClientInfo) -> None:
+    def __init__(self, ctx: Any, service_config: Any, client: ClientInfo, *,
+                 content_filter: str = "") -> None:
         from ..common.queue import new_queue_id
         self.ctx = ctx
         from ..common.maillog import ident
@@ -100,6 +112,9 @@ class CleanupSession:
         self.fullname = ""
         self.extract = False
         self.extracted: list[str] = []
+        self.filter = ""
+        if content_filter:
+            self.set_filter(content_filter)
 
     # -- logging --------------------------------------------------------------------
     def info(self, text: str) -> None:
@@ -107,6 +122,13 @@ class CleanupSession:
 
     def warn(self, text: str) -> None:
         self.ctx.log.warning(self.ident, self.pid, f"{self.qid}: {text}")
+
+    def set_filter(self, value: str) -> None:
+        """A REC_TYPE_FILT from the client (content_filter, access FILTER): the last one wins."""
+        if ":" not in value:
+            self.warn(f"ignoring invalid content filter: {value[:100]}")
+            return
+        self.filter = value
 
     def log_action(self, action: str, what: str, text: str) -> None:
         """cleanup_act_log(): 'QID: reject: header ... from name[addr]; from=<> to=<> ...: text'."""
@@ -166,22 +188,26 @@ class CleanupSession:
         arrival = arrival if arrival else self.ctx.now()
         attrs = dict(attrs)
         fullname = fullname or attrs.pop("fullname", "")
+        if "access_filter" in attrs:            # smtpd's access(5) FILTER action
+            self.set_filter(attrs.pop("access_filter"))
         self.fullname, self.extract = fullname, extract
         self.extracted: list[str] = []
-        mapper = AddressMapper(self.ctx, self.cfg, self.warn, "no_address_mappings" not in self.overrides)
+        mapper = AddressMapper(self.ctx, self.cfg, self.warn, "no_address_mappings" not in self.overrides,
+                               proc=(self.ident, self.pid))
         try:
             self.sender = mapper.sender(sender) if sender else ""
             rcpts = self._recipients(mapper, recipients)
+            msg, checks, err = self._content(mapper, content, arrival)
+            if err is not None:
+                return self._fail(err)
+            if extract:
+                more = self._recipients(mapper, [Recipient(address=a, orig=a) for a in self.extracted])
         except ExpansionError as exc:
             return self._fail(f"451 {exc}")
-        msg, checks, err = self._content(mapper, content, arrival)
-        if err is not None:
-            return self._fail(err)
+        except TableFailure as exc:
+            self.warn(str(exc))
+            return self._fail(WRITE_ERROR)
         if extract:
-            try:
-                more = self._recipients(mapper, [Recipient(address=a, orig=a) for a in self.extracted])
-            except ExpansionError as exc:
-                return self._fail(f"451 {exc}")
             for r in more:
                 r.extracted = True
             rcpts += more
@@ -198,7 +224,7 @@ class CleanupSession:
             self._release()
             return CleanupResult(True, self.qid, None)
         qf = QueueFile(qid=self.qid, arrival=arrival, sender=self.sender, recipients=rcpts, content=data,
-                       attrs=dict(attrs), create_time=self.ctx.now(), fullname=fullname)
+                       attrs=dict(attrs), create_time=self.ctx.now(), fullname=fullname, filter=self.filter)
         delay = _time(self.cfg, "delay_warning_time")
         if delay > 0:
             qf.warn_time = arrival + delay
@@ -285,7 +311,9 @@ class CleanupSession:
                 prefix = "resent-" if name.startswith("resent") else ""
                 self.info(f"{prefix}message-id={h.value[:200]}")
             if context and (name in SENDER_HEADERS or name in RECIPIENT_HEADERS):
-                h = self._rewrite_header(h, mapper, context, name in SENDER_HEADERS)
+                value = mapper.header_addresses(h.text.split(":", 1)[1], context, name in SENDER_HEADERS)
+                if value is not None:
+                    h = Header(f"{h.name}: {value}")
             if self.extract and name in _extract_from(resent):
                 self.extracted += tok822.addresses(h.text.split(":", 1)[1])
             if name in BCC_HEADERS:
@@ -326,54 +354,6 @@ class CleanupSession:
                 msg.headers.append(Header(f"{prefix}From: {_phrase(self.fullname)} <{sender}>"))
             else:
                 msg.headers.append(Header(f"{prefix}From: {sender}"))
-
-    def _rewrite_header(self, h: Header, mapper: AddressMapper, context: str, is_sender: bool) -> Header:
-        """Rewrite every address of an address header; keep the text when nothing changed."""
-        value = h.text.split(":", 1)[1]
-        tree = tok822.parse(value)
-        changed = False
-        tp = tree
-        while tp is not None:
-            if tp.type == tok822.ADDR and tp.head is not None:
-                old = tok822.internalize(tp.head)
-                new = mapper.sender(old, True, context) if is_sender else mapper.recipient(old, True, context)
-                if new != old:
-                    first = tok822.scan(tok822.quote_822_local(new))
-                    tp.head = tp.tail = None
-                    if first is not None:
-                        tok822._sub_append(tp, first)
-                    changed = True
-            tp = tp.next
-        if not changed:
-            return h
-        parts: list[str] = []
-        segment: list[Any] = []
-        tp = tree
-        while tp is not None:
-            nxt = tp.next
-            if tp.type == ",":
-                parts.append(_external(segment))
-                segment = []
-            else:
-                segment.append(tp)
-            tp = nxt
-        if segment:
-            parts.append(_external(segment))
-        return Header(f"{h.name}: " + ",\n\t".join(p for p in parts if p))
-
-
-def _external(toks: list[Any]) -> str:
-    """Externalize a run of sibling tokens (they are still linked; cut a copy)."""
-    if not toks:
-        return ""
-    first, last = toks[0], toks[-1]
-    saved_prev, saved_next = first.prev, last.next
-    first.prev = None
-    last.next = None
-    try:
-        return tok822.externalize(first)
-    finally:
-        first.prev, last.next = saved_prev, saved_next
 
 
 # Postfix's HDR_OPT_DROP recipient headers: removed from every message, after

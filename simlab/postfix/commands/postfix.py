@@ -8,7 +8,9 @@ DESCRIPTION
     Messages come from ``postfix/postfix-script`` on stderr and in the
     maillog, as with Postfix:
 
-    check    configuration warnings: a myhostname that is not fully
+    check    configuration warnings about main.cf and master.cf as saved
+             on disk (not the running instance's settings, which change
+             only with reload): a myhostname that is not fully
              qualified, a domain listed in BOTH of two address-class
              parameters (mydestination, virtual_alias_domains,
              virtual_mailbox_domains, relay_domains), a hash:/btree: table
@@ -129,16 +131,17 @@ def check_warnings(ctx: Any) -> list[str]:
 
 
 def _table_warnings(ctx: Any, spec: str) -> list[str]:
+    from ..common.tables import stale_database
     from ..maps import open_map
-    out: list[str] = []
     try:
-        m = open_map(spec, root=ctx.root, warn=out.append)
+        m = open_map(spec, root=ctx.root)
         close = getattr(m, "close", None)
         if close:
             close()
     except Exception as e:  # MapError: Postfix's own text ("open database ...: No such file ...")
-        out.append(str(e))
-    return out
+        return [str(e)]
+    stale = stale_database(ctx, spec)      # file times and now on the instance's clock
+    return [stale] if stale else []
 
 
 def _postmaster_ok(ctx: Any) -> bool:
@@ -186,10 +189,9 @@ def main(argv: list[str], *, ctx: Any = None, stdin: Any = None, stdout: Any = N
             cmd.fatal(f"{USAGE}\n", 1)
         action = args[0]
         script = Script(cmd)
-        if action in ("start", "reload", "check"):
-            _validate(cmd)
+        saved = _validate(cmd) if action in ("start", "reload", "check") else None
         if action == "check":
-            for w in check_warnings(cmd.ctx):
+            for w in check_warnings(saved):
                 script.warn(w)
             return 0
         if action == "status":
@@ -207,7 +209,7 @@ def main(argv: list[str], *, ctx: Any = None, stdin: Any = None, stdout: Any = N
             if _running_pid(cmd) is not None:
                 script.fatal("the Postfix mail system is already running")
                 return 1
-            for w in check_warnings(cmd.ctx):
+            for w in check_warnings(saved):
                 script.warn(w)
             return _start(cmd, script)
         if action in ("stop", "reload", "abort"):
@@ -223,15 +225,22 @@ def main(argv: list[str], *, ctx: Any = None, stdin: Any = None, stdout: Any = N
     return cmd.run(body)
 
 
-def _validate(cmd: Command) -> None:
-    """Read main.cf and master.cf afresh: a fatal error stops the command, as postfix(1) does."""
+def _validate(cmd: Command) -> Any:
+    """Read main.cf and master.cf afresh: a fatal error stops the command, as postfix(1) does.
+
+    Returns the instance as the files on disk describe it (what ``postfix check``, a
+    separate process, looks at): the running instance's context with that main.cf.
+    """
+    import dataclasses
+
     from ..config import ConfigError, load_config, read_master_cf
     cfg = cmd.ctx.config
     try:
-        load_config(cfg.config_dir, facts=cfg.facts, display_dir=cfg["config_directory"] or None)
+        saved = load_config(cfg.config_dir, facts=cfg.facts, display_dir=cfg["config_directory"] or None)
         read_master_cf(cfg.config_dir, display_dir=cfg["config_directory"] or None)
     except ConfigError as e:
         cmd.fatal(str(e), 1)
+    return dataclasses.replace(cmd.ctx, config=saved)
 
 
 def _start(cmd: Command, script: Script) -> int:

@@ -2,7 +2,7 @@
     sendmail - Postfix to Sendmail compatibility interface
 
 SUMMARY
-    sendmail [--root ROOT] [-tiv] [-oi] [-f sender] [-F full_name] [-N dsn] [-R ret] [-V envid]
+    sendmail [--root ROOT] [-Gtiv] [-oi] [-f sender] [-F full_name] [-N dsn] [-R ret] [-V envid]
              [-bm | -bv | -bp | -bi] [-q | -qRsite | -qIid] [recipient ...]
 
 DESCRIPTION
@@ -21,6 +21,10 @@ DESCRIPTION
     The sender is -f (or -r), else the submitting user's login name; the
     full name is -F, else the user's GECOS field. -N (never, success,
     delay, failure), -R (full, hdrs) and -V envid are the DSN options.
+    -G (gateway submission, as a content filter re-injects mail) puts the
+    message in the "remote" address rewriting context: cleanup adds no
+    missing headers and leaves header addresses alone unless
+    remote_header_rewrite_domain is set.
     -bv sends a probe instead of the message and prints "Mail Delivery
     Status Report will be mailed to <sender>."; -bp lists the queue
     (postqueue -p), -bi rebuilds the aliases (newaliases), -q flushes
@@ -130,9 +134,12 @@ def main(argv: list[str], *, ctx: Any = None, stdin: Any = None, stdout: Any = N
         ret = ""
         envid = ""
         encoding = ""
+        context = "local"
         flush: tuple[str, str] | None = None
         for o, v in opts:
-            if o == "-b":
+            if o == "-G":
+                context = "remote"
+            elif o == "-b":
                 mode = v[:1] or "m"
             elif o == "-I":
                 mode = "i"
@@ -178,14 +185,14 @@ def main(argv: list[str], *, ctx: Any = None, stdin: Any = None, stdout: Any = N
         if mode not in ("m", "v"):
             cmd.fatal(f"unsupported: -b{mode}", EX_USAGE)
         return enqueue(cmd, user, sender, fullname, args, extract, dot_ends, notify, ret, envid, encoding,
-                       verify=(mode == "v"))
+                       verify=(mode == "v"), context=context)
 
     return cmd.run(body)
 
 
 def enqueue(cmd: Command, user: str, sender: str | None, fullname: str | None, args: list[str],
             extract: bool, dot_ends: bool, notify: str, ret: str, envid: str, encoding: str,
-            verify: bool) -> int:
+            verify: bool, context: str = "local") -> int:
     from ..postdrop import postdrop
     uid, gecos = _user(cmd, user)
     if sender is not None:
@@ -220,7 +227,7 @@ def enqueue(cmd: Command, user: str, sender: str | None, fullname: str | None, a
     attrs: dict[str, str] = {}
     if envid:
         attrs["envelope_id"] = envid
-    attrs["rewrite_context"] = "local"
+    attrs["rewrite_context"] = context
     if encoding:
         attrs["encoding"] = encoding
     if ret:

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol, runtime_checkable
 
 from ...sim.rootfs import PasswdEntry, read_passwd
+from .tables import open_table
 
 if TYPE_CHECKING:
     from ...sim.loop import VirtualLoop
@@ -67,9 +68,15 @@ class VirtualClock:
     def __init__(self, loop: "VirtualLoop | asyncio.AbstractEventLoop", epoch0: float = LAB_EPOCH) -> None:
         self.loop = loop
         self.epoch0 = float(epoch0)
+        self._start = (time.time(), self.now())
 
     def now(self) -> float:
         return self.epoch0 + self.loop.time()
+
+    def file_time(self, mtime: float) -> float:
+        """A host file's wall-clock mtime (set-up, student, commands) counted from this clock's start."""
+        wall0, virtual0 = self._start
+        return virtual0 + (mtime - wall0)
 
     async def sleep(self, s: float) -> None:
         await asyncio.sleep(max(0.0, s))
@@ -80,6 +87,9 @@ class RealClock:
 
     def now(self) -> float:
         return time.time()
+
+    def file_time(self, mtime: float) -> float:
+        return mtime
 
     async def sleep(self, s: float) -> None:
         await asyncio.sleep(max(0.0, s))
@@ -293,7 +303,7 @@ class PostfixContext:
     facts: Any = None  # simlab.postfix.config.HostFacts: name and interfaces of the machine
     shared: dict[str, Any] = field(default_factory=dict)  # per-program state, e.g. cleanup's pid pool
     log: "MailLog" = field(init=False)
-    _maps: dict[str, tuple[Any, Any]] = field(default_factory=dict, init=False, repr=False)
+    _maps: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
     _passwd: tuple[Any, dict[str, PasswdEntry]] | None = field(default=None, init=False, repr=False)
     _paths: dict[str, tuple[Path, Path]] = field(default_factory=dict, init=False, repr=False)
 
@@ -335,6 +345,11 @@ class PostfixContext:
     def now(self) -> float:
         return self.clock.now()
 
+    def file_time(self, mtime: float) -> float:
+        """A file's modification time on this instance's clock (see VirtualClock.file_time)."""
+        convert = getattr(self.clock, "file_time", None)
+        return convert(mtime) if convert is not None else mtime
+
     async def sleep(self, s: float) -> None:
         await self.clock.sleep(s)
 
@@ -344,20 +359,18 @@ class PostfixContext:
         self._maps.clear()
 
     # -- tables -----------------------------------------------------------------------
-    def map(self, spec: str) -> Any:
-        """``open_map(spec, root=self.root)``, cached until the table's file changes."""
-        from ..maps import open_map
-        stamp = self._map_stamp(spec)
-        hit = self._maps.get(spec)
-        if hit is not None and hit[0] == stamp and not hit[1].changed():
-            return hit[1]
-        m = open_map(spec, root=self.root)
-        self._maps[spec] = (stamp, m)
-        return m
+    def map(self, spec: str, proc: tuple[str, int] | None = None) -> Any:
+        """``open_map(spec, root=self.root)``, cached until the table's file changes.
 
-    def maps(self, param: str) -> list[Any]:
+        Without ``proc`` a table that cannot be opened raises MapError. A daemon passes
+        its (program, pid): then such a table is a stand-in whose lookups fail, and the
+        process logs the table's problems once (tables.py).
+        """
+        return open_table(self, spec, proc)
+
+    def maps(self, param: str, proc: tuple[str, int] | None = None) -> list[Any]:
         """Open every table listed in parameter ``param`` (empty list when unset)."""
-        return [self.map(spec) for spec in self.config.get_list(param)]
+        return [self.map(spec, proc) for spec in self.config.get_list(param)]
 
     def _map_stamp(self, spec: str) -> Any:
         kind, _, rest = spec.partition(":")

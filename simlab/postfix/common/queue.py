@@ -103,6 +103,7 @@ class QueueFile:
     fullname: str = ""                # sender full name (local submission)
     create_time: float = 0.0          # when cleanup made the file (0 = arrival)
     forced_expire: bool = False       # postsuper -e (a mode bit, not a record)
+    filter: str = ""                  # content_filter "transport:nexthop" (the L record)
 
     def pending(self) -> list[Recipient]:
         """The recipients not yet delivered."""
@@ -164,6 +165,8 @@ def encode_queue_file(qf: QueueFile, *, maildrop: bool = False, line_limit: int 
     R.put_content(out, qf.content, line_limit)
     size = len(out) - data_offset
     put(R.REC_TYPE_XTRA, "")
+    if qf.filter and not maildrop:
+        put(R.REC_TYPE_FILT, qf.filter)     # cleanup writes it first in the extracted segment
     for r in qf.recipients:
         if r.extracted:
             put_rcpt(r)
@@ -203,6 +206,8 @@ def decode_queue_file(data: bytes, qid: str = "") -> QueueFile:
             qf.sender = text
         elif t == R.REC_TYPE_WARN:
             qf.warn_time = float(int(text))
+        elif t == R.REC_TYPE_FILT:
+            qf.filter = text                # the last one wins, as for qmgr
         elif t == R.REC_TYPE_ATTR:
             name, value = R.split_attr(text)
             if name == "create_time":

@@ -134,7 +134,7 @@ async def deliver_alias(state: LocalState, attr: Attr, usr: UserAttr, name: str)
         return True, state.bounce(attr, "5.4.6", f"alias database loop for {name}")
     attr = replace(attr, exp_from=name)
     try:
-        tables = state.ctx.maps("alias_maps")
+        tables = state.ctx.maps("alias_maps", (state.program, state.pid))
     except MapError:
         return True, state.defer(attr, "4.3.0", "alias database unavailable")
     for table in tables:
@@ -142,6 +142,7 @@ async def deliver_alias(state: LocalState, attr: Attr, usr: UserAttr, name: str)
             value = table.lookup(name)
         except MapError as exc:
             state.warn(f"{table.spec} is unavailable. {exc}")
+            state.warn(f'{table.spec} lookup error for "{name}"')
             return True, state.defer(attr, "4.3.0", "alias database unavailable")
         if value is None:
             continue

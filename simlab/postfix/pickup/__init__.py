@@ -21,9 +21,11 @@ DESCRIPTION
     extracted from the headers go to cleanup as extracted ones (they stay
     after the X record of the new queue file; cleanup removes Bcc:). A malformed file is
     removed with "warning: uid=N: unexpected or malformed record type N".
+    pickup's content_filter (main.cf, or -o in master.cf) becomes the new
+    queue file's content filter, as for smtpd.
 
 PARAMETERS
-    myhostname, mail_name, mail_owner, pickup_service_name.
+    myhostname, mail_name, mail_owner, pickup_service_name, content_filter.
 
 SEE ALSO
     pickup(8), postdrop(1), cleanup(8)
@@ -141,7 +143,7 @@ class Pickup:
             attrs["fullname"] = qf.fullname
         cfg = self.ctx.config.for_service(self.service) if self.service is not None else self.ctx.config
         client = ClientInfo(name="", addr="", port=0, helo="", protocol="", rewrite_context=attrs["rewrite_context"])
-        session = open_cleanup(self.ctx, cfg, client)
+        session = open_cleanup(self.ctx, cfg, client, content_filter=cfg["content_filter"])
         new_id = session.qid
         sender = qf.sender
         text = f"{new_id}: uid={uid} from=<{sender}>"

@@ -13,7 +13,9 @@ DESCRIPTION
     A force-expired message (postsuper -e) is not delivered: it is logged
     "status=force-expired, returned to sender" and bounced with its last
     deferral reasons. Otherwise the old defer log is dropped and every
-    pending recipient is resolved by trivial-rewrite and the recipients are
+    pending recipient is resolved by trivial-rewrite (a message with a content
+    filter record goes, all its recipients unchanged, to the filter's
+    transport and nexthop instead; not a sendmail -bv probe) and the recipients are
     sorted as qmgr_message_sort() does (transport, queue name, domain, address,
     ignoring case); recipients with the same transport and nexthop share a
     delivery request (at most
@@ -32,6 +34,7 @@ DESCRIPTION
     maximal_backoff_time.
 
 PARAMETERS
+    default_filter_nexthop,
     <transport>_destination_recipient_limit, default_destination_recipient_limit,
     maximal_queue_lifetime, bounce_queue_lifetime, minimal_backoff_time,
     maximal_backoff_time.
@@ -48,7 +51,7 @@ from typing import TYPE_CHECKING
 
 from ..bounce import Dsn, LogRecord, append_log, has_log, read_log, remove_log
 from ..bounce import bounce_flush, defer_flush, defer_warn, trace_flush
-from ..bounce.client import Reporter
+from ..bounce.client import TRACE_ONLY, Reporter
 from ..common.delivery_log import MsgStats
 from ..common.queue import QueueFile, Recipient
 from ..common.records import RecordError
@@ -108,7 +111,11 @@ class MessageJob:
         groups: dict[tuple[str, str], list[Recipient]] = {}
         resolved: list[tuple[str, str, Recipient]] = []
         rep = self._reporter(qf)
+        content_filter = qf.filter if not self._trace_flags(qf) & TRACE_ONLY else ""
         for rcpt in qf.pending():
+            if content_filter:
+                resolved.append((*self._filter_route(content_filter, rcpt.address), rcpt))
+                continue
             res = resolve(self.ctx, rcpt.address, qf.sender)
             if "fail" in res.flags:
                 rep.defer(rcpt, "none", Dsn("4.3.0", "address resolver failure"))
@@ -132,6 +139,19 @@ class MessageJob:
                                            qf.arrival, dict(qf.attrs), self.active_arrival,
                                            trace_flags=trace_flags))
         return out
+
+    def _filter_route(self, content_filter: str, address: str) -> tuple[str, str]:
+        """The content filter overrides the resolver: (transport, nexthop) for every recipient.
+
+        A filter without a nexthop uses default_filter_nexthop, else the recipient's
+        domain, else myhostname.
+        """
+        transport, _, nexthop = content_filter.partition(":")
+        if not nexthop:
+            nexthop = self.ctx.config["default_filter_nexthop"]
+        if not nexthop:
+            nexthop = address.rpartition("@")[2] if "@" in address else ""
+        return transport, nexthop or self.ctx.config["myhostname"]
 
     def _sort_key(self, item: tuple[str, str, Recipient]) -> tuple[str, str, int, str, str]:
         """qmgr_message_sort(): transport, queue name, recipient domain, then address (no case).

@@ -18,6 +18,8 @@ DESCRIPTION
     to a local, virtual or relay domain and is not source-routed (unless
     allow_untrusted_routing); otherwise "Relay access denied" with
     relay_domains_reject_code (defer_unauth_destination: 100 less, 4.7.1).
+    When the address resolver fails (a table it needs cannot be read), the
+    recipient is refused for now: "451 4.3.0 <addr>: Temporary lookup failure".
     The sender login checks compare the SASL login with the owners that
     smtpd_sender_login_maps lists for the sender address.
 
@@ -36,7 +38,7 @@ import re
 from typing import Any
 
 from .lists import get
-from .recipients import check_rcpt_maps, resolve
+from .recipients import check_rcpt_maps, resolve, temporary_lookup_failure
 from .tokens import valid_hostaddr, valid_hostname
 
 OK, DUNNO = "ok", "dunno"
@@ -137,6 +139,8 @@ class AddressChecksMixin:
     def auth_destination(self, rcpt: str) -> bool:
         """permit_auth_destination(): final or relay destination, and not source-routed."""
         res = resolve(self.s.ctx, rcpt, self.s.sender or "", self.s.resolved)
+        if res is not None and "fail" in res.flags:
+            temporary_lookup_failure(self, rcpt)
         if res is None or "@" not in res.address:
             return True
         if "routed" in res.flags and not self._bool("allow_untrusted_routing"):

@@ -80,7 +80,8 @@ class CommandsMixin:
 
     async def open_transaction(self) -> None:
         """mail_open_stream(): a cleanup session, hence a queue id."""
-        self.cleanup = open_cleanup(self.ctx, self.cfg, self.client_info())
+        self.cleanup = open_cleanup(self.ctx, self.cfg, self.client_info(),
+                                    content_filter=get(self.cfg, "content_filter"))
         self.queue_id = self.cleanup.qid
         text = f"{self.queue_id}: client={self.namaddr}"
         if self.sasl_username:

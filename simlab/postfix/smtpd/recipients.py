@@ -21,10 +21,17 @@ DESCRIPTION
     (``error:no outbound in this lab`` -> "... rejected: no outbound in this
     lab"), ``retry`` with 450. postmaster, MAILER-DAEMON and double-bounce
     in local domains are always accepted. An empty local_recipient_maps
-    turns the local check off.
+    turns the local check off, and so does receive_override_options =
+    no_unknown_recipient_checks (a content filter's re-injection port).
+
+    When the address resolver or a table cannot answer (say hash:FILE
+    without FILE.db) the address is refused for now: "451 4.3.0 <addr>:
+    Temporary lookup failure", after smtpd's warnings "hash:FILE is
+    unavailable. open database FILE.db: No such file or directory" and
+    'hash:FILE lookup error for "addr"'.
 
 PARAMETERS
-    local_recipient_maps, virtual_alias_maps, virtual_mailbox_maps,
+    receive_override_options, local_recipient_maps, virtual_alias_maps, virtual_mailbox_maps,
     relay_recipient_maps, canonical_maps, recipient_canonical_maps,
     sender_canonical_maps, local_recipient_code (unknown_local_recipient_reject_code),
     unknown_virtual_alias_reject_code, unknown_virtual_mailbox_reject_code,
@@ -85,38 +92,54 @@ def _local_domain(ctx: Any) -> Any:
     return lambda domain: is_local_domain(ctx, domain)
 
 
-def addr_match(checks: Any, params: list[str], address: str) -> bool:
-    """check_mail_addr_find(): does address match any table of these parameters?"""
+def addr_match(checks: Any, params: list[str], address: str, reply_name: str = "") -> bool:
+    """check_mail_addr_find(): does address match any table of these parameters?
+
+    A table that cannot be searched refuses the address for now (reject_dict_retry):
+    "451 4.3.0 <reply_name>: Temporary lookup failure".
+    """
+    from ..common.tables import TableUnavailable
     from ..maps.address import lookup_address
     s = checks.s
+    proc = (s.ident, s.pid)
     maps = []
     for param in params:
         for spec in split_list(get(checks.cfg, param)):
-            try:
-                maps.append(s.ctx.map(spec))
-            except Exception as exc:
-                s.log_warning(f"{spec}: table lookup problem: {exc}")
+            maps.append(s.ctx.map(spec, proc))
     if not maps:
         return False
-    return lookup_address(maps, address.lower(), get(checks.cfg, "recipient_delimiter"),
-                          kind="virtual", local_domain=_local_domain(s.ctx)) is not None
+    try:
+        return lookup_address(maps, address.lower(), get(checks.cfg, "recipient_delimiter"),
+                              kind="virtual", local_domain=_local_domain(s.ctx)) is not None
+    except TableUnavailable as exc:
+        for text in exc.warnings():
+            s.log_warning(text)
+        temporary_lookup_failure(checks, reply_name or address)
+        return True         # only after warn_if_reject: a table problem is no reason to refuse
+
+
+def temporary_lookup_failure(checks: Any, reply_name: str) -> None:
+    """reject_dict_retry(): a table or the address resolver could not answer."""
+    checks.fail(451, "4.3.0", f"<{reply_name}>: Temporary lookup failure", "resource")
 
 
 def check_rcpt_maps(checks: Any, address: str, cls: str) -> None:
     """Refuse an address that its address class does not know (via checks.fail)."""
     s = checks.s
+    if "no_unknown_recipient_checks" in get(checks.cfg, "receive_override_options").replace(",", " ").split():
+        return
     sender_class = cls.startswith("Sender")
     res = resolve(s.ctx, address, s.sender or "", s.resolved)
     if res is None:
         return
     if "fail" in res.flags:
-        checks.fail(450, "4.3.0", f"<{address}>: {cls} rejected: address verification problem")
+        temporary_lookup_failure(checks, address)
         return
     rcpt = res.address
     params = ["recipient_canonical_maps", "canonical_maps", "virtual_alias_maps"]
     if sender_class:
         params.insert(1, "sender_canonical_maps")
-    if addr_match(checks, params, rcpt):
+    if addr_match(checks, params, rcpt, address):
         return
     if res.transport == "error":
         dsn, text = dsn_split("5.1.0" if sender_class else "5.1.1", res.nexthop)
@@ -143,18 +166,20 @@ def check_rcpt_maps(checks: Any, address: str, cls: str) -> None:
         exempt = {get(checks.cfg, "double_bounce_sender", "double-bounce").lower(), "postmaster", "mailer-daemon"}
         if local in exempt:
             return
-        if not _local_known(checks, rcpt):
+        if not _local_known(checks, rcpt, address):
             unknown("unknown_local_recipient_reject_code", 550, "local recipient")
     elif res.cls == "virtual_alias":
         unknown("unknown_virtual_alias_reject_code", 550, "virtual alias")
     elif res.cls == "virtual_mailbox":
-        if get(checks.cfg, "virtual_mailbox_maps").strip() and not addr_match(checks, ["virtual_mailbox_maps"], rcpt):
+        if get(checks.cfg, "virtual_mailbox_maps").strip() and \
+                not addr_match(checks, ["virtual_mailbox_maps"], rcpt, address):
             unknown("unknown_virtual_mailbox_reject_code", 550, "virtual mailbox")
     elif res.cls == "relay":
-        if get(checks.cfg, "relay_recipient_maps").strip() and not addr_match(checks, ["relay_recipient_maps"], rcpt):
+        if get(checks.cfg, "relay_recipient_maps").strip() and \
+                not addr_match(checks, ["relay_recipient_maps"], rcpt, address):
             unknown("unknown_relay_recipient_reject_code", 550, "relay recipient")
 
 
-def _local_known(checks: Any, rcpt: str) -> bool:
+def _local_known(checks: Any, rcpt: str, reply_name: str) -> bool:
     """local_recipient_maps: the passwd file, the aliases (and whatever else is listed)."""
-    return addr_match(checks, ["local_recipient_maps"], rcpt)
+    return addr_match(checks, ["local_recipient_maps"], rcpt, reply_name)

@@ -1,0 +1,128 @@
+"""NAME
+    tables - lookup tables as the daemons of one instance open them
+
+SUMMARY
+    m = ctx.map("hash:/etc/aliases", proc=("postfix/local", 1234))
+    m.lookup("alice")         # raises TableUnavailable when the table could not be opened
+    stale_database(ctx, "hash:/etc/aliases") -> "database /etc/aliases.db is older than ..." | None
+
+DESCRIPTION
+    ctx.map() opens each table once and keeps it until its files change.
+    Programs that name themselves (``proc`` = syslog name and pid) get
+    Postfix's daemon behaviour:
+
+    A table that cannot be opened does not stop the program: as
+    dict_surrogate(3) does, the reason is logged as an error ("error: open
+    database /etc/postfix/virtual.db: No such file or directory") and a
+    stand-in takes the table's place. Every lookup in it fails with a
+    temporary error (TableUnavailable, a MapError); the caller logs
+    "warning: hash:/etc/postfix/virtual is unavailable. open database ..."
+    and 'warning: hash:/etc/postfix/virtual lookup error for "key"'
+    (TableUnavailable.warnings()) and answers "try again later". The
+    stand-in is a pattern table: only the full key of an address is
+    looked up in it.
+
+    A hash: or btree: table whose FILE.db is older than FILE makes the
+    program log "warning: database FILE.db is older than source file
+    FILE", except while FILE changed less than 100 seconds ago (postmap
+    may still be running), as dict_db.c does. Both file times and "now"
+    are read on the instance's clock (ctx.file_time(), ctx.now()), so the
+    comparison means the same on the virtual network and under serve.
+
+    A process logs each of these notes once per version of the table,
+    as a Postfix process does when it opens its tables.
+
+SEE ALSO
+    dict_surrogate(3), DATABASE_README, postmap(1)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..maps import Map, MapError, open_map
+
+STALE_GRACE = 100       # seconds: a source file this young may be being indexed right now
+
+
+class TableUnavailable(MapError):
+    """A lookup in a table that could not be opened; str() is the open failure."""
+
+    def __init__(self, spec: str, reason: str, key: str = "") -> None:
+        super().__init__(reason)
+        self.spec = spec
+        self.reason = reason
+        self.key = key
+
+    def warnings(self) -> list[str]:
+        """The two warnings of a failed lookup (dict_surrogate, then maps_find)."""
+        return [f"{self.spec} is unavailable. {self.reason}",
+                f'{self.spec} lookup error for "{self.key}"']
+
+
+class UnavailableMap(Map):
+    """dict_surrogate: stands in for a table that could not be opened."""
+
+    fixed = False
+
+    def __init__(self, spec: str, reason: str) -> None:
+        kind, _, name = spec.partition(":")
+        super().__init__(name)
+        self.type = kind
+        self.reason = reason
+
+    def lookup(self, key: str) -> str | None:
+        raise TableUnavailable(self.spec, self.reason, key)
+
+
+@dataclass
+class _Entry:
+    stamp: Any
+    map: Map
+    error: str | None
+    told: set[tuple[tuple[str, int], str]] = field(default_factory=set)
+
+
+def open_table(ctx: Any, spec: str, proc: tuple[str, int] | None = None) -> Map:
+    """ctx.map(): the cached table; see the module description for ``proc``."""
+    stamp = ctx._map_stamp(spec)
+    hit = ctx._maps.get(spec)
+    if hit is None or hit.stamp != stamp or hit.map.changed():
+        try:
+            hit = _Entry(stamp, open_map(spec, root=ctx.root), None)
+        except MapError as exc:
+            hit = _Entry(stamp, UnavailableMap(spec, str(exc)), str(exc))
+        ctx._maps[spec] = hit
+    if proc is None:
+        if hit.error is not None:
+            raise MapError(hit.error)
+        return hit.map
+    notes = [f"error: {hit.error}"] if hit.error is not None else []
+    stale = stale_database(ctx, spec) if hit.error is None else None
+    if stale:
+        notes.append(f"warning: {stale}")
+    for note in notes:
+        if (proc, note) not in hit.told:
+            hit.told.add((proc, note))
+            ctx.log.line(proc[0], proc[1], note)
+    return hit.map
+
+
+def stale_database(ctx: Any, spec: str) -> str | None:
+    """The "older than source file" warning for an indexed table, or None."""
+    kind, _, name = spec.partition(":")
+    if kind == "proxy":
+        kind, _, name = name.partition(":")
+    if kind not in ("hash", "btree") or not name.startswith("/"):
+        return None
+    try:
+        src = os.stat(ctx.path(name)).st_mtime
+        db = os.stat(ctx.path(name + ".db")).st_mtime
+    except OSError:
+        return None
+    src, db = ctx.file_time(src), ctx.file_time(db)
+    if src > db and src < ctx.now() - STALE_GRACE:
+        return f"database {name}.db is older than source file {name}"
+    return None
