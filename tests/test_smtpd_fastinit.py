@@ -6,7 +6,8 @@ import asyncio
 
 from aiosmtpd.smtp import SMTP
 
-from simlab.postfix.smtpd.session import SmtpdSession, _init_smtp, _NoHandler
+from simlab.postfix.smtpd.aioinit import init_smtp
+from simlab.postfix.smtpd.session import SmtpdSession, _NoHandler
 
 
 def _real_and_fast() -> tuple[SmtpdSession, SmtpdSession]:
@@ -16,7 +17,7 @@ def _real_and_fast() -> tuple[SmtpdSession, SmtpdSession]:
         SMTP.__init__(real, _NoHandler(), hostname="mail.example.com", loop=loop, timeout=300.0,
                       enable_SMTPUTF8=True)
         fast = SmtpdSession.__new__(SmtpdSession)
-        _init_smtp(fast, _NoHandler(), "mail.example.com", loop, 300.0)
+        init_smtp(fast, _NoHandler(), "mail.example.com", loop, 300.0)
     finally:
         loop.close()
     return real, fast

@@ -13,7 +13,9 @@ DESCRIPTION
     it is fed the server's bytes and says what to write next. Its states and
     the single transition table live in ``smtp_table``; this module does what
     each state asks: EHLO with HELO fallback (or LHLO for LMTP), AUTH PLAIN
-    or LOGIN when credentials are given and offered, MAIL with SIZE / BODY /
+    or LOGIN when credentials are given and offered, XFORWARD (the
+    attributes the server lists, NAME ADDR PORT in one command, PROTO HELO
+    IDENT SOURCE in the next) when given ``xforward``, MAIL with SIZE / BODY /
     ENVID / RET when the server announces SIZE / 8BITMIME / DSN, one RCPT per
     recipient (ORCPT and NOTIFY with DSN), DATA with dot-stuffing, RSET after
     a refused transaction and QUIT. With PIPELINING (RFC 2920) MAIL, every
@@ -119,7 +121,8 @@ class SMTPClient:
                  esmtp: bool = True, pipelining: bool = True, size: int | None = None,
                  body: str = "", envid: str = "", ret: str = "", smtputf8: bool = False,
                  line_limit: int = 0, loop_names: tuple[str, ...] = (), verify: bool = False,
-                 clock: Callable[[], float] | None = None) -> None:
+                 clock: Callable[[], float] | None = None,
+                 xforward: list[tuple[str, str]] | None = None) -> None:
         self.helo_name = helo_name
         self.sender = sender
         self.recipients = [r if isinstance(r, Rcpt) else Rcpt(r) for r in recipients]
@@ -138,6 +141,9 @@ class SMTPClient:
         self.verify = verify          # address probe: stop after RCPT, send no message
         self.clock = clock or (lambda: 0.0)
         self.setup_done_at = 0.0      # when MAIL went out: the end of connection setup
+        self.xforward = xforward      # (attribute, value) to forward, e.g. ("NAME", "client.example")
+        self.xforward_replies: list[Reply] = []
+        self._xforward_todo: list[str] | None = None
 
         self.state = State.GREETING
         self.greeting: Reply | None = None
@@ -244,6 +250,8 @@ class SMTPClient:
             return not self.lmtp
         if state is State.AUTH:
             return not self._auth_started and self._choose_mechanism() is None
+        if state is State.XFORWARD:
+            return not self._xforward_commands()
         if state is State.RCPT:
             return self._rcpt_sent >= len(self.recipients)
         if state is State.DATA:
@@ -304,6 +312,8 @@ class SMTPClient:
                 self.authenticated = True
             elif reply.cls != 3:
                 self._fail(Failure(state, "reply", reply))
+        elif state is State.XFORWARD:
+            self.xforward_replies.append(reply)
         elif state is State.MAIL:
             self.mail_reply = reply
             if reply.cls != 2:
@@ -351,6 +361,14 @@ class SMTPClient:
             self._send(state, f"{state.name} {self.helo_name}")
         elif state is State.AUTH:
             self._send(state, self._auth_next())
+        elif state is State.XFORWARD:
+            todo = self._xforward_commands()
+            if not (self.use_pipelining and "PIPELINING" in self.features):
+                self._send(state, todo.pop(0))
+                return
+            while todo:                  # pipelined with MAIL, as smtp(8) does
+                self._send(state, todo.pop(0))
+            self._enter(State.MAIL)
         elif state is State.MAIL:
             self.setup_done_at = self.clock()
             if self.use_pipelining and "PIPELINING" in self.features:
@@ -407,6 +425,18 @@ class SMTPClient:
             if r.notify:
                 cmd += f" NOTIFY={r.notify}"
         return cmd
+
+    def _xforward_commands(self) -> list[str]:
+        """The XFORWARD commands not yet sent (built once the EHLO keywords are known)."""
+        if self._xforward_todo is None:
+            offered = set(self.features.get("XFORWARD", "").upper().split())
+            self._xforward_todo = []
+            if self.xforward and "XFORWARD" in self.features:
+                for names in (("NAME", "ADDR", "PORT"), ("PROTO", "HELO", "IDENT", "SOURCE")):
+                    words = [f"{k}={xtext(v)}" for k, v in self.xforward if k in names and k in offered]
+                    if words:
+                        self._xforward_todo.append("XFORWARD " + " ".join(words))
+        return self._xforward_todo
 
     def _choose_mechanism(self) -> str | None:
         if self.credentials is None or "AUTH" not in self.features:

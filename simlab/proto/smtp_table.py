@@ -17,7 +17,9 @@ DESCRIPTION
 
     The pseudo-class SKIP is taken when a state has nothing to do on entry:
     EHLO in LMTP mode or with smtp_never_send_ehlo (LHLO, or else HELO),
-    AUTH without credentials or without a mechanism the server offers, RCPT
+    AUTH without credentials or without a mechanism the server offers,
+    XFORWARD when there is nothing (more) to forward or the server does
+    not offer it, RCPT
     when every recipient was sent, DATA when no recipient was accepted, DOT
     when every final reply is in (one for SMTP, one per accepted recipient
     for LMTP).
@@ -50,6 +52,7 @@ class State(enum.Enum):
     LHLO = "LHLO"
     HELO = "HELO"
     AUTH = "AUTH"           # AUTH and each SASL continuation after a 334
+    XFORWARD = "XFORWARD"   # each XFORWARD command (a refusal only gets a warning)
     MAIL = "MAIL"
     RCPT = "RCPT"
     DATA = "DATA"
@@ -94,11 +97,14 @@ TRANSITIONS: dict[tuple[State, int | str], State] = {
     (State.HELO, 4): State.QUIT,
     (State.HELO, 5): State.QUIT,
 
-    (State.AUTH, SKIP): State.MAIL,
-    (State.AUTH, 2): State.MAIL,
+    (State.AUTH, SKIP): State.XFORWARD,
+    (State.AUTH, 2): State.XFORWARD,
     (State.AUTH, 3): State.AUTH,
     (State.AUTH, 4): State.QUIT,
     (State.AUTH, 5): State.QUIT,
+
+    **_every(State.XFORWARD, State.XFORWARD),
+    (State.XFORWARD, SKIP): State.MAIL,
 
     (State.MAIL, 2): State.RCPT,
     (State.MAIL, 3): State.RSET,
@@ -127,6 +133,7 @@ STATE_COMMAND: dict[State, str] = {
     State.LHLO: "LHLO command",
     State.HELO: "HELO command",
     State.AUTH: "AUTH command",
+    State.XFORWARD: "XFORWARD command",
     State.MAIL: "MAIL FROM command",
     State.RCPT: "RCPT TO command",
     State.DATA: "DATA command",
@@ -142,6 +149,7 @@ STATE_STAGE: dict[State, str] = {
     State.LHLO: "performing the LHLO handshake",
     State.HELO: "performing the HELO handshake",
     State.AUTH: "authenticating",
+    State.XFORWARD: "sending XFORWARD",
     State.MAIL: "sending MAIL FROM",
     State.RCPT: "sending RCPT TO",
     State.DATA: "sending DATA command",

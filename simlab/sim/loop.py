@@ -23,6 +23,11 @@ DESCRIPTION
     both back afterwards, in exactly this one place. No threads, no sockets,
     no self-pipe: the same code runs under Pyodide.
 
+    While it runs, the garbage collector's youngest generation is collected
+    every 10,000 allocations instead of 700 (put back afterwards): the
+    short-lived objects of a connection then die young instead of making
+    full collections of a long trace frequent.
+
 SEE ALSO
     asyncio-eventloop, simlab.sim.network
 """
@@ -32,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import gc
 import heapq
 import itertools
 import logging
@@ -40,6 +46,7 @@ from typing import Any, Callable, Coroutine, Iterator, TypeVar
 
 T = TypeVar("T")
 log = logging.getLogger("simlab.loop")
+_GC_GEN0 = 10000    # the youngest generation's threshold while a simulation runs (CPython's: 700)
 
 
 class VirtualLoop(asyncio.AbstractEventLoop):
@@ -229,9 +236,17 @@ class VirtualLoop(asyncio.AbstractEventLoop):
         events._set_running_loop(self)
         self._running = True
         self._stopping = False
+        # A simulation allocates quickly and keeps a long trace: collecting the
+        # youngest generation every 700 allocations promotes short-lived
+        # connection objects and makes full collections of that trace frequent.
+        threshold = gc.get_threshold()
+        if threshold[0] and threshold[0] < _GC_GEN0:
+            gc.set_threshold(_GC_GEN0, *threshold[1:])
         try:
             yield
         finally:
+            if gc.get_threshold()[0] == _GC_GEN0 and threshold[0] < _GC_GEN0:
+                gc.set_threshold(*threshold)
             self._running = False
             self._stopping = False
             events._set_running_loop(outer_loop)

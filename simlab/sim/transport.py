@@ -228,7 +228,6 @@ class Connection:
         self.client: VirtualTransport
         self.server: VirtualTransport
         self._done: set[str] = set()
-        self._key = frozenset((client_host, server_host))
 
     def join(self, client: VirtualTransport, server: VirtualTransport) -> None:
         self.client, self.server = client, server
@@ -236,18 +235,10 @@ class Connection:
         server.pipe = _Pipe(self, server, client)
 
     def latency(self) -> float:
-        """Network.latency() of the two hosts, without building their key each time."""
-        if self.client_host == self.server_host:
-            return 0.0
-        net = self.net
-        return net._latency.get(self._key, net.default_latency)
+        return self.net.latency(self.client_host, self.server_host)
 
     def path_up(self) -> bool:
-        """Network.path_up() of the two hosts."""
-        hosts = self.net.hosts
-        if not (hosts[self.client_host].up and hosts[self.server_host].up):
-            return False
-        return self.client_host == self.server_host or self._key not in self.net._links_down
+        return self.net.path_up(self.client_host, self.server_host)
 
     def wake(self) -> None:
         self.client.pipe.wake()  # type: ignore[union-attr]

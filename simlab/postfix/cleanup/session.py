@@ -33,6 +33,13 @@ DESCRIPTION
     searched (virtual_alias_maps, canonical maps) refuses the message for
     now: "451 4.3.0 Error: queue file write error".
 
+    smtpd's access(5)/policy actions arrive as attributes (smtpd logged
+    them when they triggered): access_hold puts the file in the hold queue,
+    access_discard accepts the message and drops it, access_bcc (one
+    address a line) adds recipients with NOTIFY=NEVER, and access_redirect
+    replaces every recipient by that address, keeping the first one's
+    original recipient (what qmgr does with Postfix's redirect record).
+
     The rewrite context comes from smtpd (local_header_rewrite_clients);
     the remote context rewrites headers only when remote_header_rewrite_domain
     is set.
@@ -190,6 +197,9 @@ class CleanupSession:
         fullname = fullname or attrs.pop("fullname", "")
         if "access_filter" in attrs:            # smtpd's access(5) FILTER action
             self.set_filter(attrs.pop("access_filter"))
+        hold, discard, redirect, bcc = _delegated(attrs)
+        if bcc:
+            recipients = list(recipients) + [Recipient(address=a, orig=a, notify="NEVER") for a in bcc]
         self.fullname, self.extract = fullname, extract
         self.extracted: list[str] = []
         mapper = AddressMapper(self.ctx, self.cfg, self.warn, "no_address_mappings" not in self.overrides,
@@ -211,6 +221,11 @@ class CleanupSession:
             for r in more:
                 r.extracted = True
             rcpts += more
+        if redirect and rcpts:
+            # qmgr's REDIRECT: the first recipient, re-addressed, replaces them all
+            first = rcpts[0]
+            rcpts = [Recipient(address=mapper.canonical(redirect), orig=first.orig, notify=first.notify,
+                               orcpt=first.orcpt)]
         if not rcpts:
             return self._fail("550 5.1.0 Error: no recipients specified")
         if checks.verdict == "reject":
@@ -220,7 +235,7 @@ class CleanupSession:
         if limit > 0 and len(data) > limit:
             self.warn("queue file size limit exceeded")
             return self._fail("552 5.3.4 Error: message file too big")
-        if checks.verdict == "discard":
+        if checks.verdict == "discard" or discard:
             self._release()
             return CleanupResult(True, self.qid, None)
         qf = QueueFile(qid=self.qid, arrival=arrival, sender=self.sender, recipients=rcpts, content=data,
@@ -228,7 +243,7 @@ class CleanupSession:
         delay = _time(self.cfg, "delay_warning_time")
         if delay > 0:
             qf.warn_time = arrival + delay
-        queue = "hold" if checks.verdict == "hold" else "incoming"
+        queue = "hold" if checks.verdict == "hold" or hold else "incoming"
         await QueueStore(self.ctx).write_flushed(queue, qf)
         self.closed = True
         self.pool.give(self.pid)
@@ -354,6 +369,18 @@ class CleanupSession:
                 msg.headers.append(Header(f"{prefix}From: {_phrase(self.fullname)} <{sender}>"))
             else:
                 msg.headers.append(Header(f"{prefix}From: {sender}"))
+
+
+def _delegated(attrs: dict[str, str]) -> tuple[bool, bool, str, list[str]]:
+    """smtpd's access(5)/policy HOLD, DISCARD, REDIRECT and BCC results (taken out of attrs).
+
+    smtpd logged each action when it triggered; the queue file keeps none of them as attributes.
+    """
+    hold = attrs.pop("access_hold", None) is not None
+    discard = attrs.pop("access_discard", None) is not None
+    redirect = attrs.pop("access_redirect", "")
+    bcc = [a for a in attrs.pop("access_bcc", "").split("\n") if a]
+    return hold, discard, redirect, bcc
 
 
 # Postfix's HDR_OPT_DROP recipient headers: removed from every message, after

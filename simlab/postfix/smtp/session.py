@@ -28,7 +28,8 @@ PARAMETERS
     smtp_connect_timeout, smtp_helo_timeout, smtp_mail_timeout,
     smtp_rcpt_timeout, smtp_data_init_timeout, smtp_data_done_timeout,
     smtp_rset_timeout, smtp_quit_timeout, smtp_skip_5xx_greeting,
-    smtp_line_length_limit (and the lmtp_ forms, lmtp_lhlo_timeout).
+    smtp_line_length_limit, smtp_send_xforward_command, smtp_xforward_timeout
+    (and the lmtp_ forms, lmtp_lhlo_timeout).
 
 SEE ALSO
     smtp(8), smtp_connect.c, smtp_proto.c, smtp_trouble.c in Postfix
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 
 _TIMEOUTS = {
     State.GREETING: "helo", State.EHLO: "helo", State.LHLO: "helo", State.HELO: "helo",
-    State.AUTH: "helo", State.MAIL: "mail", State.RCPT: "rcpt", State.DATA: "data_init",
+    State.AUTH: "helo", State.XFORWARD: "xforward", State.MAIL: "mail", State.RCPT: "rcpt", State.DATA: "data_init",
     State.DOT: "data_done", State.RSET: "rset", State.QUIT: "quit",
 }
 
@@ -128,10 +129,14 @@ async def run_session(agent: "SmtpAgent", target: Target, indexes: list[int], fi
                       body=agent.body, envid=agent.envid, ret=agent.ret,
                       line_limit=agent.line_limit,
                       loop_names=() if agent.lmtp else (agent.myhostname,), clock=agent.ctx.now,
-                      verify=agent.verify_only)
+                      verify=agent.verify_only, xforward=xforward_attrs(agent))
     await run_client(core, reader, writer,
                      timeout=lambda c: agent.time_param(_TIMEOUTS.get(c.waiting_for, "quit") + "_timeout", 300))
     attempt = Attempt(True, core=core)
+    for reply in core.xforward_replies:
+        if reply.cls != 2:
+            agent.warning(f"host {target.namaddrport} said: {' '.join(str(reply).splitlines())} "
+                          "(in reply to XFORWARD command)")
     if core.lines_broken:
         agent.info(f"{req.qid}: breaking line > {agent.line_limit} bytes with <CR><LF>SPACE")
     if core.failure is not None and core.failure.kind == "loop":
@@ -148,6 +153,26 @@ async def run_session(agent: "SmtpAgent", target: Target, indexes: list[int], fi
         if outcome.state is State.RCPT:
             attempt.rcpt_stage.add(i)
     return attempt
+
+
+def xforward_attrs(agent: "SmtpAgent") -> list[tuple[str, str]] | None:
+    """What smtp_send_xforward_command forwards: the message's logged origin (the queue
+    file's log_* attributes), [UNAVAILABLE] for what is not known."""
+    if agent.lmtp or not agent._bool("smtp_send_xforward_command", False):
+        return None
+    attrs = agent.req.attrs or {}
+
+    def value(key: str) -> str:
+        return attrs.get(key) or "[UNAVAILABLE]"
+    addr = value("log_client_address")
+    if ":" in addr:
+        addr = "IPV6:" + addr
+    port = attrs.get("log_client_port", "")
+    source = {"local": "LOCAL", "remote": "REMOTE"}.get(attrs.get("rewrite_context", ""), "[UNAVAILABLE]")
+    return [("NAME", value("log_client_name")), ("ADDR", addr),
+            ("PORT", port if port.isdigit() else "[UNAVAILABLE]"),
+            ("PROTO", value("log_protocol_name")), ("HELO", value("log_helo_name")),
+            ("IDENT", attrs.get("log_ident") or agent.req.qid), ("SOURCE", source)]
 
 
 def judge(agent: "SmtpAgent", target: Target, outcome: Outcome, final: bool) -> Verdict:

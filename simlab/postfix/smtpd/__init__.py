@@ -24,6 +24,7 @@ DESCRIPTION
       recipients.py    reject_unlisted_recipient and the error transport
       lists.py         mynetworks-style and domain lists
       sasl.py          AUTH PLAIN/LOGIN
+      xforward.py      XFORWARD attributes: the logged origin of a re-injection
 
     The master.cf entry's ``-o name=value`` overrides apply to that
     listener only (``for_service``), including syslog_name, which names

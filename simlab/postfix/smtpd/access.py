@@ -24,6 +24,13 @@ DESCRIPTION
     address status X.1.Y is fixed to fit a sender or recipient
     (smtpd_dsn_fix).
 
+    A table that cannot be opened is logged when smtpd opens it ("error:
+    open database FILE.db: No such file or directory"); each lookup in it
+    then logs "warning: hash:FILE is unavailable. ..." and "warning:
+    hash:FILE: table lookup problem" and refuses for now, as the value
+    "451 4.3.5 Server configuration error" would ("451 4.3.5 <addr>:
+    Sender address rejected: Server configuration error").
+
 PARAMETERS
     access_map_reject_code, access_map_defer_code,
     smtpd_null_access_lookup_key, parent_domain_matches_subdomains,
@@ -38,10 +45,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..common.tables import TableUnavailable
 from .lists import get, parent_matches, split_list
 from .recipients import dsn_split
 
 OK, DUNNO = "ok", "dunno"
+# the access(5) value check_access() substitutes when a table cannot be searched
+TABLE_FAILURE = "451 4.3.5 Server configuration error"
 
 
 class AccessMixin:
@@ -51,14 +61,35 @@ class AccessMixin:
     cfg: Any
 
     async def _check_access(self, w: str, table: str, name: str, cls: str) -> str:
+        s = self.s
+        m = s.ctx.map(table, (s.ident, s.pid))
+        what = w[len("check_"):-len("_access")]
+        try:
+            return await self._access_lookup(m, what, w, table, name, cls)
+        except TableUnavailable as exc:
+            # check_access(): dict_surrogate's warning, then a temporary refusal through
+            # check_table_result() (Postfix answers 4.3.5 here, not reject_dict_retry's 4.3.0)
+            s.log_warning(exc.warnings()[0])
+            s.log_warning(f"{table}: table lookup problem")
+            return await self._table_result(TABLE_FAILURE, self._reply_name(what, name), cls, table)
+
+    def _reply_name(self, what: str, name: str) -> str:
+        """The <name> of a reply about this access check."""
+        s = self.s
+        if what == "client":
+            return s.namaddr
+        if what == "reverse_client_hostname":
+            return getattr(s, "reverse_name", s.client_name)
+        if what == "helo":
+            return s.helo_name or name
+        if what in ("sender", "recipient"):
+            addr = s.sender if what == "sender" else s.recipient
+            return addr if addr is not None else name
+        return name
+
+    async def _access_lookup(self, m: Any, what: str, w: str, table: str, name: str, cls: str) -> str:
         c: Any = self
         s = self.s
-        try:
-            m = s.ctx.map(table)
-        except Exception as exc:
-            c._config_error(f"{table}: table lookup problem: {exc}")
-            return DUNNO
-        what = w[len("check_"):-len("_access")]
         keys: list[tuple[str, str]] = []
         if what == "client":
             keys = [(k, s.namaddr) for k in _host_keys(s.client_name) + _addr_keys(s.client_addr)]

@@ -38,6 +38,7 @@ from .recipients import resolve
 from .replies import Reply
 from .restrictions import valid_hostaddr, valid_hostname
 from .tokens import ERROR, Token, allprint, dsn_notify, extract_addr, printable, xtext_unquote
+from .xforward import client_line
 
 _OFF_T_MAX = (1 << 63) - 1
 
@@ -72,6 +73,7 @@ class CommandsMixin:
         self.bdat_bytes = 0
         self.bdat_error: Reply | None = None
         self.saved_actions: list[tuple[str, str]] = []
+        self.xforward: Any = None           # xforward.XForward: lasts one mail transaction
 
     def abort_transaction(self, content: bytes | None = None) -> None:
         if self.cleanup is not None:
@@ -86,12 +88,19 @@ class CommandsMixin:
         text = f"{self.queue_id}: client={self.namaddr}"
         if self.sasl_username:
             text += f", sasl_method={self.sasl_method}, sasl_username={self.sasl_username}"
-        self.log(text)
+        self.log(text + client_line(self))
 
     def client_info(self) -> Any:
+        """Who cleanup names in its log lines: the XFORWARD client when there is one."""
+        xf = self.xforward
+        context = xf.source if xf is not None and xf.source else self.rewrite_context()
+        if xf is not None and xf.client:
+            return ClientInfo(name=xf.name, addr=xf.addr, port=int(xf.port) if xf.port.isdigit() else 0,
+                              helo=xf.helo or "", protocol=xf.proto or "", rewrite_context=context,
+                              sasl_username=self.sasl_username)
         return ClientInfo(name=self.client_name, addr=self.client_addr, port=self.client_port,
                           helo=self.helo_name or "", protocol=self.protocol,
-                          rewrite_context=self.rewrite_context(), sasl_username=self.sasl_username)
+                          rewrite_context=context, sasl_username=self.sasl_username)
 
     def rewrite_context(self) -> str:
         """local_header_rewrite_clients decides between the local and the remote context."""

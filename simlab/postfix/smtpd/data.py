@@ -40,6 +40,7 @@ from ..cleanup.headers import received_smtpd
 from . import replies as R
 from .replies import Reply
 from .tokens import Token
+from .xforward import log_attrs
 
 
 class DataMixin:
@@ -244,9 +245,12 @@ class DataMixin:
             attrs["encoding"] = s.encoding
         if s.smtputf8:
             attrs["smtputf8"] = "1"
+        log_attrs(s, attrs)
         for action, text in s.saved_actions:
-            if action != "PREPEND":
-                attrs.setdefault("access_" + action.lower(), text)
+            if action == "BCC" and "access_bcc" in attrs:      # every BCC counts
+                attrs["access_bcc"] += "\n" + text
+            elif action != "PREPEND":                         # the last FILTER/REDIRECT wins
+                attrs["access_" + action.lower()] = text
         return attrs
 
 

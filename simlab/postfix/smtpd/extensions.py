@@ -11,7 +11,8 @@ DESCRIPTION
     with disable_vrfy_command, AUTH appears with smtpd_sasl_auth_enable).
     ETRN asks for a flush of a fast_flush_domains site (a "flush" event on
     ctx.events). STARTTLS is not available (502); XCLIENT and XFORWARD
-    only for smtpd_authorized_xclient_hosts / smtpd_authorized_xforward_hosts.
+    only for smtpd_authorized_xclient_hosts / smtpd_authorized_xforward_hosts
+    (XFORWARD itself: xforward.py).
 
 PARAMETERS
     smtpd_delay_reject, message_size_limit, disable_vrfy_command,
@@ -143,7 +144,8 @@ class ExtensionsMixin:
         return await self._xcommand(argv, "smtpd_authorized_xclient_hosts")
 
     async def cmd_xforward(self, argv: list[Token]) -> bool:
-        return await self._xcommand(argv, "smtpd_authorized_xforward_hosts")
+        from .xforward import xforward_command
+        return await xforward_command(self, argv)
 
     async def _xcommand(self, argv: list[Token], param: str) -> bool:
         s: Any = self

@@ -34,13 +34,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import socket
 from typing import Any
 
-from aiosmtpd import smtp as aiosmtpd_smtp
 from aiosmtpd.smtp import SMTP
 
 from . import replies as R
+from .aioinit import auth_methods, init_smtp, smtp_methods
 from .commands import CommandsMixin
 from .data import DataMixin
 from .extensions import ExtensionsMixin
@@ -73,8 +72,8 @@ class SmtpdSession(CommandsMixin, ExtensionsMixin, DataMixin, SMTP):
     """One SMTP connection to smtpd, speaking exactly like Postfix 3.7."""
 
     line_length_limit = 1 << 16
-    _auth_methods = functools.cached_property(lambda self: _auth_methods(self))
-    _smtp_methods = functools.cached_property(lambda self: _smtp_methods(self))
+    _auth_methods = functools.cached_property(auth_methods)
+    _smtp_methods = functools.cached_property(smtp_methods)
 
     def __init__(self, ctx: Any, service: Any, cfg: Any, pids: Any, loop: asyncio.AbstractEventLoop) -> None:
         self.ctx = ctx
@@ -84,7 +83,7 @@ class SmtpdSession(CommandsMixin, ExtensionsMixin, DataMixin, SMTP):
         self.pid = 0
         self.myhostname = get(cfg, "myhostname", ctx.hostname)
         self.ident = f"{get(cfg, 'syslog_name', 'postfix') or 'postfix'}/smtpd"
-        _init_smtp(self, _NoHandler(), self.myhostname, loop, _time(cfg, "smtpd_timeout", 300.0))
+        init_smtp(self, _NoHandler(), self.myhostname, loop, _time(cfg, "smtpd_timeout", 300.0))
         self._timeout_key: tuple[float, float] | None = None
         self.checks = SmtpdChecks(self)
         self.resolved: dict[tuple[str, str], Any] = {}   # recipients.resolve()'s memo
@@ -410,81 +409,6 @@ class SmtpdSession(CommandsMixin, ExtensionsMixin, DataMixin, SMTP):
             return f"BDAT ({self.data_bytes} bytes)"
         return self.where
 
-
-def _init_smtp(self: SMTP, handler: Any, hostname: str, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
-    """aiosmtpd's ``SMTP.__init__(handler, hostname=, loop=, timeout=, enable_SMTPUTF8=True)``.
-
-    The same attributes with the same values (tests/test_smtpd_fastinit.py
-    compares them), minus the per-connection class introspection
-    (inspect.getmembers and dir() over ~300 names, a third of a
-    transaction's cost) whose results depend only on the classes: the
-    method names are looked up once per class here.
-    """
-    names = _SMTP_NAMES.get((type(self), type(handler)))
-    if names is None:
-        names = _SMTP_NAMES[(type(self), type(handler))] = _smtp_names(type(self), type(handler))
-    hook_names = names[1]
-    self.__ident__ = aiosmtpd_smtp.__ident__
-    self.loop = loop
-    asyncio.StreamReaderProtocol.__init__(
-        self, asyncio.StreamReader(loop=loop, limit=self.line_length_limit),
-        client_connected_cb=self._cb_client_connected, loop=loop)
-    self.event_handler = handler
-    self.data_size_limit = aiosmtpd_smtp.DATA_SIZE_DEFAULT
-    self.enable_SMTPUTF8 = True
-    self._decode_data = False
-    self.command_size_limits.clear()
-    self.hostname = hostname if hostname else socket.getfqdn()
-    self.tls_context = None
-    self.require_starttls = None
-    self._timeout_duration = timeout
-    self._timeout_handle = None
-    self._tls_handshake_okay = True
-    self._tls_protocol = None
-    self._original_transport = None
-    self.session = None
-    self.envelope = None
-    self.transport = None
-    self._handler_coroutine = None
-    self._auth_require_tls = True
-    self._proxy_timeout = None
-    self._auth_callback = aiosmtpd_smtp.login_always_fail
-    self._authenticator = None
-    self._auth_required = False
-    self._handle_hooks = {m.replace("handle_", ""): getattr(handler, m) for m in hook_names}
-    self._ehlo_hook_ver = None
-    self._enforce_call_limit = False
-    # _auth_methods and _smtp_methods (aiosmtpd's own AUTH and command dispatch,
-    # which smtpd replaces) are built on first use: see SmtpdSession.
-
-
-def _auth_methods(self: SMTP) -> dict[str, Any]:
-    auth_names = _SMTP_NAMES[(type(self), type(self.event_handler))][0]
-    methods = {}
-    for _obj, is_builtin, mname in auth_names:
-        mfunc = getattr(self if is_builtin else self.event_handler, mname)
-        methods[getattr(mfunc, "__auth_mechanism_name__", mname.replace("auth_", "").replace("__", "-"))] = \
-            aiosmtpd_smtp._AuthMechAttr(mfunc, is_builtin)
-    return methods
-
-
-def _smtp_methods(self: SMTP) -> dict[str, Any]:
-    smtp_names = _SMTP_NAMES[(type(self), type(self.event_handler))][2]
-    return {m.replace("smtp_", ""): getattr(self, m) for m in smtp_names}
-
-
-_SMTP_NAMES: dict[tuple[type, type], Any] = {}
-
-
-def _smtp_names(cls: type, handler_cls: type) -> tuple[list[tuple[str, bool, str]], list[str], list[str]]:
-    """The auth_*, handle_* and smtp_* member names SMTP.__init__ collects, in its order."""
-    if any(n.startswith("handle_EHLO") for n in dir(handler_cls)):
-        raise TypeError("_init_smtp: handlers with an EHLO hook need aiosmtpd's own __init__")
-    auth = [("self", True, n) for n in sorted(dir(cls)) if n.startswith("auth_")]
-    auth += [("handler", False, n) for n in sorted(dir(handler_cls)) if n.startswith("auth_")]
-    hooks = [n for n in dir(handler_cls) if n.startswith("handle_")]
-    smtp = [n for n in dir(cls) if n.startswith("smtp_")]
-    return auth, hooks, smtp
 
 
 def _master_process() -> Any:
