@@ -16,17 +16,21 @@ DESCRIPTION
     what ``resolve`` answered; nothing is decided in this module.
 
     A record is anything with the attributes (or mapping keys) address, cls,
-    transport, nexthop and why.
+    transport, nexthop and why. The figure never cuts a text: the next hop
+    and the "decided by" reason (the parameter that decided) are wrapped,
+    one clause per line, and each row is as tall as its longest cell.
 """
 
 from __future__ import annotations
 
 import html
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
+
+from matplotlib.font_manager import FontProperties
 
 from matplotlib.patches import Patch
 
-from ._style import BLUE, GREEN, GREY, ORANGE, PURPLE, SKY, VERMILLION, SimFigure, finish, short
+from ._style import BLUE, GREEN, GREY, ORANGE, PURPLE, SKY, VERMILLION, SimFigure, finish
 
 COLUMNS = ("address", "cls", "transport", "nexthop", "why")
 HEADERS = ("address", "address class", "transport", "next hop", "decided by")
@@ -75,21 +79,64 @@ def address_table_html(records: Iterable[Any]) -> str:
     return f"<table style='border-collapse:collapse'><tr>{head}</tr>{''.join(body)}</table>"
 
 
+def _wrap(text: str, width_in: float, measure: Callable[[str], float]) -> list[str]:
+    """``text`` over as many lines as it needs to fit ``width_in``; clauses ('; ') start a line."""
+    lines: list[str] = []
+    clauses = text.split("; ")
+    for k, clause in enumerate(clauses):
+        line = ""
+        for word in (clause + (";" if k < len(clauses) - 1 else "")).split(" "):
+            candidate = f"{line} {word}" if line else word
+            if measure(candidate) <= width_in:
+                line = candidate
+                continue
+            if line:
+                lines.append(line)
+            while len(word) > 1 and measure(word) > width_in:     # an address has no spaces: cut it
+                cut = len(word) - 1
+                while cut > 1 and measure(word[:cut]) > width_in:
+                    cut -= 1
+                lines.append(word[:cut])
+                word = word[cut:]
+            line = word
+        lines.append(line)
+    return lines or [""]
+
+
 def address_class_figure(records: Iterable[Any], title: str | None = None) -> SimFigure:
-    """The records as a coloured table with a legend of the address classes."""
+    """The records as a coloured table with a legend of the address classes.
+
+    Every text is shown in full: long ones are wrapped and their row grows.
+    """
     rows = rows_of(records)
-    height = 1.6 + 0.27 * max(1, len(rows))
-    fig = SimFigure(figsize=(13, height), dpi=100)
-    ax = fig.add_axes((0.01, 0.75 / height, 0.98, (height - 1.25) / height))
+    width, fontsize, pad_in, line_in = 13.0, 8.5, 0.06, _line_height(8.5)
+    col_w = (0.22, 0.11, 0.08, 0.17, 0.42)
+    ax_w = 0.98 * width
+    fig = SimFigure(figsize=(width, 3), dpi=100)
+    renderer = fig.canvas.get_renderer()
+    font = FontProperties(size=fontsize)
+
+    def measure(text: str) -> float:
+        return renderer.get_text_width_height_descent(text, font, ismath=False)[0] / fig.dpi
+
+    cells = [[r[0], r[1].replace("_", " "), r[2], r[3], r[4]] for r in rows] or [["(no addresses)", "", "", "", ""]]
+    wrapped = [["\n".join(_wrap(v, w * ax_w - 2 * pad_in - 0.02, measure)) for v, w in zip(row, col_w)]
+               for row in cells]
+    row_in = [0.32] + [0.12 + line_in * max(v.count("\n") + 1 for v in row) for row in wrapped]
+    table_in = sum(row_in)
+    used = [c for c in CLASS_COLOURS if any(r[1] == c for r in rows)]
+    legend_in = 0.2 * ((len(used) + 1) // 2) + 0.2 if used else 0.1
+    height = 0.6 + table_in + 0.15 + legend_in
+    fig.set_size_inches(width, height)
+    ax = fig.add_axes((0.01, (legend_in + 0.15) / height, 0.98, table_in / height))
     ax.axis("off")
-    cells = [[short(r[0], 34), r[1].replace("_", " "), r[2], short(r[3], 30), short(r[4], 60)] for r in rows] \
-        or [["(no addresses)", "", "", "", ""]]
-    table = ax.table(cellText=cells, colLabels=list(HEADERS), loc="upper center", cellLoc="left",
-                     colWidths=[0.21, 0.12, 0.09, 0.19, 0.39])
+    table = ax.table(cellText=wrapped, colLabels=list(HEADERS), loc="upper center", cellLoc="left",
+                     colWidths=list(col_w))
     table.auto_set_font_size(False)
-    table.set_fontsize(8.5)
-    table.scale(1, 1.35)
+    table.set_fontsize(fontsize)
     for (row, col), cell in table.get_celld().items():
+        cell.set_height(row_in[row] / table_in)
+        cell.PAD = pad_in / (col_w[col] * ax_w)
         if row == 0:
             cell.set_text_props(fontweight="bold")
             cell.set_facecolor("#eeeeee")
@@ -98,9 +145,13 @@ def address_class_figure(records: Iterable[Any], title: str | None = None) -> Si
             if col == 1:
                 cell.set_facecolor(colour)
                 cell.set_alpha(0.55)
-    used = [c for c in CLASS_COLOURS if any(r[1] == c for r in rows)]
     handles = [Patch(fc=CLASS_COLOURS[c], alpha=0.55, label=CLASS_MEANING[c]) for c in used]
     if handles:
         fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=8, frameon=False)
     finish(fig, title or "Address classes: what trivial-rewrite decided for each recipient")
     return fig
+
+
+def _line_height(points: float) -> float:
+    """The height of one text line in inches (matplotlib's line spacing is 1.2)."""
+    return points * 1.2 / 72 + 0.005

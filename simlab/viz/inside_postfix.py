@@ -186,9 +186,21 @@ def _arrow(ax: Any, a: str, b: str, colour: str, lw: float, label: str = "", gid
     arr = FancyArrowPatch((xa, ya), (xb, yb), arrowstyle="-|>", mutation_scale=12, color=colour, lw=lw,
                           connectionstyle=f"arc3,rad={rad}", shrinkA=24, shrinkB=24, gid=gid, zorder=3 if lw > 2 else 1)
     ax.add_patch(arr)
-    if label:
-        ax.text((xa + xb) / 2 + (0.18 if xa == xb else 0), (ya + yb) / 2 + (0.12 if ya == yb else 0), label,
-                fontsize=6.5, color=colour if lw > 2 else GREY, ha="left" if xa == xb else "center")
+    if not label:
+        return
+    x, y = (xa + xb) / 2, (ya + yb) / 2
+    if rad:
+        # arc3 bends toward (dy, -dx) of the chord; a pair of opposite arrows bends to opposite
+        # sides, so each label goes outside its own arc and the two can never meet.
+        bx, by = rad * (yb - ya) / 2, -rad * (xb - xa) / 2
+        x, y = x + bx + (0.08 if bx >= 0 else -0.08), y + by
+        ha = "left" if bx > 0 else "right" if bx < 0 else "center"
+    elif xa == xb:
+        x, ha = x + 0.18, "left"
+    else:
+        y, ha = y + 0.12, "center"
+    ax.text(x, y, label, fontsize=6.5, color=colour if lw > 2 else GREY, ha=ha, va="center",
+            gid=f"edgelabel-{a}-{b}")
 
 
 def inside_postfix(trace: Any, host: str | None = None, qid: str | None = None, *,
@@ -221,8 +233,9 @@ def inside_postfix(trace: Any, host: str | None = None, qid: str | None = None, 
             continue
         _arrow(ax, a, b, GREY, 0.9, label, gid=f"edge-{a}-{b}",
                rad=0.25 if (b, a) in [(x, y) for x, y, _ in EDGES] else 0.0)
+    edge_labels = {(a, b): label for a, b, label in EDGES}
     for k, (a, b) in enumerate(path_edges):
-        _arrow(ax, a, b, HIGHLIGHT, 2.6, "", gid=f"path-{k}",
+        _arrow(ax, a, b, HIGHLIGHT, 2.6, edge_labels.get((a, b), ""), gid=f"path-{k}",
                rad=0.25 if (b, a) in [(x, y) for x, y, _ in EDGES] or (b, a) in path_edges else 0.0)
 
     for name, (_, _, _, kind) in NODES.items():

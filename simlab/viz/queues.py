@@ -13,6 +13,11 @@ DESCRIPTION
     retries (queue_run_delay, minimal_backoff_time, maximal_backoff_time) and
     leaving. Retries (deferred -> active) are marked on the time axis.
 
+    Moves at the same virtual time count as one instant: a curve changes
+    only where the count at the end of an instant differs from the count
+    before it. A retry that fails again at once (deferred -> active ->
+    deferred at one time) leaves the deferred curve flat; its marker shows it.
+
 PARAMETERS
     host     one Postfix instance; None adds up every host of the trace
     queues   which curves to draw (default: every queue that ever held mail)
@@ -30,14 +35,23 @@ from .tracedata import QUEUES, queue_moves
 
 
 def queue_series(trace: Any, host: str | None = None) -> dict[str, list[tuple[float, int]]]:
-    """Per queue, the (time, count) points after every change, starting at (0, 0)."""
+    """Per queue, (time, count) at the end of every instant that changed it, starting at (0, 0)."""
     counts = {q: 0 for q in QUEUES}
     series: dict[str, list[tuple[float, int]]] = {q: [(0.0, 0)] for q in QUEUES}
-    for mv in queue_moves(trace, host):
+    moves = queue_moves(trace, host)
+    for i, mv in enumerate(moves):
         for q, delta in ((mv.src, -1), (mv.dst, +1)):
             if q:
                 counts[q] = max(0, counts[q] + delta)
-                series[q].append((mv.time, counts[q]))
+        if i + 1 < len(moves) and moves[i + 1].time == mv.time:
+            continue
+        for q, n in counts.items():
+            last_t, last_n = series[q][-1]
+            if n != last_n:
+                if last_t == mv.time:
+                    series[q][-1] = (mv.time, n)
+                else:
+                    series[q].append((mv.time, n))
     return series
 
 
@@ -49,7 +63,8 @@ def queue_figure(trace: Any, host: str | None = None, queues: tuple[str, ...] | 
     end = max([ev.time for ev in trace] or [1.0])
     minutes = end > 600
     scale = 60.0 if minutes else 1.0
-    shown = queues or tuple(q for q in QUEUES if any(n for _, n in series[q])) or ("incoming", "active", "deferred")
+    used = {q for mv in moves for q in (mv.src, mv.dst) if q}
+    shown = queues or tuple(q for q in QUEUES if q in used) or ("incoming", "active", "deferred")
     fig = SimFigure(figsize=(10, 4.2), dpi=100)
     ax = fig.add_subplot(1, 1, 1)
     top = 1
