@@ -13,6 +13,7 @@ DESCRIPTION
         client    the MUA: SMTP submission, POP3, IMAP, the local mbox, an inbox view
         pop3      a sans-IO POP3 client core
         imap      a sans-IO IMAP client core
+        dialog    what the two cores share: output buffer, end of session
 
     See RFC 5321, RFC 5322, RFC 1939, RFC 3501.
 """

@@ -25,6 +25,8 @@ import enum
 import re
 from typing import Any
 
+from .dialog import Dialog
+
 SKIP = "SKIP"
 
 
@@ -93,8 +95,10 @@ def parse(data: bytes) -> list[Any]:
     return stack[0]
 
 
-class IMAPClient:
+class IMAPClient(Dialog):
     """An IMAP session: log in, optionally list folders, read one folder, change flags."""
+
+    FINAL = I.LOGOUT
 
     def __init__(self, user: str, password: str, *, folder: str | None = "INBOX",
                  list_folders: bool = False, fetch: bool = True,
@@ -118,21 +122,6 @@ class IMAPClient:
         self._resp = b""
         self._need = 0
         self._tag = 0
-
-    def data_to_send(self) -> bytes:
-        out = bytes(self._out)
-        self._out.clear()
-        return out
-
-    def receive_eof(self) -> None:
-        if not self.done and self.state is not I.LOGOUT and not self.error:
-            self.error = "connection closed by the server"
-        self.done = True
-
-    def receive_timeout(self) -> None:
-        if not self.done:
-            self.error = self.error or f"timed out waiting for the reply to {self.state.name}"
-        self.done = True
 
     def receive_data(self, data: bytes) -> None:
         self._buf += data

@@ -25,6 +25,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from .dialog import Dialog
+
 SKIP = "SKIP"
 
 
@@ -63,8 +65,10 @@ class Retrieved:
     raw: bytes
 
 
-class POP3Client:
+class POP3Client(Dialog):
     """A POP3 session that fetches the whole mailbox."""
+
+    FINAL = P.QUIT
 
     def __init__(self, user: str, password: str, delete: bool = False) -> None:
         self.user = user
@@ -85,21 +89,6 @@ class POP3Client:
         self._lines: list[bytes] = []
         self._first = ""
         self._next = 1
-
-    def data_to_send(self) -> bytes:
-        out = bytes(self._out)
-        self._out.clear()
-        return out
-
-    def receive_eof(self) -> None:
-        if not self.done and self.state is not P.QUIT and not self.error:
-            self.error = "connection closed by the server"
-        self.done = True
-
-    def receive_timeout(self) -> None:
-        if not self.done:
-            self.error = self.error or f"timed out waiting for the reply to {self.state.name}"
-        self.done = True
 
     def receive_data(self, data: bytes) -> None:
         self._buf += data

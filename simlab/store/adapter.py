@@ -4,6 +4,7 @@
 SUMMARY
     await run_core(core, reader, writer)
     conn = connection_info(writer)
+    handle = core_handler(serve_pop3, store, clock, log, hostname="mail")
 
 DESCRIPTION
     The loop every server adapter shares: send what the core has to say,
@@ -18,6 +19,10 @@ DESCRIPTION
     transport ("peername", "sockname"); a transport that has none gets
     127.0.0.1 on both ends.
 
+    ``core_handler`` turns a serve function (serve_pop3, serve_imap) and
+    its arguments into the client_connected_cb that asyncio.start_server
+    and the virtual network call for each connection.
+
 SEE ALSO
     simlab.proto.actions, simlab.store.pop3d, simlab.store.imapd
 """
@@ -26,11 +31,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from ..proto.actions import Close, ConnectionInfo, ServerCore, Sleep
 
 READ_SIZE = 65536
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
 def _address(value: Any) -> tuple[str, int]:
@@ -85,3 +92,12 @@ async def run_core(core: ServerCore, reader: asyncio.StreamReader,
         writer.close()
         with contextlib.suppress(ConnectionError, OSError, asyncio.CancelledError):
             await writer.wait_closed()
+
+
+def core_handler(serve: Callable[..., Awaitable[None]], *args: Any, **options: Any) -> Handler:
+    """A client_connected_cb: serve(reader, writer, *args, **options) for each connection."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await serve(reader, writer, *args, **options)
+
+    return handle

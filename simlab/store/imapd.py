@@ -25,10 +25,10 @@ SEE ALSO
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable
 
 from ..proto.imap import ImapServer
-from .adapter import connection_info, run_core
+from .adapter import Handler, connection_info, core_handler, run_core
 from .mailstore import MailStore
 
 Log = Callable[[str, str], None]
@@ -42,11 +42,6 @@ async def serve_imap(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
     await run_core(core, reader, writer)
 
 
-def imap_handler(store: MailStore, clock: Callable[[], float], log: Log, **options: Any
-                 ) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
+def imap_handler(store: MailStore, clock: Callable[[], float], log: Log, **options: Any) -> Handler:
     """A client_connected_cb for asyncio.start_server (or the virtual network)."""
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await serve_imap(reader, writer, store, clock, log, **options)
-
-    return handle
+    return core_handler(serve_imap, store, clock, log, **options)

@@ -23,10 +23,10 @@ SEE ALSO
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable
 
 from ..proto.pop3 import Pop3Server
-from .adapter import connection_info, run_core
+from .adapter import Handler, connection_info, core_handler, run_core
 from .mailstore import MailStore
 
 Log = Callable[[str, str], None]
@@ -41,11 +41,6 @@ async def serve_pop3(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
     await run_core(core, reader, writer)
 
 
-def pop3_handler(store: MailStore, clock: Callable[[], float], log: Log, **options: Any
-                 ) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
+def pop3_handler(store: MailStore, clock: Callable[[], float], log: Log, **options: Any) -> Handler:
     """A client_connected_cb for asyncio.start_server (or the virtual network)."""
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await serve_pop3(reader, writer, store, clock, log, **options)
-
-    return handle
+    return core_handler(serve_pop3, store, clock, log, **options)

@@ -50,6 +50,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ..config.fallback import ParamGetters, param_str
 from ..maps import tok822
 
 
@@ -65,7 +66,7 @@ def _split(value: str) -> list[str]:
     return [w for w in value.replace(",", " ").split() if w]
 
 
-class AddressMapper:
+class AddressMapper(ParamGetters):
     """The address mappings of one cleanup session."""
 
     def __init__(self, ctx: Any, cfg: Any, warn: Callable[[str], None], mappings: bool = True,
@@ -75,18 +76,12 @@ class AddressMapper:
         self.warn = warn
         self.mappings = mappings
         self.proc = proc
-        self.delim = self._get("recipient_delimiter")
-        self.propagate = set(_split(self._get("propagate_unmatched_extensions", "canonical, virtual")))
-
-    def _get(self, name: str, default: str = "") -> str:
-        try:
-            return self.cfg[name]
-        except KeyError:
-            return default
+        self.delim = param_str(self.cfg, "recipient_delimiter")
+        self.propagate = set(_split(param_str(self.cfg, "propagate_unmatched_extensions", "canonical, virtual")))
 
     def _maps(self, param: str) -> list[Any]:
         out = []
-        for spec in _split_specs(self._get(param)):
+        for spec in _split_specs(param_str(self.cfg, param)):
             try:
                 out.append(self.ctx.map(spec, self.proc))
             except Exception as exc:
@@ -95,7 +90,7 @@ class AddressMapper:
 
     def _local_domain(self, domain: str) -> bool:
         from ..trivial_rewrite import is_local_domain
-        return domain.lower() == self._get("myorigin").lower() or is_local_domain(self.ctx, domain)
+        return domain.lower() == param_str(self.cfg, "myorigin").lower() or is_local_domain(self.ctx, domain)
 
     # -- canonical forms ---------------------------------------------------------------
     def canonical(self, addr: str, context: str = "local") -> str:
@@ -145,7 +140,7 @@ class AddressMapper:
         return addr
 
     def _classes(self, param: str, default: str) -> set[str]:
-        return set(_split(self._get(param, default)))
+        return set(_split(param_str(self.cfg, param, default)))
 
     def sender(self, addr: str, header: bool = False, context: str = "local") -> str:
         """An envelope (or header) sender address after rewriting and mapping."""
@@ -178,7 +173,7 @@ class AddressMapper:
         return self.masquerade(addr, cls)
 
     def masquerade(self, addr: str, cls: str) -> str:
-        domains = _split(self._get("masquerade_domains"))
+        domains = _split(param_str(self.cfg, "masquerade_domains"))
         if not domains or cls not in self._classes("masquerade_classes",
                                                     "envelope_sender, header_sender, header_recipient"):
             return addr
@@ -186,7 +181,7 @@ class AddressMapper:
         if at < 0:
             return addr
         user, domain = addr[:at], addr[at + 1:].lower()
-        if user.lower() in {u.lower() for u in _split(self._get("masquerade_exceptions"))}:
+        if user.lower() in {u.lower() for u in _split(param_str(self.cfg, "masquerade_exceptions"))}:
             return addr
         for masq in domains:
             no_strip = masq.startswith("!")
@@ -275,12 +270,6 @@ class AddressMapper:
                 count += 1
             i += 1
         return out
-
-    def _int(self, name: str, default: int) -> int:
-        try:
-            return self.cfg.get_int(name)
-        except (KeyError, ValueError):
-            return default
 
 
 def _split_specs(value: str) -> list[str]:

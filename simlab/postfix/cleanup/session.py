@@ -66,6 +66,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..config.fallback import ParamGetters, param_str, param_time
 from ..maps import tok822
 from .checks import ContentChecks
 from .headers import DROPPED_HEADERS, RECIPIENT_HEADERS, SENDER_HEADERS, Header, Message, mail_date
@@ -95,7 +96,7 @@ class CleanupResult:
     reply: str | None
 
 
-class CleanupSession:
+class CleanupSession(ParamGetters):
     """cleanup(8) for one message; the queue id exists from the start."""
 
     def __init__(self, ctx: Any, service_config: Any, client: ClientInfo, *,
@@ -105,9 +106,9 @@ class CleanupSession:
         from ..common.maillog import ident
         from ..common.services import service_settings
         caller = service_config if service_config is not None else ctx.config
-        self.cfg = service_settings(ctx, _get(caller, "cleanup_service_name") or "cleanup")
+        self.cfg = service_settings(ctx, param_str(caller, "cleanup_service_name") or "cleanup")
         self.client = client
-        self.overrides = set(_words(_get(caller, "receive_override_options")))
+        self.overrides = set(_words(param_str(caller, "receive_override_options")))
         self.qid = new_queue_id(ctx)
         self.pool = ctx.pid_pool("cleanup")
         self.pid = self.pool.take()
@@ -159,24 +160,12 @@ class CleanupSession:
             return []
         from ..smtpd.lists import split_list
         out = []
-        for spec in split_list(_get(self.cfg, param)):
+        for spec in split_list(param_str(self.cfg, param)):
             try:
                 out.append(self.ctx.map(spec))
             except Exception as exc:
                 self.warn(f"{spec}: table lookup problem: {exc}")
         return out
-
-    def _int(self, name: str, default: int) -> int:
-        try:
-            return self.cfg.get_int(name)
-        except (KeyError, ValueError):
-            return default
-
-    def _bool(self, name: str) -> bool:
-        try:
-            return self.cfg.get_bool(name)
-        except (KeyError, ValueError):
-            return False
 
     # -- the message ------------------------------------------------------------------
     async def finish(self, sender: str, recipients: list[Any], content: bytes, attrs: dict[str, str],
@@ -240,7 +229,7 @@ class CleanupSession:
             return CleanupResult(True, self.qid, None)
         qf = QueueFile(qid=self.qid, arrival=arrival, sender=self.sender, recipients=rcpts, content=data,
                        attrs=dict(attrs), create_time=self.ctx.now(), fullname=fullname, filter=self.filter)
-        delay = _time(self.cfg, "delay_warning_time")
+        delay = param_time(self.cfg, "delay_warning_time", 0.0)
         if delay > 0:
             qf.warn_time = arrival + delay
         queue = "hold" if checks.verdict == "hold" or hold else "incoming"
@@ -298,7 +287,7 @@ class CleanupSession:
         checks = ContentChecks(self)
         context = self.client.rewrite_context
         if context != "local":
-            context = "remote" if _get(self.cfg, "remote_header_rewrite_domain") else ""
+            context = "remote" if param_str(self.cfg, "remote_header_rewrite_domain") else ""
         hops = 0
         hop_limit = self._int("hopcount_limit", 50)
         err: str | None = None
@@ -351,10 +340,10 @@ class CleanupSession:
         if lp + "message-id" not in seen:
             if add:
                 if self._bool("enable_long_queue_ids"):
-                    mid = f"{self.qid}@{_get(self.cfg, 'myhostname')}"
+                    mid = f"{self.qid}@{param_str(self.cfg, 'myhostname')}"
                 else:
                     stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(int(arrival)))
-                    mid = f"{stamp}.{self.qid}@{_get(self.cfg, 'myhostname')}"
+                    mid = f"{stamp}.{self.qid}@{param_str(self.cfg, 'myhostname')}"
                 msg.headers.append(Header(f"{prefix}Message-Id: <{mid}>"))
                 self.info(f"{lp}message-id=<{mid}>")
             else:
@@ -403,15 +392,3 @@ def _words(value: str) -> list[str]:
     return [w for w in value.replace(",", " ").split() if w]
 
 
-def _get(cfg: Any, name: str, default: str = "") -> str:
-    try:
-        return cfg[name]
-    except KeyError:
-        return default
-
-
-def _time(cfg: Any, name: str) -> float:
-    try:
-        return float(cfg.get_time(name))
-    except (KeyError, ValueError, AttributeError):
-        return 0.0

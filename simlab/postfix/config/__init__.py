@@ -16,6 +16,7 @@ DESCRIPTION
     expand     $name expansion (mac_expand)
     namespace  name spaces, computed defaults, user-defined parameters
     config     Config and load_config()
+    fallback   parameter values with a default for unknown names (param_int, ParamGetters)
 
     See postconf(5), master(5).
 """

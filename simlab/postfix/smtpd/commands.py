@@ -151,6 +151,20 @@ class CommandsMixin:
             return True
         return res is None or "error" not in res.flags
 
+    async def _recipient_allowed(self, addr: str) -> bool:
+        """RCPT and VRFY: the recipient restrictions, seeing ADDR as the recipient; replies when denied."""
+        s: Any = self
+        saved = self.recipient
+        self.recipient = addr
+        try:
+            err_reply = s.access_denied or await s.checks.rcpt(addr)
+        finally:
+            self.recipient = saved
+        if err_reply is not None:
+            await s.reply(err_reply)
+            return False
+        return True
+
     async def _illegal(self, token: Token) -> None:
         s: Any = self
         s.log_warning(f"Illegal address syntax from {s.namaddr} in {s.where} command: {printable(token.text)}")
@@ -275,14 +289,7 @@ class CommandsMixin:
             await s.reply(R.TOO_MANY_RCPTS)
             self.rcpt_overshoot += 1
             return self.rcpt_overshoot <= s._int("smtpd_recipient_overshoot_limit", 1000)
-        saved = self.recipient
-        self.recipient = addr
-        try:
-            err_reply = s.access_denied or await s.checks.rcpt(addr)
-        finally:
-            self.recipient = saved
-        if err_reply is not None:
-            await s.reply(err_reply)
+        if not await self._recipient_allowed(addr):
             return False
         if self.cleanup is None:
             await self.open_transaction()
@@ -331,14 +338,7 @@ class CommandsMixin:
         if err or argv[1].kind == ERROR:
             await s.reply(R.BAD_RECIPIENT)
             return False
-        saved = self.recipient
-        self.recipient = addr
-        try:
-            err_reply = s.access_denied or await s.checks.rcpt(addr)
-        finally:
-            self.recipient = saved
-        if err_reply is not None:
-            await s.reply(err_reply)
+        if not await self._recipient_allowed(addr):
             return False
         await s.reply(Reply(252, "2.0.0", argv[1].text))
         return True

@@ -37,6 +37,9 @@ import ipaddress
 import re
 from typing import Any
 
+from ..config.fallback import param_str as get
+
+
 def split_list(value: str) -> list[str]:
     """Split a list value at commas/white space, keeping {...} and type:{...} whole."""
     if "{" not in value:
@@ -204,14 +207,6 @@ def _interface_addresses(value: str, inet_protocols: str, interfaces: tuple[str,
     else:
         chosen = [ipaddress.ip_address(w.strip("[]")) for w in words if _is_ip(w.strip("[]"))]
     return tuple(str(ip) for ip in chosen if (ip.version == 4 and want4) or (ip.version == 6 and want6))
-
-
-def get(cfg: Any, name: str, default: str = "") -> str:
-    """cfg[name], or default for a name the configuration does not know."""
-    try:
-        return cfg[name]
-    except KeyError:
-        return default
 
 
 def _is_ip(text: str) -> bool:

@@ -54,6 +54,7 @@ import errno
 import os
 from typing import Any
 
+from ..config.fallback import param_int, param_time
 from .lists import get, split_list
 
 DEF_DEFAULT_ACTION = "451 4.3.5 Server configuration problem"
@@ -83,9 +84,9 @@ class PolicyClient:
         for name, default in {**_TIMES, **_INTS, **_STRS}.items():
             param = f"smtpd_policy_service_{name}"
             if name in _TIMES:
-                self.settings[name] = _time(cfg, param, default)
+                self.settings[name] = param_time(cfg, param, default)
             elif name in _INTS:
-                self.settings[name] = _int(cfg, param, default)
+                self.settings[name] = param_int(cfg, param, default)
             else:
                 self.settings[name] = get(cfg, param, default)
         name = spec
@@ -279,20 +280,6 @@ async def _open_unix(path: Any) -> tuple[asyncio.StreamReader, asyncio.StreamWri
         return await asyncio.open_unix_connection(f"/proc/self/fd/{fd}/{path.name}")
     finally:
         os.close(fd)
-
-
-def _int(cfg: Any, name: str, default: int) -> int:
-    try:
-        return int(cfg.get_int(name))
-    except (KeyError, ValueError, AttributeError):
-        return default
-
-
-def _time(cfg: Any, name: str, default: float) -> float:
-    try:
-        return float(cfg.get_time(name))
-    except (KeyError, ValueError, AttributeError):
-        return default
 
 
 def _seconds(text: str, default: float) -> float:

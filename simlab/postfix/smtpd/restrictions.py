@@ -59,6 +59,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..config.fallback import ParamGetters
 from .access import AccessMixin
 from .addrchecks import CLIENT, HELO, RECIPIENT, SENDER, AddressChecksMixin
 from .dnsxl import DnsxlMixin
@@ -99,7 +100,7 @@ class Defer:
     error_class: str = "policy"
 
 
-class SmtpdChecks(AccessMixin, AddressChecksMixin, HostChecksMixin, DnsxlMixin, PolicyMixin):
+class SmtpdChecks(ParamGetters, AccessMixin, AddressChecksMixin, HostChecksMixin, DnsxlMixin, PolicyMixin):
     """The access checks of one SMTP session."""
 
     def __init__(self, session: Any) -> None:
@@ -115,18 +116,6 @@ class SmtpdChecks(AccessMixin, AddressChecksMixin, HostChecksMixin, DnsxlMixin, 
     @property
     def cfg(self) -> Any:
         return self.s.cfg
-
-    def _int(self, name: str, default: int) -> int:
-        try:
-            return self.cfg.get_int(name)
-        except (KeyError, ValueError):
-            return default
-
-    def _bool(self, name: str) -> bool:
-        try:
-            return self.cfg.get_bool(name)
-        except (KeyError, ValueError):
-            return False
 
     def _list(self, name: str) -> list[str]:
         return split_list(get(self.cfg, name))

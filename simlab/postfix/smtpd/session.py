@@ -38,6 +38,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP
 
+from ..config.fallback import ParamGetters, param_time
 from . import replies as R
 from .aioinit import auth_methods, init_smtp, smtp_methods
 from .commands import CommandsMixin
@@ -68,7 +69,7 @@ class _NoHandler:
     """aiosmtpd wants a handler object; Postfix policy lives in this package instead."""
 
 
-class SmtpdSession(CommandsMixin, ExtensionsMixin, DataMixin, SMTP):
+class SmtpdSession(ParamGetters, CommandsMixin, ExtensionsMixin, DataMixin, SMTP):
     """One SMTP connection to smtpd, speaking exactly like Postfix 3.7."""
 
     line_length_limit = 1 << 16
@@ -83,7 +84,7 @@ class SmtpdSession(CommandsMixin, ExtensionsMixin, DataMixin, SMTP):
         self.pid = 0
         self.myhostname = get(cfg, "myhostname", ctx.hostname)
         self.ident = f"{get(cfg, 'syslog_name', 'postfix') or 'postfix'}/smtpd"
-        init_smtp(self, _NoHandler(), self.myhostname, loop, _time(cfg, "smtpd_timeout", 300.0))
+        init_smtp(self, _NoHandler(), self.myhostname, loop, param_time(cfg, "smtpd_timeout", 300.0))
         self._timeout_key: tuple[float, float] | None = None
         self.checks = SmtpdChecks(self)
         self.resolved: dict[tuple[str, str], Any] = {}   # recipients.resolve()'s memo
@@ -191,22 +192,10 @@ class SmtpdSession(CommandsMixin, ExtensionsMixin, DataMixin, SMTP):
     async def reply(self, reply: Reply | str) -> None:
         """smtpd_chat_reply(): delay when the client made too many errors, then send."""
         if self.error_count >= self._int("smtpd_soft_error_limit", 10):
-            await self.ctx.sleep(_time(self.cfg, "smtpd_error_sleep_time", 1.0))
+            await self.ctx.sleep(param_time(self.cfg, "smtpd_error_sleep_time", 1.0))
         if self.transport is None or self.transport.is_closing():
             return
         self.transport.write((str(reply) + "\r\n").encode("utf-8", "surrogateescape"))
-
-    def _int(self, name: str, default: int) -> int:
-        try:
-            return self.cfg.get_int(name)
-        except (KeyError, ValueError):
-            return default
-
-    def _bool(self, name: str) -> bool:
-        try:
-            return self.cfg.get_bool(name)
-        except (KeyError, ValueError):
-            return False
 
     # -- reading -------------------------------------------------------------------------------
     async def read_line(self, limit: int | None) -> tuple[bytes, bool, bool]:
@@ -418,10 +407,3 @@ def _master_process() -> Any:
     except ImportError:
         return None
     return current_process()
-
-
-def _time(cfg: Any, name: str, default: float) -> float:
-    try:
-        return float(cfg.get_time(name))
-    except (KeyError, ValueError, AttributeError):
-        return default
