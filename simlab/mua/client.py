@@ -71,11 +71,18 @@ class SendResult:
     queue_id: str = ""
     error: str = ""
     authenticated: bool = False
-    message: EmailMessage | None = None
+    raw: bytes = b""        # the message as submitted (without Bcc)
 
     @property
     def ok(self) -> bool:
         return bool(self.accepted) and not self.error
+
+    @property
+    def message(self) -> EmailMessage | None:
+        """The submitted message, parsed on each use (a client keeps every result)."""
+        if not self.raw:
+            return None
+        return message_from_bytes(self.raw, policy=default)  # type: ignore[return-value]
 
 
 @dataclass
@@ -178,7 +185,7 @@ class MUA:
         if "Bcc" in msg:
             del msg["Bcc"]
         data = to_bytes(msg)
-        result = SendResult(str(msg.get("Message-ID", "")), sender, list(recipients), message=msg)
+        result = SendResult(str(msg.get("Message-ID", "")), sender, list(recipients), raw=data)
         creds = Credentials(self.user, self.password) if self._auth_smtp() else None
         core = SMTPClient(self.helo, sender, list(recipients), data, credentials=creds,
                           body="8BITMIME" if any(b > 127 for b in data) else "")

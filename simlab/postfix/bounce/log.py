@@ -122,9 +122,14 @@ def decode_records(text: str) -> list[LogRecord]:
 
 def log_path(ctx: Any, service: str, qid: str) -> Path:
     """Where the ``service`` log (defer, bounce or trace) of ``qid`` lives."""
+    return Path(_log_name(ctx, service, qid))
+
+
+def _log_name(ctx: Any, service: str, qid: str) -> str:
+    """log_path() as a string (the queue layout is cached per configuration)."""
     if service not in LOG_SERVICES:
         raise ValueError(f"not a status log: {service}")
-    return QueueStore(ctx).path(service, qid)
+    return QueueStore(ctx)._name(service, qid)
 
 
 def append_log(ctx: Any, service: str, qid: str, rec: LogRecord) -> None:
@@ -149,12 +154,12 @@ def read_log(ctx: Any, service: str, qid: str) -> list[LogRecord]:
 
 
 def has_log(ctx: Any, service: str, qid: str) -> bool:
-    return log_path(ctx, service, qid).is_file()
+    return os.path.isfile(_log_name(ctx, service, qid))
 
 
 def remove_log(ctx: Any, service: str, qid: str) -> bool:
     try:
-        log_path(ctx, service, qid).unlink()
+        os.unlink(_log_name(ctx, service, qid))
         return True
     except FileNotFoundError:
         return False

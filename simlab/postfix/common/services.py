@@ -23,16 +23,27 @@ SEE ALSO
 
 from __future__ import annotations
 
+import os
 import weakref
 from typing import Any
 
-_CACHE: "weakref.WeakKeyDictionary[Any, tuple[Any, Any, list[Any]]]" = weakref.WeakKeyDictionary()
+# ctx -> (master.cf stamp, Config, services, master.cf path as a string or None)
+_CACHE: "weakref.WeakKeyDictionary[Any, tuple[Any, Any, list[Any], str | None]]" = weakref.WeakKeyDictionary()
 
 
-def _stamp(cfg: Any) -> tuple[int, int] | None:
+def _master_cf(cfg: Any) -> str | None:
     try:
-        st = (cfg.config_dir / "master.cf").stat()
-    except (OSError, AttributeError):
+        return os.path.join(str(cfg.config_dir), "master.cf")
+    except AttributeError:
+        return None
+
+
+def _stamp(path: str | None) -> tuple[int, int] | None:
+    if path is None:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
         return None
     return (st.st_mtime_ns, st.st_size)
 
@@ -40,14 +51,15 @@ def _stamp(cfg: Any) -> tuple[int, int] | None:
 def master_services(ctx: Any) -> list[Any]:
     """master.cf's services (an empty list when there is no master.cf)."""
     cfg = ctx.config
-    stamp = _stamp(cfg)
     hit = _CACHE.get(ctx)
+    path = hit[3] if hit is not None and hit[1] is cfg else _master_cf(cfg)
+    stamp = _stamp(path)
     if hit is None or hit[0] != stamp or hit[1] is not cfg:
         try:
             services = list(cfg.services) if stamp is not None else []
         except (OSError, AttributeError):
             services = []
-        hit = (stamp, cfg, services)
+        hit = (stamp, cfg, services, path)
         _CACHE[ctx] = hit
     return hit[2]
 

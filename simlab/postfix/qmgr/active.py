@@ -46,6 +46,8 @@ SEE ALSO
 from __future__ import annotations
 
 import asyncio
+import os
+import stat
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -53,7 +55,7 @@ from ..bounce import Dsn, LogRecord, append_log, has_log, read_log, remove_log
 from ..bounce import bounce_flush, defer_flush, defer_warn, trace_flush
 from ..bounce.client import TRACE_ONLY, Reporter
 from ..common.delivery_log import MsgStats
-from ..common.queue import QueueFile, Recipient
+from ..common.queue import MODE_EXPIRE, QueueFile, Recipient
 from ..common.records import RecordError
 from ..maps.address import split_addr
 from ..trivial_rewrite import resolve
@@ -74,6 +76,7 @@ class MessageJob:
         self.qid = qid
         self.deferred = False
         self.active_arrival = 0.0
+        self._by_offset: dict[int, Recipient] = {}   # the file's recipients, for the copies sent out
 
     def info(self, text: str) -> None:
         self.qmgr.info(f"{self.qid}: {text}")
@@ -92,12 +95,13 @@ class MessageJob:
         if qf.forced_expire:
             self.info(f"from=<{qf.sender}>, status=force-expired, returned to sender")
             await self._expire(qf)
-            await self._finish()
+            await self._finish(qf)
             return
         remove_log(self.ctx, "defer", self.qid)
+        self._by_offset = {r.offset: r for r in qf.recipients if r.offset is not None}
         requests = self._requests(qf)
         await asyncio.gather(*(self._dispatch(req) for req in requests))
-        await self._finish()
+        await self._finish(qf)
 
     def _trace_flags(self, qf: QueueFile) -> int:
         value = qf.attrs.get("trace_flags", "0")
@@ -207,6 +211,11 @@ class MessageJob:
                 self.store.mark_done("active", self.qid, st.rcpt)
             except FileNotFoundError:
                 pass
+            else:
+                if st.rcpt.done:
+                    orig = self._by_offset.get(st.rcpt.offset)  # type: ignore[arg-type]
+                    if orig is not None:
+                        orig.done = True
         else:
             self.deferred = True
 
@@ -227,13 +236,32 @@ class MessageJob:
         else:
             self.deferred = True
 
-    async def _finish(self) -> None:
+    def _still_active(self, qf: QueueFile) -> bool:
+        """Is the file still in the active queue? Refreshes its postsuper -e mark.
+
+        ``qf`` already knows which recipients are done (_record), so the file
+        is not read again.
+        """
+        try:
+            mode = os.stat(self.store._name("active", self.qid)).st_mode
+        except OSError:
+            mode = 0
+        if not stat.S_ISREG(mode):
+            p = self.store.locate("active", self.qid)
+            if p is None:
+                return False
+            try:
+                mode = p.stat().st_mode
+            except OSError:
+                return False
+        qf.forced_expire = bool(mode & MODE_EXPIRE)
+        return True
+
+    async def _finish(self, qf: QueueFile) -> None:
         ctx, cfg = self.ctx, self.ctx.config
         if has_log(ctx, "bounce", self.qid) and not await bounce_flush(ctx, "active", self.qid):
             self.deferred = True
-        try:
-            qf = self.store.read("active", self.qid)
-        except FileNotFoundError:
+        if not self._still_active(qf):
             return
         if self.deferred:
             now = ctx.now()

@@ -69,6 +69,7 @@ from ..maps import MapError
 from ..maps.address import lookup_address
 from ..maps.tok822 import QSTRING, Tok, internalize, quote_822_local, rfind, tokenize
 from .domains import TableError, is_local_domain, local_domain_reason, match_domain
+from .memo import answers, note_warning, remember
 from .rewrite import RewriteRules, rewrite_tree
 from .transport import TransportLookupError, apply_entry, find_transport
 
@@ -100,6 +101,7 @@ class Resolution:
 def _warn(ctx: Any, text: str) -> None:
     """A warning from the trivial-rewrite process (master.cf service "rewrite")."""
     from ..master.registry import use_service
+    note_warning(ctx)
     with use_service(ctx, "rewrite") as proc:
         ctx.log.warning("trivial-rewrite", proc.pid, text)
 
@@ -294,7 +296,25 @@ def _failed(address: str, text: str, flag: str) -> Resolution:
 
 
 def resolve(ctx: Any, address: str, sender: str = "") -> Resolution:
-    """Resolve an internal-form recipient address (see the module description)."""
+    """Resolve an internal-form recipient address (see the module description).
+
+    Answers are remembered per instance until main.cf or a table changes (memo.py).
+    """
+    memo = answers(ctx)
+    if memo is None:
+        return _resolve(ctx, address, sender)
+    key = memo.key(address, sender)
+    hit = memo.results.get(key)
+    if hit is not None:
+        return hit
+    warned = memo.warned
+    res = _resolve(ctx, address, sender)
+    if memo.warned == warned and "fail" not in res.flags:
+        remember(memo, key, res)
+    return res
+
+
+def _resolve(ctx: Any, address: str, sender: str) -> Resolution:
     cfg = ctx.config
     try:
         toks, is_local, reason = _strip_local(ctx, address)

@@ -42,6 +42,8 @@ from ..maps.tok822 import (DOMLIT, QSTRING, Tok, externalize, find, quote_822_lo
                            unquote_822_local)
 
 REWRITE_CONTEXTS = ("local", "remote")
+_SHARED_KEY = "trivial-rewrite:rewrite"     # (Config, {(context, address): answer}): answers
+                                            # depend on main.cf alone
 
 
 class RewriteRules:
@@ -105,10 +107,24 @@ def rewrite(ctx: Any, address: str, context: str = "local") -> str:
     """Canonicalize an internal-form address in rewrite ``context`` ("local" or "remote")."""
     if address == "":
         return ""
+    cfg = ctx.config
+    shared = getattr(ctx, "shared", None)
+    memo = shared.get(_SHARED_KEY) if isinstance(shared, dict) else None
+    if memo is None or memo[0] is not cfg:
+        memo = (cfg, {})
+        if isinstance(shared, dict):
+            shared[_SHARED_KEY] = memo
+    hit = memo[1].get((context, address))
+    if hit is not None:
+        return hit
     rules = RewriteRules(ctx, context)
     toks = tokenize(quote_822_local(address))
     rewrite_tree(rules, toks)
-    return unquote_822_local(externalize(toks))
+    out = unquote_822_local(externalize(toks))
+    if len(memo[1]) >= 8192:
+        memo[1].clear()
+    memo[1][(context, address)] = out
+    return out
 
 
 __all__ = ["REWRITE_CONTEXTS", "RewriteRules", "rewrite", "rewrite_tree"]
