@@ -219,9 +219,9 @@ def test_agents_show_in_the_process_table_under_their_logged_pids(slow: Any) -> 
     ps = pf.ps()
     for program in ("local", "smtp", "discard", "error"):
         rows = [row.split() for row in ps.splitlines()[2:]]
-        rows = [r for r in rows if r[3] == program and "-n" not in r and r[4:6] == ["-t", "unix"]]
+        rows = [r for r in rows if r[4] == program and "-n" not in r and r[5:7] == ["-t", "unix"]]
         assert len(rows) == 1, (program, ps)
-        pid = rows[0][0]
+        pid = rows[0][1]
         logged = [ln for ln in pf.ctx.log.lines if f" postfix/{program}[" in ln and ": to=<" in ln]
         assert logged and all(f"postfix/{program}[{pid}]:" in ln for ln in logged)
 

@@ -87,7 +87,7 @@ def test_mail_copy_flags() -> None:
     (1, b"4.2.2 mailbox full\n", "4.2.2", "deferred", "mailbox full "),
     (2, b"tab\there\x01", "5.3.0", "bounced",
      'Command died with status 2: "/usr/local/bin/lab-pipe". Command output: tab here_'),
-    (-9, b"", "5.3.0", "bounced", 'Command died with signal 9: "/usr/local/bin/lab-pipe"'),
+    (-9, b"", "4.3.0", "deferred", 'Command died with signal 9: "/usr/local/bin/lab-pipe"'),
 ])
 def test_pipe_judge_sysexits(status: int, output: bytes, dsn: str, verdict: str, text: str) -> None:
     v = judge(CommandResult(status, output), "labpipe", "/usr/local/bin/lab-pipe")

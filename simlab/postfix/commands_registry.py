@@ -25,6 +25,12 @@ DESCRIPTION
     running on that root. A program runs another one of its host with
     ``await run.call(argv, stdin)`` (a content filter re-injects mail so).
 
+    A registered program that raises an exception has crashed: it ends as
+    a process killed by SIGABRT (status -6, what it printed so far is its
+    output) and ``CommandResult.crash`` carries the exception text, which
+    local(8) and pipe(8) log as a warning. The delivery is then deferred,
+    as pipe_command() defers for any command killed by a signal.
+
     local(8) and pipe(8) both run commands through ``run_command``, so one
     registration serves an alias ``"|/usr/local/bin/x"``, a .forward, a
     mailbox_command and a master.cf ``argv=``.
@@ -99,6 +105,10 @@ class CommandResult:
     status: int                   # exit status; negative = killed by that signal
     output: bytes = b""
     timed_out: bool = False
+    crash: str = ""               # the uncaught exception of a registered program that died
+
+
+SIGABRT = 6
 
 
 def _root_key(root: Any) -> str:
@@ -134,10 +144,17 @@ def find_command(where: Any, path: str) -> CommandFn | None:
 
 
 async def call_program(fn: CommandFn, run: CommandRun) -> CommandResult:
-    """Run a registered program to its end (no time limit) and collect its result."""
-    got = fn(run)
-    if inspect.isawaitable(got):
-        got = await got
+    """Run a registered program to its end (no time limit) and collect its result.
+
+    An uncaught exception kills the program with SIGABRT (see ``crash``).
+    """
+    try:
+        got = fn(run)
+        if inspect.isawaitable(got):
+            got = await got
+    except Exception as exc:  # asyncio.CancelledError (time limit) is not one and passes through
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return CommandResult(-SIGABRT, bytes(run.stdout), crash=f"{run.argv[0]}: uncaught exception: {text}")
     if isinstance(got, CommandResult):
         return got
     return CommandResult(int(got or 0), bytes(run.stdout))

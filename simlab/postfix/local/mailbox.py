@@ -274,6 +274,8 @@ async def deliver_command(state: LocalState, attr: Attr, usr: UserAttr, command:
                                gid=usr.gid, env=_command_env(state, attr, usr),
                                cwd=cfg["command_execution_directory"] or usr.home or "/",
                                time_limit=cfg.get_time("command_time_limit"), program="local")
+    if result.crash:
+        state.warn(result.crash)
     outcome = judge(result, state.relay, command)
     if outcome.status == "sent":
         return state.sent(attr, "2.0.0", f"delivered to command: {command}")

@@ -13,8 +13,14 @@ DESCRIPTION
     work and that goes away again: after ``max_idle`` seconds without a
     client, or after serving ``max_use`` clients. Here a process is a record
     with a process id (from the instance's PidAllocator, so runs are
-    reproducible), its service, its command line as ps(1) shows it, its
-    state and how many clients it served. Long-running daemons (qmgr,
+    reproducible), its service, its command line as ps(1) shows it, the
+    user it runs as, its state and how many clients it served.
+
+    The user is master.cf's unpriv column: ``y`` (or ``-``) daemons run as
+    ``mail_owner``, ``n`` ones (local, virtual, pipe in Debian's master.cf)
+    as root. local(8) and pipe(8) switch to the recipient or ``user=``
+    account only in the child that delivers; the daemon itself, as ps(1)
+    lists it, stays root. Long-running daemons (qmgr,
     pickup) also carry the asyncio task that does their work.
 
     Idle timers are daemon timers on the virtual loop: an idle smtpd does not
@@ -22,7 +28,7 @@ DESCRIPTION
     virtual time when the simulation runs on.
 
 PARAMETERS
-    max_idle, max_use.
+    max_idle, max_use, mail_owner.
 
 SEE ALSO
     master(8), ps(1)
@@ -45,6 +51,7 @@ class Process:
     command: str                 # master.cf command ("smtpd", "trivial-rewrite")
     argv: str                    # what ps shows: "smtpd -n smtp -t inet -u"
     started: float               # epoch seconds
+    user: str = "root"           # mail_owner for unpriv services, else root
     state: str = "idle"          # "busy", "idle" or "exited"
     clients: int = 0             # clients served so far (max_use)
     busy_count: int = 0          # clients being served right now
@@ -66,6 +73,11 @@ def call_later(loop: Any, delay: float, fn: Callable[[], None]) -> Any:
         return loop.call_later(delay, fn, daemon=True)  # type: ignore[call-arg]
     except TypeError:
         return loop.call_later(delay, fn)
+
+
+def run_as(svc: Any, mail_owner: str) -> str:
+    """The account master(8) runs a master.cf service's daemon under."""
+    return (mail_owner or "postfix") if svc.unpriv else "root"
 
 
 def ps_argv(svc: Any) -> str:
@@ -103,7 +115,8 @@ class ProcessTable:
 
     def start(self, svc: Any, generation: int = 0) -> Process:
         proc = Process(self.ctx.pids.next(), svc.name, svc.type, svc.command, ps_argv(svc),
-                       self.ctx.now(), generation=generation)
+                       self.ctx.now(), user=run_as(svc, self.ctx.config["mail_owner"]),
+                       generation=generation)
         self.procs.append(proc)
         self.ctx.trace.record(svc.command, "process", event="start", pid=proc.pid, service=svc.name,
                               command=proc.argv)
@@ -157,14 +170,19 @@ class ProcessTable:
 
     def ps(self, master_pid: int | None = None, master_started: float = 0.0,
            master_argv: str = "/usr/lib/postfix/sbin/master -w") -> str:
-        """A ps(1)-like listing: PID, STAT, START (virtual HH:MM:SS), COMMAND."""
+        """A ps(1)-like listing: USER, PID, STAT, START (virtual HH:MM:SS), COMMAND."""
         import time as _time
-        rows = ["    PID STAT  STARTED COMMAND"]
+        rows = ["USER         PID STAT  STARTED COMMAND"]
         if master_pid is not None:
             started = _time.strftime("%H:%M:%S", _time.gmtime(int(master_started)))
-            rows.append(f"{master_pid:7d} Ss   {started:>8} {master_argv}")
+            rows.append(f"{'root':<8} {master_pid:7d} Ss   {started:>8} {master_argv}")
         for p in sorted(self.procs, key=lambda p: p.pid):
             stat = "R" if p.busy_count else "S"
             started = _time.strftime("%H:%M:%S", _time.gmtime(int(p.started)))
-            rows.append(f"{p.pid:7d} {stat:<4} {started:>8} {p.argv}")
+            rows.append(f"{_ps_user(p.user):<8} {p.pid:7d} {stat:<4} {started:>8} {p.argv}")
         return "\n".join(rows) + "\n"
+
+
+def _ps_user(name: str) -> str:
+    """ps(1) shows a user name longer than 8 characters cut to 7 and a "+"."""
+    return name if len(name) <= 8 else name[:7] + "+"

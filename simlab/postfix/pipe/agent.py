@@ -19,7 +19,10 @@ DESCRIPTION
                             bounced; ". Command output: ..." is appended
         output "D.S.N text" with a non-zero status: that status and text
         anything else      bounced, 'Command died with status N: "argv0"'
-        a signal, the time limit: bounced 5.3.0
+        a signal            deferred 4.3.0, 'Command died with signal N: "argv0"'
+                            (a registered program that raises dies with SIGABRT, 6;
+                            its exception is logged as a warning)
+        the time limit      bounced 5.3.0, 'Command time limit exceeded: "argv0"'
 
     What the command reads is the queue file's message, preceded as the
     flags ask by a "From sender  date" line (F), Return-Path: (R),
@@ -93,7 +96,7 @@ def judge(result: CommandResult, service: str, argv0: str) -> PipeOutcome:
     if result.timed_out:
         return PipeOutcome("5.3.0", f'Command time limit exceeded: "{argv0}"{tail}')
     if result.status < 0:
-        return PipeOutcome("5.3.0", f'Command died with signal {-result.status}: "{argv0}"{tail}')
+        return PipeOutcome("4.3.0", f'Command died with signal {-result.status}: "{argv0}"{tail}')
     if result.status == 0:
         return PipeOutcome("2.0.0", f"delivered via {service} service")
     m = _DSN_TEXT.match(output)
@@ -205,6 +208,8 @@ class PipeAgent:
         result = await run_command(self.ctx, argv, stdin=stdin, user=attr.user, uid=uid, gid=gid,
                                    env=env, cwd=attr.directory or self._param("queue_directory", "/"),
                                    time_limit=self._time_limit())
+        if result.crash:
+            self.ctx.log.line(self.ident, self.pid, f"warning: {result.crash}")
         return self._finish(rcpts, judge(result, name, attr.command[0]))
 
     def _account(self, attr: PipeAttrs) -> tuple[int, int]:
