@@ -209,3 +209,39 @@ def test_smtpd_multi_recipient_received_header(lab):
     assert head == ["Received: from client.example (localhost [127.0.0.1])",
                     f"\tby mail.example.com (Postfix) with ESMTP id {qid};",
                     "\tTue, 24 Nov 2026 13:36:50 +0000 (UTC)"]
+
+
+def test_too_many_hops_logs_no_message_id() -> None:
+    """Checked against Postfix 3.7.11 on loopback: after 'hopcount exceeded' cleanup logs nothing more."""
+    from simlab import Network
+    net = Network(seed=1)
+    mx = net.host("mail.example.com", ip="10.0.0.25", mta=True, users=["alice"])
+    hops = "".join(f"Received: from hop{i}.example by relay{i}.example; Tue, 24 Nov 2026 13:00:00 +0000\r\n"
+                   for i in range(51))
+
+    async def send(body: str) -> str:
+        r, w = await mx.open_connection("127.0.0.1", 25, component="client")
+
+        async def reply() -> str:
+            while True:
+                line = await r.readline()
+                if line[3:4] != b"-":
+                    return line.decode().strip()
+
+        await reply()
+        for cmd in (b"EHLO c\r\n", b"MAIL FROM:<bob@example.com>\r\n", b"RCPT TO:<alice@example.com>\r\n", b"DATA\r\n"):
+            w.write(cmd)
+            await reply()
+        w.write(body.encode() + b".\r\n")
+        final = await reply()
+        w.write(b"QUIT\r\n")
+        await reply()
+        return final
+
+    assert net.run_sync(send(hops + "Subject: no id\r\n\r\nbody\r\n")) == "554 5.4.0 Error: too many hops"
+    assert net.run_sync(send(hops + "Message-ID: <x1@client.example>\r\n\r\nbody\r\n")) == "554 5.4.0 Error: too many hops"
+    net.run()
+    cleanup = [ln for ln in mx.maillog() if "postfix/cleanup[" in ln]
+    assert len(cleanup) == 2 and all("warning: " in ln and "message rejected: hopcount exceeded" in ln
+                                     for ln in cleanup)
+    net.close()

@@ -295,6 +295,8 @@ class CleanupSession(ParamGetters):
         seen: set[str] = set()
         out: list[Header] = []
         for h in msg.headers:
+            if err is not None:
+                break  # as Postfix's cleanup: once the message is rejected, later headers are not looked at
             if h.lname in DROPPED_HEADERS:
                 continue
             text = checks.header(h.text)
@@ -324,7 +326,8 @@ class CleanupSession(ParamGetters):
                 continue
             out.append(h)
         msg.headers = out
-        self._missing(msg, seen, resent, context, arrival)
+        if err is None:  # a rejected message gets no added headers, and no message-id is logged
+            self._missing(msg, seen, resent, context, arrival)
         body = []
         for line in msg.body:
             got = checks.body_line(line)
