@@ -119,9 +119,9 @@ class DataMixin:
         s: Any = self
         args = [t.text for t in argv[1:]]
         if not args or len(args) > 2 or not (args[0].isascii() and args[0].isdigit()) or (len(args) == 2 and args[1].upper() != "LAST"):
-            await s.reply(Reply(501, "5.5.4", "Syntax: BDAT count [LAST]"))
-            if not args or not (args[0].isascii() and args[0].isdigit()):
-                s.hangup = True
+            # Postfix cannot tell where a malformed BDAT's data would end: 521 and hang up
+            await s.reply(Reply(521, "5.5.4", "Syntax: BDAT count [LAST]"))
+            s.hangup = True
             return False
         size, last = int(args[0]), len(args) == 2
         err: Reply | None = None
