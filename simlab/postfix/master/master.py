@@ -295,8 +295,8 @@ class Master:
             task.cancel()
         try:
             await task
-        except (asyncio.CancelledError, Exception):
-            pass
+        except asyncio.CancelledError:
+            pass  # _run_daemon already logged any crash; cancelling is how a daemon is stopped
 
     def _arm_wakeup(self, state: ServiceState) -> None:
         def fire() -> None:
