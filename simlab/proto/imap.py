@@ -8,8 +8,16 @@ SUMMARY
 
 DESCRIPTION
     RFC 3501 with IDLE (RFC 2177), LITERAL+, SASL-IR, UIDPLUS's
-    APPENDUID/COPYUID and UID EXPUNGE, MOVE, UNSELECT, NAMESPACE, ID and
-    ENABLE. As in Dovecot, the protocol runs in two steps. imap-login
+    APPENDUID/COPYUID and UID EXPUNGE, MOVE, UNSELECT, NAMESPACE, ID,
+    ENABLE, SORT and SORT=DISPLAY (imap_sort), THREAD (imap_thread),
+    ESEARCH, ESORT, SEARCHRES, CONTEXT=SEARCH and WITHIN (imap_esearch,
+    imap_context, imap_search), MULTIAPPEND, CATENATE and URL-PARTIAL
+    (imap_append, imap_catenate), LIST-EXTENDED and LIST-STATUS
+    (imap_commands) and BINARY (imap_fetch). CONDSTORE, QRESYNC, NOTIFY,
+    SNIPPET=FUZZY, PREVIEW=FUZZY, PREVIEW and SAVEDATE are advertised,
+    as Dovecot does, but not implemented.
+
+    As in Dovecot, the protocol runs in two steps. imap-login
     answers CAPABILITY, NOOP, LOGOUT, LOGIN, AUTHENTICATE (PLAIN, LOGIN),
     STARTTLS, ID and ENABLE, and anything else with "BAD Error in IMAP
     command received by server." (three of those end the connection).
@@ -26,7 +34,8 @@ DESCRIPTION
 
     Literals: a line ending in {N} gets "+ OK" and then N bytes; {N+} does
     not wait. Commands are handlers in imap_login (before login),
-    imap_commands (mailboxes) and imap_messages (messages), bound to their
+    imap_commands (mailboxes), imap_append, imap_messages (messages),
+    imap_esearch (SEARCH), imap_sort and imap_thread, bound to their
     names in ``COMMANDS``; imap_state says which state allows what and how
     the states change.
 
@@ -36,7 +45,8 @@ PARAMETERS
     auth_failure_delay.
 
 SEE ALSO
-    RFC 3501, RFC 2177, RFC 7888, RFC 4315, RFC 6851, Dovecot imap and imap-login
+    RFC 3501, RFC 2177, RFC 7888, RFC 4315, RFC 6851, RFC 5256, RFC 4731, RFC 5182,
+    RFC 5032, RFC 5267, RFC 3516, RFC 4469, RFC 5258, Dovecot imap and imap-login
 """
 
 from __future__ import annotations
@@ -47,6 +57,11 @@ from typing import Callable
 
 from . import imap_commands as mailboxes
 from . import imap_messages as messages
+from .imap_append import cmd_append
+from .imap_context import SearchUpdate
+from .imap_esearch import cmd_cancelupdate, cmd_search
+from .imap_sort import cmd_sort
+from .imap_thread import cmd_thread
 from .actions import ConnectionInfo, ServerCore
 from .imap_login import PRE_LOGIN_CAPABILITY, pre_login_command, sasl_step
 from .imap_parse import Arg, ParseError, literal_size, parse_args, split_command
@@ -94,6 +109,8 @@ class ImapServer(ServerCore):
         self.vinfo: dict[int, MessageInfo] = {}
         self.vrecent: set[int] = set()
         self.keywords: list[str] = []
+        self.saved_uids: list[int] | None = None
+        self.search_updates: list[SearchUpdate] = []
         self.pieces: list[bytes] = []
         self.literal_need: int | None = None
         self.sasl: tuple[str, Sasl] | None = None
@@ -228,6 +245,8 @@ class ImapServer(ServerCore):
             with contextlib.suppress(StorageError):
                 self.box.close()
             self.box = None
+        self.saved_uids = None
+        self.search_updates = []
         if self.state is State.SELECTED:
             self.state = State.AUTHENTICATED
 
@@ -335,14 +354,16 @@ COMMANDS: dict[str, Handler] = {
     "CREATE": mailboxes.cmd_create, "DELETE": mailboxes.cmd_delete,
     "RENAME": mailboxes.cmd_rename, "SUBSCRIBE": mailboxes.cmd_subscribe,
     "UNSUBSCRIBE": mailboxes.cmd_unsubscribe, "LIST": mailboxes.cmd_list,
-    "LSUB": mailboxes.cmd_lsub, "STATUS": mailboxes.cmd_status, "APPEND": mailboxes.cmd_append,
+    "LSUB": mailboxes.cmd_lsub, "STATUS": mailboxes.cmd_status, "APPEND": cmd_append,
     "NAMESPACE": mailboxes.cmd_namespace,
     "CHECK": messages.cmd_check, "CLOSE": messages.cmd_close, "UNSELECT": messages.cmd_unselect,
-    "EXPUNGE": messages.cmd_expunge, "SEARCH": messages.cmd_search, "FETCH": messages.cmd_fetch,
+    "EXPUNGE": messages.cmd_expunge, "SEARCH": cmd_search, "FETCH": messages.cmd_fetch,
     "STORE": messages.cmd_store, "COPY": messages.cmd_copy, "MOVE": messages.cmd_move,
-    "UID FETCH": messages.cmd_fetch, "UID SEARCH": messages.cmd_search,
+    "UID FETCH": messages.cmd_fetch, "UID SEARCH": cmd_search,
     "UID STORE": messages.cmd_store, "UID COPY": messages.cmd_copy, "UID MOVE": messages.cmd_move,
     "UID EXPUNGE": messages.cmd_uid_expunge,
+    "SORT": cmd_sort, "UID SORT": cmd_sort, "THREAD": cmd_thread, "UID THREAD": cmd_thread,
+    "CANCELUPDATE": cmd_cancelupdate,
 }
 
 __all__ = ["CAPABILITY", "COMMANDS", "GREETING", "ImapServer", "State", "TRANSITIONS"]

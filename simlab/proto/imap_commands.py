@@ -7,8 +7,7 @@ SUMMARY
 DESCRIPTION
     SELECT, EXAMINE, CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST
     (with LIST-EXTENDED selection and RETURN options, LIST-STATUS), LSUB,
-    STATUS, NAMESPACE and APPEND (MULTIAPPEND, APPENDUID), with Dovecot's
-    texts: "OK [READ-WRITE] Select completed.", "* OK [CLOSED] Previous
+    STATUS and NAMESPACE (APPEND is in imap_append), with Dovecot's texts: "OK [READ-WRITE] Select completed.", "* OK [CLOSED] Previous
     mailbox closed.", "NO Mailbox doesn't exist: Foo", "NO [NONEXISTENT]
     ..." for DELETE, RENAME and UNSUBSCRIBE, "NO [TRYCREATE] ..." when
     APPEND's or COPY's target is missing, "NO [ALREADYEXISTS] Mailbox already
@@ -16,40 +15,36 @@ DESCRIPTION
     separator is "/". A SELECT with a (CONDSTORE) parameter is answered
     "* OK [NOMODSEQ] No permanent modsequences": this store keeps none.
 
+    LIST-EXTENDED (RFC 5258) as Dovecot 2.3 parses it: selection options
+    SUBSCRIBED, RECURSIVEMATCH (not alone), REMOTE (ignored) and
+    SPECIAL-USE (no mailbox here has one, so it selects none); RETURN
+    options SUBSCRIBED, CHILDREN, SPECIAL-USE and STATUS (items) (RFC 5819
+    LIST-STATUS: a STATUS line after each selectable mailbox's LIST line).
+    Anything else is "Unknown select options" / "Unknown return options",
+    a non-atom "List options contains non-atoms.". A subscribed mailbox
+    that does not exist is listed \\NonExistent; with RECURSIVEMATCH a
+    mailbox whose children are subscribed carries ("CHILDINFO" ("SUBSCRIBED")).
+
 SEE ALSO
-    RFC 3501 6.3, RFC 5258, RFC 5819, RFC 3502, RFC 4315, simlab.proto.imap
+    RFC 3501 6.3, RFC 5258, RFC 5819, simlab.proto.imap, simlab.proto.imap_append
 """
 
 from __future__ import annotations
 
-import calendar
 import re
 from typing import TYPE_CHECKING, Any
 
-from .imap_messages import mailbox_arg, open_view, send_flags_lines, storage_reply, sync_mailbox
-from .imap_parse import Arg, Atom, String, astring, encode_mailbox, format_set
-from .mailbox import SYSTEM_FLAGS, MailboxListing, StorageError, canonical_flag
+from .imap_messages import mailbox_arg, open_view, send_flags_lines, storage_reply
+from .imap_parse import Arg, Atom, ParseError, String, astring, encode_mailbox
+from .mailbox import MailboxListing, StorageError
 
 if TYPE_CHECKING:
     from .imap import ImapServer
 
 STATUS_ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE")
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_DATE_RE = re.compile(r"^ ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)$")
+LIST_SELECT_OPTIONS = ("SUBSCRIBED", "RECURSIVEMATCH", "REMOTE", "SPECIAL-USE")
+LIST_RETURN_OPTIONS = ("SUBSCRIBED", "CHILDREN", "SPECIAL-USE")
 
-
-def parse_date_time(text: str) -> float | None:
-    m = _DATE_RE.match(text)
-    if m is None or m.group(2).lower() not in _MONTHS:
-        return None
-    day, mon, year, hh, mm, ss, sign, zh, zm = m.groups()
-    try:
-        when = calendar.timegm((int(year), _MONTHS.index(mon.lower()) + 1, int(day),
-                                int(hh), int(mm), int(ss), 0, 0, 0))
-    except ValueError:
-        return None
-    offset = (int(zh) * 60 + int(zm)) * 60
-    return float(when - offset if sign == "+" else when + offset)
 
 
 def _text(arg: Arg) -> str | None:
@@ -198,13 +193,41 @@ def _matching(srv: ImapServer, reference: str, patterns: list[str],
     return out
 
 
+def _list_options(selection: list[Arg], returns: list[Arg]) -> tuple[set[str], set[str],
+                                                                      list[Arg] | None]:
+    """(selection options, return options, STATUS items) of an extended LIST."""
+    chosen, wanted, status = set(), set(), None
+    for arg in selection:
+        if not isinstance(arg, Atom):
+            raise ParseError("List options contains non-atoms.")
+        if arg.upper not in LIST_SELECT_OPTIONS:
+            raise ParseError("Unknown select options")
+        chosen.add(arg.upper)
+    if "RECURSIVEMATCH" in chosen and not chosen & {"SUBSCRIBED", "SPECIAL-USE"}:
+        raise ParseError("RECURSIVEMATCH must not be the only selection.")
+    i = 0
+    while i < len(returns):
+        arg = returns[i]
+        if not isinstance(arg, Atom):
+            raise ParseError("List options contains non-atoms.")
+        if arg.upper == "STATUS" and i + 1 < len(returns) and isinstance(returns[i + 1], list):
+            status = returns[i + 1]
+            bad = next((w for w in ((_text(a) or "").upper() for a in status)
+                        if w not in STATUS_ITEMS), None)
+            if bad is not None:
+                raise ParseError(f"Invalid status item {bad}")
+            i += 1
+        elif arg.upper in LIST_RETURN_OPTIONS:
+            wanted.add(arg.upper)
+        else:
+            raise ParseError("Unknown return options")
+        i += 1
+    return chosen, wanted, status
+
+
 def cmd_list(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
-    selection: list[str] = []
     rest = list(args)
-    first = rest[0] if rest else None
-    if isinstance(first, list):
-        selection = [(_text(a) or "").upper() for a in first]
-        rest.pop(0)
+    selection: list[Arg] = rest.pop(0) if rest and isinstance(rest[0], list) else []
     returns: list[Arg] = []
     if len(rest) >= 4 and isinstance(rest[2], Atom) and rest[2].upper == "RETURN" \
             and isinstance(rest[3], list):
@@ -218,24 +241,37 @@ def cmd_list(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
     if reference is None or None in patterns:
         srv.command_error(tag, name, "Invalid arguments.")
         return
+    try:
+        chosen, wanted, status_items = _list_options(selection, returns)
+    except ParseError as exc:
+        srv.command_error(tag, name, str(exc))
+        return
     if patterns == [""]:
         srv.send_line('* LIST (\\Noselect) "/" ""')
         srv.tagged(tag, "OK List completed.")
         return
     assert srv.boxes is not None
-    subs = set(srv.boxes.subscriptions())
-    want_subscribed = "SUBSCRIBED" in selection or any(
-        isinstance(a, Atom) and a.upper == "SUBSCRIBED" for a in returns)
-    status_items = next((returns[i + 1] for i, a in enumerate(returns[:-1])
-                         if isinstance(a, Atom) and a.upper == "STATUS"), None)
+    subs = srv.boxes.subscriptions()
+    want_subscribed = "SUBSCRIBED" in chosen | wanted
+    recursive = "RECURSIVEMATCH" in chosen
     listing = {box.name: box for box in srv.boxes.listing()}
-    if "SUBSCRIBED" in selection:
-        listing = {n: b for n, b in listing.items() if n in subs}
-    for n in _matching(srv, reference, patterns, list(listing)):  # type: ignore[arg-type]
-        box = listing[n]
-        attrs = list_attributes(box, want_subscribed and n in subs)
-        srv.send_line(f'* LIST {attrs} "/" {astring(encode_mailbox(n))}')
-        if isinstance(status_items, list) and not box.noselect:
+    names = list(listing)
+    if "SPECIAL-USE" in chosen:
+        names = []  # no mailbox here has a special use
+    elif "SUBSCRIBED" in chosen:
+        names = [n for n in names + [n for n in subs if n not in listing] if n in subs or
+                 (recursive and any(s.startswith(n + "/") for s in subs))]
+    for n in _matching(srv, reference, patterns, names):  # type: ignore[arg-type]
+        box = listing.get(n)
+        subscribed = want_subscribed and n in subs
+        if box is None:
+            attrs = "(\\Subscribed \\NonExistent)" if subscribed else "(\\NonExistent)"
+        else:
+            attrs = list_attributes(box, subscribed)
+        info = ' ("CHILDINFO" ("SUBSCRIBED"))' if recursive and any(
+            s.startswith(n + "/") for s in subs) else ""
+        srv.send_line(f'* LIST {attrs} "/" {astring(encode_mailbox(n))}{info}')
+        if status_items is not None and box is not None and not box.noselect:
             _status_line(srv, n, status_items)
     srv.tagged(tag, "OK List completed.")
 
@@ -282,62 +318,3 @@ def cmd_status(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
         srv.command_error(tag, name, error)
         return
     srv.tagged(tag, "OK Status completed.")
-
-
-# -- APPEND ------------------------------------------------------------------------
-def _append_items(srv: ImapServer, args: list[Arg]
-                  ) -> list[tuple[list[str], float | None, bytes]] | str:
-    items: list[tuple[list[str], float | None, bytes]] = []
-    i = 1
-    while i < len(args):
-        flags: list[str] = []
-        when: float | None = None
-        arg: Arg | None = args[i]
-        if isinstance(arg, list):
-            for f in arg:
-                if not isinstance(f, Atom):
-                    return "Flags list contains non-atoms."
-                flag = canonical_flag(f.value) if f.value.startswith("\\") else f.value
-                if flag.startswith("\\") and flag not in SYSTEM_FLAGS:
-                    return f"Invalid system flag {f.value.upper()}"
-                flags.append(flag)
-            i += 1
-        arg = args[i] if i < len(args) else None
-        if isinstance(arg, String) and not arg.literal:
-            when = parse_date_time(arg.text)
-            if when is None:
-                return "Invalid internal date."
-            i += 1
-        arg = args[i] if i < len(args) else None
-        if not isinstance(arg, String):
-            return "Invalid arguments."
-        items.append((flags, when, arg.value))
-        i += 1
-    return items or "Invalid arguments."
-
-
-def cmd_append(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
-    if not args:
-        srv.command_error(tag, name, "Missing arguments.")
-        return
-    mailbox = mailbox_arg(srv, tag, name, args[0])
-    if mailbox is None:
-        return
-    items = _append_items(srv, args)
-    if isinstance(items, str):
-        srv.command_error(tag, name, items)
-        return
-    if any(not data for _f, _w, data in items):
-        srv.tagged(tag, "NO Can't save a zero byte message.")
-        return
-    assert srv.boxes is not None
-    uids, validity = [], 0
-    try:
-        for flags, when, data in items:
-            validity, uid = srv.boxes.append(mailbox, data, flags, when)
-            uids.append(uid)
-    except StorageError as exc:
-        srv.tagged(tag, storage_reply(exc, trycreate=True))
-        return
-    sync_mailbox(srv, expunges=True)
-    srv.tagged(tag, f"OK [APPENDUID {validity} {format_set(uids)}] Append completed.")

@@ -11,7 +11,13 @@ DESCRIPTION
     ENVELOPE, BODY, BODYSTRUCTURE, RFC822, RFC822.HEADER, RFC822.TEXT and
     BODY[section]<partial> with BODY.PEEK, where a section is HEADER,
     HEADER.FIELDS (..), HEADER.FIELDS.NOT (..), TEXT, MIME and part
-    numbers; the macros ALL, FAST and FULL.
+    numbers; the macros ALL, FAST and FULL. BINARY (RFC 3516):
+    BINARY[part]<partial> and BINARY.PEEK[...] give a part's body with its
+    Content-Transfer-Encoding (base64, quoted-printable) undone, sent as a
+    literal8 "~{N}" when it holds a NUL; BINARY.SIZE[part] its decoded
+    size; BINARY[] the whole message. A part in an encoding the server does
+    not know (other than 7bit, 8bit, binary) raises UnknownCte, which the
+    command turns into "NO [UNKNOWN-CTE] ...".
 
     The response lists the items in Dovecot's order: those written in the
     line first (FLAGS, UID, ENVELOPE, sizes and dates, in the order asked),
@@ -22,11 +28,14 @@ DESCRIPTION
     are always literals, with CRLF line ends.
 
 SEE ALSO
-    RFC 3501 6.4.5 and 7.4.2, Dovecot imap-fetch.c
+    RFC 3501 6.4.5 and 7.4.2, RFC 3516, Dovecot imap-fetch.c, imap-fetch-body.c
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import quopri
 import re
 import time
 from dataclasses import dataclass, field
@@ -45,9 +54,17 @@ _MACROS = {
 _SIMPLE = {"FLAGS", "UID", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY", "BODYSTRUCTURE",
            "RFC822", "RFC822.HEADER", "RFC822.TEXT"}
 _BODY_RE = re.compile(r"^(BODY|BODY\.PEEK)\[([^\]]*)\](?:<(\d+)\.(\d+)>)?$", re.I)
+_BINARY_RE = re.compile(r"^(BINARY|BINARY\.PEEK|BINARY\.SIZE)(\[[^\]]*\])?(?:<(\d+)\.(\d+)>)?$",
+                        re.I)
+_PART_RE = re.compile(r"^\[((?:[1-9]\d*\.)*[1-9]\d*)?\]$")
+_IDENTITY_CTE = ("", "7bit", "8bit", "binary")
 _SECTION_RE = re.compile(
     r"^((?:[1-9]\d*\.)*[1-9]\d*)?\.?(HEADER\.FIELDS\.NOT|HEADER\.FIELDS|HEADER|TEXT|MIME)?"
     r"(?:\s*\((.*)\))?$", re.I)
+
+
+class UnknownCte(Exception):
+    """BINARY asked for a part whose Content-Transfer-Encoding cannot be undone."""
 
 
 def imap_date(when: float) -> str:
@@ -71,13 +88,17 @@ class FetchItem:
 
     @property
     def sets_seen(self) -> bool:
-        return (self.name == "BODY[]" and not self.peek) or self.name in ("RFC822", "RFC822.TEXT")
+        return (self.name in ("BODY[]", "BINARY[]") and not self.peek) or \
+            self.name in ("RFC822", "RFC822.TEXT")
 
     @property
     def header_only(self) -> bool:
         return self.name == "RFC822.HEADER" or self.spec.startswith(("HEADER", "MIME"))
 
     def response_name(self) -> str:
+        if self.name in ("BINARY[]", "BINARY.SIZE[]"):
+            origin = f"<{self.partial[0]}>" if self.partial else ""
+            return self.name[:-2] + "[" + ".".join(str(n) for n in self.path) + "]" + origin
         if self.name != "BODY[]":
             return self.name
         section = ".".join(str(n) for n in self.path)
@@ -111,6 +132,25 @@ def _body_item(text: str) -> FetchItem:
                      (int(start), int(length)) if start is not None else None)
 
 
+def _binary_item(text: str) -> FetchItem:
+    m = _BINARY_RE.match(text)
+    if m is None:
+        raise ParseError(f"Unknown parameter {text}")
+    kind, section, start, length = m.groups()
+    if section is None:
+        raise ParseError("Invalid BINARY[..] parameter: Missing '['")
+    part = _PART_RE.match(section)
+    if part is None:
+        raise ParseError("Invalid BINARY[..] section")
+    kind = kind.upper()
+    if kind == "BINARY.SIZE" and start is not None:
+        raise ParseError(f"Unknown parameter {text}")
+    path = tuple(int(n) for n in part.group(1).split(".")) if part.group(1) else ()
+    return FetchItem("BINARY.SIZE[]" if kind == "BINARY.SIZE" else "BINARY[]", path,
+                     peek=kind != "BINARY", partial=(int(start), int(length))
+                     if start is not None else None)
+
+
 def parse_fetch(arg: object) -> list[FetchItem]:
     """FETCH's item argument: one atom or a parenthesised list of them."""
     words = arg if isinstance(arg, list) else [arg]
@@ -123,7 +163,9 @@ def parse_fetch(arg: object) -> list[FetchItem]:
         if not isinstance(word, Atom):
             raise ParseError("Invalid arguments.")
         name = word.value.upper()
-        if "[" in name:
+        if name.startswith("BINARY"):
+            items.append(_binary_item(word.value))
+        elif "[" in name:
             items.append(_body_item(word.value))
         elif name in _SIMPLE:
             items.append(FetchItem(name))
@@ -163,7 +205,31 @@ def _header_fields(part: Part, names: tuple[str, ...], exclude: bool) -> bytes:
     return b"".join(kept) + b"\r\n"
 
 
+def binary_data(view: MessageView, item: FetchItem) -> bytes:
+    """The decoded body of BINARY's part (the whole message for BINARY[])."""
+    if not item.path:
+        return view.raw
+    part = view.part.find(list(item.path))
+    if part is None:
+        return b""
+    cte = (part.header.get("content-transfer-encoding") or "").strip().lower()
+    if cte in _IDENTITY_CTE or part.children or part.message is not None:
+        return part.body
+    if cte == "base64":
+        clean = re.sub(rb"[^A-Za-z0-9+/]", b"", part.body)
+        clean = clean[:len(clean) - 1] if len(clean) % 4 == 1 else clean
+        try:
+            return base64.b64decode(clean + b"=" * (-len(clean) % 4))
+        except binascii.Error:
+            return b""
+    if cte == "quoted-printable":
+        return quopri.decodestring(part.body)
+    raise UnknownCte(cte)
+
+
 def section_data(view: MessageView, item: FetchItem) -> bytes:
+    if item.name in ("BINARY[]", "BINARY.SIZE[]"):
+        return binary_data(view, item)
     if item.name == "RFC822":
         return view.raw
     if item.name == "RFC822.HEADER":
@@ -209,6 +275,8 @@ def render_fetch(view: MessageView, items: list[FetchItem], *, recent: bool,
             inline.append("ENVELOPE " + envelope(view.part.header))
         elif name in ("BODY", "BODYSTRUCTURE"):
             inline.append(f"{name} " + bodystructure(view.part, name == "BODYSTRUCTURE"))
+        elif name == "BINARY.SIZE[]":
+            inline.append(f"{item.response_name()} {len(binary_data(view, item))}")
         else:
             data = section_data(view, item)
             if item.partial is not None:
@@ -218,10 +286,11 @@ def render_fetch(view: MessageView, items: list[FetchItem], *, recent: bool,
                 kind = "hdr" if item.header_only else "body"
                 counters[kind + "_count"] += 1
                 counters[kind + "_bytes"] += len(data)
-            literals.append(item.response_name().encode() + b" {%d}\r\n" % len(data) + data)
+            marker = b" ~{%d}\r\n" if name == "BINARY[]" and b"\0" in data else b" {%d}\r\n"
+            literals.append(item.response_name().encode() + marker % len(data) + data)
     parts = [s.encode("utf-8", "surrogateescape") for s in inline] + literals
     return b"* %d FETCH (" % view.seq + b" ".join(parts) + b")\r\n"
 
 
-__all__ = ["FetchItem", "MessageView", "flag_list", "imap_date", "parse_fetch",
-           "render_fetch", "section_data"]
+__all__ = ["FetchItem", "MessageView", "UnknownCte", "binary_data", "flag_list", "imap_date",
+           "parse_fetch", "render_fetch", "section_data"]

@@ -5,33 +5,36 @@ SUMMARY
     cmd_fetch(server, tag, "FETCH", args); sync_mailbox(server, expunges=True)
 
 DESCRIPTION
-    FETCH, SEARCH (with ESEARCH's RETURN (MIN MAX COUNT ALL)), STORE, COPY,
-    MOVE, EXPUNGE, UID EXPUNGE, CHECK, CLOSE and UNSELECT, and the mailbox
-    synchronisation that follows them as in Dovecot: after a command the
-    session's view is compared with the mailbox and the changes are sent
+    FETCH (with BINARY, RFC 3516), STORE, COPY, MOVE, EXPUNGE, UID
+    EXPUNGE, CHECK, CLOSE and UNSELECT (SEARCH is in imap_esearch), and
+    the mailbox synchronisation that follows them as in Dovecot: after a
+    command the session's view is compared with the mailbox and the changes are sent
     before the tagged reply -- "* N EXPUNGE" (highest first; not after
     FETCH, STORE, SEARCH and COPY without UID, which must not renumber),
     "* N EXISTS" and "* N RECENT" for new mail, "* N FETCH (FLAGS (...))" for
     flags changed by this or another session (UID first after UID STORE;
-    not for STORE .SILENT's own changes).
+    not for STORE .SILENT's own changes), and CONTEXT=SEARCH's ESEARCH
+    updates of kept search results (imap_context).
 
     Message sets are checked as Dovecot does: in an empty mailbox every
     sequence set is an "Invalid messageset", as is any number past the last
-    message; UID sets simply match what exists. A read-only (EXAMINE)
+    message; UID sets simply match what exists. "$" (SEARCHRES, RFC 5182)
+    is the UIDs the last RETURN (SAVE) kept, with or without UID, and
+    matches nothing when none was saved. A read-only (EXAMINE)
     mailbox ignores STORE and EXPUNGE ("OK Store ignored with read-only
     mailbox.").
 
 SEE ALSO
-    RFC 3501 6.4 and 7.4, RFC 4731 (ESEARCH), RFC 6851 (MOVE), RFC 4315
+    RFC 3501 6.4 and 7.4, RFC 5182 (SEARCHRES), RFC 6851 (MOVE), RFC 4315
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .imap_fetch import FetchItem, MessageView, flag_list, parse_fetch, render_fetch
+from .imap_context import send_changes, send_removed
+from .imap_fetch import FetchItem, MessageView, UnknownCte, flag_list, parse_fetch, render_fetch
 from .imap_parse import Arg, Atom, ParseError, SequenceSet, String, decode_mailbox, format_set
-from .imap_search import BadCharset, SearchContext, parse_search
 from .imap_state import State
 from .mailbox import DELETED, SEEN, SYSTEM_FLAGS, MessageInfo, OpenMailbox, StorageError, canonical_flag
 
@@ -96,6 +99,7 @@ def sync_mailbox(srv: ImapServer, expunges: bool, send_uid: bool = False,
         return
     current = {m.uid: m for m in infos}
     if expunges:
+        send_removed(srv, [u for u in srv.view if u not in current])
         for seq in range(len(srv.view), 0, -1):
             uid = srv.view[seq - 1]
             if uid not in current:
@@ -128,6 +132,7 @@ def sync_mailbox(srv: ImapServer, expunges: bool, send_uid: bool = False,
         if (changed or uid in force) and uid not in hide:
             head = f"UID {uid} " if send_uid else ""
             srv.send_line(f"* {seq} FETCH ({head}FLAGS {flag_list(m.flags, uid in srv.vrecent)})")
+    send_changes(srv, current)
 
 
 def resolve_set(srv: ImapServer, tag: str, name: str, arg: Arg, uid: bool) -> list[int] | None:
@@ -135,6 +140,9 @@ def resolve_set(srv: ImapServer, tag: str, name: str, arg: Arg, uid: bool) -> li
     if not isinstance(arg, Atom):
         srv.command_error(tag, name, "Invalid arguments.")
         return None
+    if arg.value == "$":
+        saved = set(srv.saved_uids or ())
+        return [i for i, u in enumerate(srv.view, 1) if u in saved]
     try:
         seqset = SequenceSet.parse(arg.value)
     except ParseError:
@@ -150,7 +158,7 @@ def resolve_set(srv: ImapServer, tag: str, name: str, arg: Arg, uid: bool) -> li
     return seqset.resolve(count)
 
 
-def _message(srv: ImapServer, seq: int) -> MessageView:
+def message_view(srv: ImapServer, seq: int) -> MessageView:
     assert srv.box is not None
     return MessageView(seq, srv.vinfo[srv.view[seq - 1]], srv.box.data)
 
@@ -176,7 +184,7 @@ def cmd_fetch(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
     missing = False
     assert srv.box is not None
     for seq in seqs:
-        view = _message(srv, seq)
+        view = message_view(srv, seq)
         wanted = items
         if marks_seen and SEEN not in view.info.flags:
             srv.box.store([view.info.uid], add={SEEN})
@@ -190,50 +198,13 @@ def cmd_fetch(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
                                    counters=srv.stats))
         except StorageError:
             missing = True
+        except UnknownCte:
+            sync_mailbox(srv, expunges=uid)
+            srv.tagged(tag, "NO [UNKNOWN-CTE] Unknown Content-Transfer-Encoding.")
+            return
     sync_mailbox(srv, expunges=uid)
     srv.tagged(tag, "NO [EXPUNGEISSUED] Some of the requested messages no longer exist."
                 if missing else "OK Fetch completed.")
-
-
-# -- SEARCH ------------------------------------------------------------------------
-def cmd_search(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
-    uid = name.startswith("UID ")
-    returns: list[str] | None = None
-    if len(args) >= 2 and isinstance(args[0], Atom) and args[0].upper == "RETURN" \
-            and isinstance(args[1], list):
-        returns = [(a.value.upper() if isinstance(a, Atom) else "") for a in args[1]] or ["ALL"]
-        args = args[2:]
-    try:
-        _charset, test = parse_search(args)
-    except BadCharset:
-        srv.tagged(tag, "NO [BADCHARSET (US-ASCII UTF-8)] Unknown charset")
-        return
-    except ParseError as exc:
-        srv.command_error(tag, name, str(exc))
-        return
-    found: list[int] = []
-    largest_uid = srv.view[-1] if srv.view else 0
-    for seq in range(1, len(srv.view) + 1):
-        try:
-            if test(SearchContext(_message(srv, seq), len(srv.view), largest_uid)):
-                found.append(srv.view[seq - 1] if uid else seq)
-        except StorageError:
-            continue
-    if returns is None:
-        srv.send_line("* SEARCH" + "".join(f" {n}" for n in found))
-    else:
-        parts = [f'(TAG "{tag}")'] + (["UID"] if uid else [])
-        if found and "MIN" in returns:
-            parts.append(f"MIN {found[0]}")
-        if found and "MAX" in returns:
-            parts.append(f"MAX {found[-1]}")
-        if found and "ALL" in returns:
-            parts.append(f"ALL {format_set(found)}")
-        if "COUNT" in returns:
-            parts.append(f"COUNT {len(found)}")
-        srv.send_line("* ESEARCH " + " ".join(parts))
-    sync_mailbox(srv, expunges=uid)
-    srv.tagged(tag, "OK Search completed.")
 
 
 # -- STORE -------------------------------------------------------------------------

@@ -214,7 +214,7 @@ def _phrase(text: str) -> str | None:
     return text or None
 
 
-def _address(item: str) -> str:
+def _address_parts(item: str) -> tuple[str | None, str | None, str | None, str | None]:
     m = re.match(r"^(.*?)<([^>]*)>", item)
     if m:
         name, spec = _phrase(_strip_comments(m.group(1))), m.group(2)
@@ -225,8 +225,22 @@ def _address(item: str) -> str:
     if spec.startswith("@") and ":" in spec:
         route, spec = spec.split(":", 1)
     local, at, host = spec.rpartition("@") if "@" in spec else (spec, "", "")
-    return "(%s %s %s %s)" % (nstring(name), nstring(route), nstring(local.strip() or None),
-                              nstring(host.strip() if at else None))
+    return name, route, local.strip() or None, host.strip() if at else None
+
+
+def _address(item: str) -> str:
+    return "(%s %s %s %s)" % tuple(nstring(v) for v in _address_parts(item))
+
+
+def first_address(value: str | None) -> tuple[str | None, str | None, str | None] | None:
+    """(display name, mailbox, host) of a header's first address; a group gives its name."""
+    items = _split_addresses(value or "")
+    if not items:
+        return None
+    if items[0].endswith(":"):
+        return None, _phrase(items[0][:-1]) or "", None
+    name, _route, local, host = _address_parts(items[0].rstrip(";"))
+    return name, local, host
 
 
 def address_list(value: str | None) -> str:

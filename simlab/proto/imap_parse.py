@@ -10,9 +10,9 @@ SUMMARY
 DESCRIPTION
     A command arrives as text pieces and literals: a line that ends in
     {N} (or {N+}, LITERAL+) is followed by N raw bytes and then the rest
-    of the command. ``literal_size`` recognises the marker; the core sends
-    "+ OK" for synchronising literals, as Dovecot does, and collects the
-    pieces. ``parse_args`` turns them into Python values: ``Atom`` (NIL
+    of the command (~{N}, RFC 3516's literal8, alike). ``literal_size``
+    recognises the marker; the core sends "+ OK" for synchronising
+    literals, as Dovecot does, and collects the pieces. ``parse_args`` turns them into Python values: ``Atom`` (NIL
     included), ``String`` (quoted or literal, as bytes) and lists. An atom
     may carry a bracketed part with spaces and parentheses in it, as in
     BODY[HEADER.FIELDS (SUBJECT FROM)]<0.100>.
@@ -154,6 +154,9 @@ def _read_one(r: _Reader, depth: int) -> Arg:
         return _read_list(r, depth + 1)
     if ch == 0x22:
         return _read_quoted(r)
+    if ch == 0x7E and r.text[r.pos + 1:r.pos + 2] == b"{":
+        r.pos += 1  # literal8 (RFC 3516): the same bytes, NULs allowed
+        ch = 0x7B
     if ch == 0x7B:
         m = _LITERAL_RE.match(r.text[r.pos:])
         if m is None or r.pos + m.end() != len(r.text) or r.i + 1 >= len(r.pieces) - 1:

@@ -14,10 +14,16 @@ DESCRIPTION
     TEXT: case-insensitive substrings, MIME encoded-words and base64 or
     quoted-printable bodies decoded), sets (a sequence set, UID set), and
     NOT, OR and parenthesised lists. Keys side by side must all match.
-    CHARSET may be US-ASCII or UTF-8.
+    CHARSET may be US-ASCII or UTF-8 (SORT and THREAD pass theirs in).
+    WITHIN (RFC 5032): YOUNGER n and OLDER n compare the INTERNALDATE with
+    the server's clock at parse time, in whole seconds as Dovecot's
+    ioloop_time ("OLDER n" includes the second n ago, "YOUNGER n" too);
+    n must be 1 to 2^32-1, else "Invalid search interval parameter".
+    SEARCHRES (RFC 5182): the key "$" is the UIDs saved by the last
+    RETURN (SAVE), none when nothing was saved.
 
 SEE ALSO
-    RFC 3501 6.4.4, Dovecot mail-search-parser-imap.c
+    RFC 3501 6.4.4, RFC 5032, RFC 5182, Dovecot mail-search-parser-imap.c
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import date
-from typing import Callable
+from typing import Callable, Collection
 
 from .imap_fetch import MessageView
 from .imap_parse import Arg, Atom, ParseError, SequenceSet, String
@@ -135,9 +141,12 @@ _ADDRESS_KEYS = {"BCC", "CC", "FROM", "SUBJECT", "TO"}
 
 
 class _Parser:
-    def __init__(self, args: list[Arg]) -> None:
+    def __init__(self, args: list[Arg], now: float = 0.0,
+                 saved: Collection[int] | None = None) -> None:
         self.args = args
         self.i = 0
+        self.now = int(now)
+        self.saved = frozenset(saved or ())
 
     def next(self, key: str) -> Arg:
         if self.i >= len(self.args):
@@ -163,7 +172,7 @@ class _Parser:
     def key(self) -> Test:
         arg = self.next("")
         if isinstance(arg, list):
-            sub = _Parser(arg)
+            sub = _Parser(arg, self.now, self.saved)
             tests = [sub.key()]
             while sub.i < len(sub.args):
                 tests.append(sub.key())
@@ -171,6 +180,9 @@ class _Parser:
         if not isinstance(arg, Atom):
             raise ParseError("Unknown argument " + (arg.text if isinstance(arg, String) else "()"))
         name = arg.upper
+        if name == "$":
+            saved = self.saved
+            return lambda ctx: ctx.view.info.uid in saved
         if re.fullmatch(r"[\d*:,]+", name):
             seqs = SequenceSet.parse(name)
             return lambda ctx: seqs.contains(ctx.view.seq, ctx.largest_seq)
@@ -208,8 +220,20 @@ class _Parser:
             needle = self.string(name)
             return lambda ctx: _contains("\n".join(v for _k, v in _fields(ctx)), needle) or \
                 _contains(_body_text(ctx), needle)
+        if name in ("YOUNGER", "OLDER"):
+            text = self.string(name)
+            if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 2**32:
+                raise ParseError("Invalid search interval parameter")
+            since = self.now - int(text)
+            if name == "YOUNGER":
+                return lambda ctx: ctx.view.info.internaldate >= since
+            return lambda ctx: ctx.view.info.internaldate < since + 1
         if name == "UID":
-            uids = SequenceSet.parse(self.string(name))
+            text = self.string(name)
+            if text == "$":
+                saved = self.saved
+                return lambda ctx: ctx.view.info.uid in saved
+            uids = SequenceSet.parse(text)
             return lambda ctx: uids.contains(ctx.view.info.uid, ctx.largest_uid)
         if name == "NOT":
             inner = self.key()
@@ -233,19 +257,27 @@ class _Parser:
         return test
 
 
-def parse_search(args: list[Arg]) -> tuple[str, Test]:
-    """(charset, test) of SEARCH's arguments; ParseError or BadCharset when wrong."""
-    charset = "US-ASCII"
-    if len(args) >= 2 and isinstance(args[0], Atom) and args[0].upper == "CHARSET":
-        name = args[1]
-        charset = (name.value if isinstance(name, Atom) else
-                   name.text if isinstance(name, String) else "").upper()
-        if charset not in CHARSETS:
-            raise BadCharset(charset)
-        args = args[2:]
+def parse_search(args: list[Arg], charset: str | None = None, *, now: float = 0.0,
+                 saved: Collection[int] | None = None) -> tuple[str, Test]:
+    """(charset, test) of SEARCH's arguments; ParseError or BadCharset when wrong.
+
+    CHARSET is the one SORT and THREAD name before their keys; without it a
+    leading "CHARSET name" is read. NOW is the clock for YOUNGER and OLDER,
+    SAVED the UIDs "$" stands for.
+    """
+    if charset is None:
+        charset = "US-ASCII"
+        if len(args) >= 2 and isinstance(args[0], Atom) and args[0].upper == "CHARSET":
+            name = args[1]
+            charset = (name.value if isinstance(name, Atom) else
+                       name.text if isinstance(name, String) else "")
+            args = args[2:]
+    charset = charset.upper()
+    if charset not in CHARSETS:
+        raise BadCharset(charset)
     if not args:
         raise ParseError("Missing search parameters")
-    parser = _Parser(args)
+    parser = _Parser(args, now, saved)
     tests = [parser.key()]
     while parser.i < len(args):
         tests.append(parser.key())
