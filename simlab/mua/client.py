@@ -50,7 +50,7 @@ from typing import Any, Coroutine, Iterable, TypeVar
 from ..io import run_client
 from ..proto.smtp import Credentials, SMTPClient, State
 from ..proto.smtp_reply import Reply
-from .compose import Attachment, compose, to_bytes
+from .compose import Attachment, ComposedMessage, compose, to_bytes
 from .imap import IMAPClient
 from .pop3 import POP3Client
 
@@ -185,10 +185,11 @@ class MUA:
         if "Bcc" in msg:
             del msg["Bcc"]
         data = to_bytes(msg)
-        result = SendResult(str(msg.get("Message-ID", "")), sender, list(recipients), raw=data)
+        message_id = msg.message_id() if isinstance(msg, ComposedMessage) else str(msg.get("Message-ID", ""))
+        result = SendResult(message_id, sender, list(recipients), raw=data)
         creds = Credentials(self.user, self.password) if self._auth_smtp() else None
         core = SMTPClient(self.helo, sender, list(recipients), data, credentials=creds,
-                          body="8BITMIME" if any(b > 127 for b in data) else "")
+                          body="" if data.isascii() else "8BITMIME")
         try:
             reader, writer = await self._connect(self.smtp)
         except (OSError, asyncio.TimeoutError) as e:

@@ -4,6 +4,7 @@
 SUMMARY
     with mailbox_lock(Path("/root/var/mail/alice"), now=clock()) as fh:
         data = fh.read(); ...
+    fd, lock = acquire(path, now); ...; release(fd, lock)      # the same, on a bare descriptor
 
 DESCRIPTION
     Postfix's local(8) and Dovecot both lock an mbox file two ways before
@@ -44,15 +45,15 @@ except ImportError:  # Pyodide and Windows have no fcntl; the .lock file remains
 STALE_LOCK_TIME = 500.0
 
 
-def _dotlock(lock: Path, now: float | None, stale_lock_time: float) -> None:
+def _dotlock(lock: str, now: float | None, stale_lock_time: float) -> None:
     for _attempt in range(2):
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         except FileExistsError:
             if now is not None:
                 with contextlib.suppress(FileNotFoundError):
-                    if lock.stat().st_mtime < now - stale_lock_time:
-                        lock.unlink()
+                    if os.stat(lock).st_mtime < now - stale_lock_time:
+                        os.unlink(lock)
                         continue
             raise MailboxLockedError(f"unable to create lock file {lock}: File exists") from None
         os.close(fd)
@@ -60,33 +61,70 @@ def _dotlock(lock: Path, now: float | None, stale_lock_time: float) -> None:
     raise MailboxLockedError(f"unable to create lock file {lock}: File exists")
 
 
+def acquire(path: str | Path, now: float | None = None, *,
+            stale_lock_time: float = STALE_LOCK_TIME) -> tuple[int, str]:
+    """Take PATH.lock and an fcntl lock on PATH: (descriptor open for r/w, lock file name).
+
+    The directory is created when it is missing. Give both back to release().
+    """
+    path = os.fspath(path if isinstance(path, Path) else Path(path))
+    lock = path + ".lock"
+    try:
+        _dotlock(lock, now, stale_lock_time)
+    except MailboxLockedError:
+        raise
+    except OSError:
+        # a missing directory (rare): create it the way the caller always could, then retry
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _dotlock(lock, now, stale_lock_time)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except BaseException:
+        _unlink(lock)
+        raise
+    if fcntl is not None:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            release(fd, lock, locked=False)
+            raise MailboxLockedError(
+                "unable to lock for exclusive access: Resource temporarily unavailable"
+            ) from None
+    return fd, lock
+
+
+def release(fd: int, lock: str, *, locked: bool = True) -> None:
+    """Drop what acquire() took: the fcntl lock, the descriptor, then the .lock file."""
+    try:
+        if fcntl is not None and locked:
+            with contextlib.suppress(OSError):
+                fcntl.lockf(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    finally:
+        _unlink(lock)
+
+
+def _unlink(lock: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(lock)
+
+
 @contextlib.contextmanager
 def mailbox_lock(
     path: Path, now: float | None = None, *, stale_lock_time: float = STALE_LOCK_TIME
 ) -> Iterator[BinaryIO]:
     """Hold PATH.lock and an fcntl lock on PATH; yield PATH open for r/w."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = path.with_name(path.name + ".lock")
-    _dotlock(lock, now, stale_lock_time)
+    fd, lock = acquire(path, now, stale_lock_time=stale_lock_time)
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        fh = os.fdopen(fd, "r+b")
-        try:
-            if fcntl is not None:
-                try:
-                    fcntl.lockf(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except OSError:
-                    raise MailboxLockedError(
-                        "unable to lock for exclusive access: Resource temporarily unavailable"
-                    ) from None
-            yield fh
-            fh.flush()
-        finally:
-            if fcntl is not None:
-                with contextlib.suppress(OSError):
-                    fcntl.lockf(fh.fileno(), fcntl.LOCK_UN)
-            fh.close()
+        fh = os.fdopen(fd, "r+b", closefd=False)
+    except BaseException:
+        release(fd, lock)
+        raise
+    try:
+        yield fh
+        fh.flush()
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            lock.unlink()
+        try:
+            fh.close()
+        finally:
+            release(fd, lock)

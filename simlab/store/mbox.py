@@ -40,13 +40,14 @@ SEE ALSO
 from __future__ import annotations
 
 import calendar
+import os
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Collection, Iterable, Mapping
 
-from .locking import mailbox_lock
+from .locking import acquire, mailbox_lock, release
 from .message import (
     ANSWERED,
     DELETED,
@@ -146,21 +147,25 @@ class MboxContents:
     needs_write: bool = False
 
 
-def _split_header(content: bytes) -> tuple[list[bytes], bool, bytes, int]:
+def _split_header(data: bytes, start: int, end: int) -> tuple[list[bytes], bool, int]:
+    """The header fields of data[start:end], whether a blank line ends them, the header size.
+
+    Works on offsets: slicing the rest of the file for every message made reading quadratic.
+    """
     headers: list[bytes] = []
-    pos = 0
-    while pos < len(content):
-        end = content.find(b"\n", pos)
-        end = len(content) if end < 0 else end + 1
-        line = content[pos:end]
+    pos = start
+    while pos < end:
+        nl = data.find(b"\n", pos, end)
+        stop = end if nl < 0 else nl + 1
+        line = data[pos:stop]
         if line in (b"\n", b"\r\n"):
-            return headers, True, content[end:], end
+            return headers, True, stop - start
         if headers and line[:1] in (b" ", b"\t"):
             headers[-1] += line
         else:
             headers.append(line)
-        pos = end
-    return headers, False, b"", len(content)
+        pos = stop
+    return headers, False, end - start
 
 
 def _message_flags(msg: MboxMessage) -> None:
@@ -211,7 +216,7 @@ def parse_mbox(data: bytes, min_next_uid: int = 1) -> MboxContents:
             pos = _next_from(data, pos) + 1
             continue
         start = min(eol + 1, len(data))
-        headers, have_eoh, _, header_size = _split_header(data[start:])
+        headers, have_eoh, header_size = _split_header(data, start, len(data))
         clen = next((field_value(h) for h in headers if field_name(h) == b"content-length"), "")
         stop = start + header_size + int(clen) if (clen.isascii() and clen.isdigit()) else -1
         tail = data[stop:stop + 6]
@@ -221,7 +226,7 @@ def parse_mbox(data: bytes, min_next_uid: int = 1) -> MboxContents:
         else:
             end = _next_from(data, start)
             if end < start + header_size:
-                headers, have_eoh, _, header_size = _split_header(data[start:end])
+                headers, have_eoh, header_size = _split_header(data, start, end)
         body_start = start + header_size
         body = data[body_start:end] if end >= body_start else b""
         if end == len(data) and body.endswith(b"\n"):
@@ -319,9 +324,17 @@ def render_message(
     return msg.from_line + b"\n" + b"".join(out) + eoh + msg.body
 
 
+_FROM_AT_LINE_START = re.compile(rb"^From ", re.MULTILINE)
+
+
 def _quote_from(message: bytes) -> bytes:
-    lines = message.split(b"\n")
-    return b"\n".join(b">" + ln if ln.startswith(b"From ") else ln for ln in lines)
+    return _FROM_AT_LINE_START.sub(b">From ", message) if b"From " in message else message
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 class Mbox:
@@ -359,13 +372,15 @@ class Mbox:
         if not text.endswith(b"\n"):
             text += b"\n"
         record = from_line(envelope_sender, when) + b"\n" + _quote_from(text) + b"\n"
-        with mailbox_lock(self.path, when) as fh:
-            fh.seek(0, 2)
-            if fh.tell() > 0:
-                fh.seek(-1, 2)
-                if fh.read(1) != b"\n":
+        fd, lock = acquire(self.path, when)
+        try:
+            if os.lseek(fd, 0, os.SEEK_END) > 0:
+                os.lseek(fd, -1, os.SEEK_END)
+                if os.read(fd, 1) != b"\n":
                     record = b"\n" + record
-            fh.write(record)
+            _write_all(fd, record)
+        finally:
+            release(fd, lock)
 
     def set_flags(self, key: str, add: Iterable[str] = (), remove: Iterable[str] = (),
                   *, now: float | None = None) -> None:

@@ -24,6 +24,7 @@ SEE ALSO
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from ..config.expand import MAC_PARSE_ERROR, MAC_PARSE_UNDEF, mac_expand
@@ -36,12 +37,20 @@ PARSE_UNDEF = MAC_PARSE_UNDEF
 
 def local_expand(state: LocalState, attr: Attr, usr: UserAttr, pattern: str,
                  filter_chars: str | None) -> tuple[str, int]:
+    return _expand(pattern, filter_chars or None, attr.user, usr.home, usr.shell, attr.rcpt.address,
+                   attr.extension, attr.domain, attr.local, state.cfg["recipient_delimiter"] or None)
+
+
+@lru_cache(maxsize=512)
+def _expand(pattern: str, filter_chars: str | None, user: str, home: str | None, shell: str | None,
+            recipient: str, extension: str | None, domain: str, local: str,
+            delimiter: str | None) -> tuple[str, int]:
+    # memo: forward_path is expanded for every delivery; the result depends only on these values
     allowed = set(filter_chars) if filter_chars else None
     matched = [False]
     values: dict[str, Any] = {
-        "user": attr.user, "home": usr.home, "shell": usr.shell,
-        "recipient": attr.rcpt.address, "extension": attr.extension, "domain": attr.domain,
-        "local": attr.local, "recipient_delimiter": state.cfg["recipient_delimiter"] or None,
+        "user": user, "home": home, "shell": shell, "recipient": recipient, "extension": extension,
+        "domain": domain, "local": local, "recipient_delimiter": delimiter,
     }
 
     def lookup(name: str, _mode: int) -> str | None:

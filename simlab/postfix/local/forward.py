@@ -38,8 +38,11 @@ SEE ALSO
 
 from __future__ import annotations
 
+import errno
+import os
 import stat
 from dataclasses import replace
+from pathlib import Path
 
 from ..bounce.client import TRACE_MTA_VRFY
 from ..bounce.post import post_mail
@@ -49,6 +52,7 @@ from .recipient import NESTING_LIMIT, deliver_token_string
 from .state import (EXPAND_FWD, EXPAND_INCL, Attr, LocalState, UserAttr, wants_success,
                     without_success)
 
+_NOT_THERE = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)    # as pathlib ignores them
 _PASS_ATTRS = ("dsn_ret", "dsn_envid", "log_client_name", "log_client_address",
                "log_protocol_name", "log_helo_name", "sasl_method", "sasl_username",
                "sasl_sender", "log_ident", "rewrite_context")
@@ -56,7 +60,6 @@ _PASS_ATTRS = ("dsn_ret", "dsn_envid", "log_client_name", "log_client_address",
 
 async def deliver_dotforward(state: LocalState, attr: Attr, usr: UserAttr) -> tuple[bool, int]:
     """(found, status) for the recipient's .forward file (dotforward.c)."""
-    attr = replace(attr, level=attr.level + 1)
     cfg = state.cfg
     if not cfg["forward_path"].strip():
         return False, 0
@@ -64,13 +67,13 @@ async def deliver_dotforward(state: LocalState, attr: Attr, usr: UserAttr) -> tu
     if entry is None:
         return False, 0
     usr = UserAttr(entry.uid, entry.gid, entry.home, entry.name, entry.shell)
-    attr = replace(attr, exp_type=EXPAND_FWD, owner=attr.user)
+    attr = replace(attr, level=attr.level + 1, exp_type=EXPAND_FWD, owner=attr.user)
     path = None
     for candidate in cfg["forward_path"].replace(",", " ").split():
         text, status = local_expand(state, attr, usr, candidate, cfg["forward_expansion_filter"])
         if status & (PARSE_ERROR | PARSE_UNDEF):
             continue
-        if state.ctx.path(text).exists() or state.ctx.path(text).is_symlink():
+        if _present(state.ctx.path(text)):
             path = text
             if status & EXTENSION_MATCHED or "forward" not in _prop(state):
                 attr = replace(attr, unmatched=None)
@@ -105,6 +108,19 @@ async def deliver_dotforward(state: LocalState, attr: Attr, usr: UserAttr) -> tu
         state.trace(replace(attr, rcpt=replace(attr.rcpt, notify=notify)), "2.0.0",
                     "alias expanded", "expanded")
     return True, status
+
+
+def _present(path: Path) -> bool:
+    """path.exists() or path.is_symlink(), with the one lstat() that answers both."""
+    try:
+        os.lstat(path)
+    except OSError as exc:
+        if exc.errno in _NOT_THERE:
+            return False
+        raise
+    except ValueError:
+        return False
+    return True
 
 
 def _prop(state: LocalState) -> set[str]:

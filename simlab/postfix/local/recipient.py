@@ -62,17 +62,17 @@ def _prop_mask(state: LocalState) -> set[str]:
 
 async def deliver_recipient(state: LocalState, attr: Attr, usr: UserAttr) -> int:
     """Deliver to one local recipient (deliver_recipient in recipient.c)."""
-    attr = replace(attr, level=attr.level + 1)
+    # one replace() for the whole level (the reports read only attr.rcpt, which stays)
+    level = attr.level + 1
     address = attr.rcpt.address
-    if attr.level > NESTING_LIMIT:
+    if level > NESTING_LIMIT:
         state.warn(f"recipient nesting limit exceeded for {address}")
         return state.bounce(attr, "5.4.6", "recipient nesting limit exceeded")
-    if state.been_here(f"recipient {attr.level} {address}"):
+    if state.been_here(f"recipient {level} {address}"):
         return 0
     if address.casefold() in state.loop_info:
         return state.bounce(attr, "5.4.6", f"mail forwarding loop for {address}")
-    if attr.delivered is None:
-        attr = replace(attr, delivered=address)
+    delivered = address if attr.delivered is None else attr.delivered
     local, _, domain = address.casefold().rpartition("@")
     if not _:
         local, domain = address.casefold(), ""
@@ -85,21 +85,20 @@ async def deliver_recipient(state: LocalState, attr: Attr, usr: UserAttr) -> int
         if "/" in extension:
             state.warn(f"{state.req.qid}: address with illegal extension: {local}")
             extension, local = None, user
-    attr = replace(attr, local=local, domain=domain, user=user, extension=extension,
-                   unmatched=extension)
+    attr = replace(attr, level=level, delivered=delivered, local=local, domain=domain, user=user,
+                   extension=extension, unmatched=extension)
     if not user:
         return state.bounce(attr, "5.1.3", f'null username in "{address}"')
     return await _switch(state, attr, usr)
 
 
 async def _switch(state: LocalState, attr: Attr, usr: UserAttr) -> int:
-    attr = replace(attr, level=attr.level + 1)
     if attr.rcpt.address.startswith("\\"):
-        attr = replace(attr, rcpt=replace(attr.rcpt, address=attr.rcpt.address[1:]),
+        attr = replace(attr, level=attr.level + 1, rcpt=replace(attr.rcpt, address=attr.rcpt.address[1:]),
                        local=attr.local.lstrip("\\"), user=attr.user.lstrip("\\"))
         found, status = await deliver_mailbox(state, attr, usr)
         return status if found else await deliver_unknown(state, attr, usr)
-    attr = replace(attr, unmatched=None)
+    attr = replace(attr, level=attr.level + 1, unmatched=None)
     found, status = await deliver_alias(state, attr, usr, attr.local)
     if found:
         return status
@@ -126,13 +125,12 @@ async def _switch(state: LocalState, attr: Attr, usr: UserAttr) -> int:
 
 async def deliver_alias(state: LocalState, attr: Attr, usr: UserAttr, name: str) -> tuple[bool, int]:
     """(found, status) for the alias ``name`` (alias.c)."""
-    attr = replace(attr, level=attr.level + 1)
     if attr.exp_from is not None and attr.exp_from.casefold() == name.casefold():
         return False, 0
-    if attr.level > NESTING_LIMIT:
+    if attr.level + 1 > NESTING_LIMIT:
         state.warn(f"alias database loop for {name}")
         return True, state.bounce(attr, "5.4.6", f"alias database loop for {name}")
-    attr = replace(attr, exp_from=name)
+    attr = replace(attr, level=attr.level + 1, exp_from=name)
     try:
         tables = state.ctx.maps("alias_maps", (state.program, state.pid))
     except MapError:
