@@ -33,15 +33,26 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from ..maps.tok822 import quote_822_local
 
 _HEADER_NAME = re.compile(r"^[!-9;-~]+[ \t]*:")
+_HEADER_NAME_BYTES = re.compile(rb"^[!-9;-~]+[ \t]*:")
+
+
+_last_date: tuple[int, str] = (-1, "")
 
 
 def mail_date(epoch: float) -> str:
     """mail_date(3): the RFC 2822 date Postfix writes (day of month space-padded)."""
-    tm = time.gmtime(int(epoch))
-    return time.strftime("%a, ", tm) + f"{tm.tm_mday:2d}" + time.strftime(" %b %Y %H:%M:%S +0000 (UTC)", tm)
+    global _last_date
+    sec = int(epoch)
+    if _last_date[0] != sec:    # memo: smtpd and cleanup ask several times a second
+        tm = time.gmtime(sec)
+        _last_date = (sec, time.strftime("%a, ", tm) + f"{tm.tm_mday:2d}"
+                      + time.strftime(" %b %Y %H:%M:%S +0000 (UTC)", tm))
+    return _last_date[1]
 
 
 def rfc_addr(addr: str) -> str:
@@ -51,7 +62,6 @@ def rfc_addr(addr: str) -> str:
 def received_smtpd(*, helo: str, name: str, addr: str, myhostname: str, mail_name: str, protocol: str,
                    qid: str, recipient: str | None, when: float, auth_sender: str = "") -> bytes:
     """smtpd's Received: header; ``recipient`` only when there is exactly one."""
-    from ..maps.tok822 import quote_822_local
     lines = [f"Received: from {helo} ({name} [{rfc_addr(addr)}])"]
     if auth_sender:
         lines.append(f"\t(Authenticated sender: {auth_sender})")
@@ -90,7 +100,7 @@ class Header:
 
     @property
     def name(self) -> str:
-        return self.text.split(":", 1)[0].rstrip(" \t")
+        return self.text.partition(":")[0].rstrip(" \t")
 
     @property
     def lname(self) -> str:
@@ -103,39 +113,71 @@ class Header:
         return v.replace("\n", "").lstrip(" \t")
 
 
-@dataclass
 class Message:
-    headers: list[Header] = field(default_factory=list)
-    body: list[str] = field(default_factory=list)
-    had_separator: bool = True
+    """A message split at the end of its headers.
+
+    The body stays the bytes it came as until something asks for its lines
+    (body_checks): most messages go to the queue file without them.
+    """
+
+    def __init__(self, headers: list[Header] | None = None, body: list[str] | None = None,
+                 had_separator: bool = True) -> None:
+        self.headers: list[Header] = headers if headers is not None else []
+        self._body: list[str] = body if body is not None else []
+        self._raw: bytes | None = None      # the body lines joined by LF, not decoded yet
+        self.had_separator = had_separator
+
+    @property
+    def body(self) -> list[str]:
+        if self._raw is not None:
+            self._body = self._raw.decode("utf-8", "surrogateescape").split("\n")
+            self._raw = None
+        return self._body
+
+    @body.setter
+    def body(self, lines: list[str]) -> None:
+        self._body, self._raw = lines, None
 
     @classmethod
     def parse(cls, content: bytes) -> "Message":
-        text = content.decode("utf-8", "surrogateescape")
-        lines = text.split("\n")
-        if lines and lines[-1] == "":
-            lines.pop()
         msg = cls()
-        i = 0
-        while i < len(lines):
-            line = lines[i]
-            if line == "":
-                msg.body = lines[i + 1:]
+        if not content:
+            msg.had_separator = False
+            return msg
+        # the lines of the text: a final LF ends the last line, it does not start another
+        text = content[:-1] if content.endswith(b"\n") else content
+        pos, end = 0, len(text)
+        while pos <= end:
+            nl = text.find(b"\n", pos)
+            if nl < 0:
+                nl = end
+            line = text[pos:nl]
+            if not line:
+                msg._set_body(text, nl + 1)
                 return msg
-            if line[:1] in (" ", "\t") and msg.headers:
-                msg.headers[-1].text += "\n" + line
-            elif is_header(line):
-                msg.headers.append(Header(line))
+            if line[:1] in (b" ", b"\t") and msg.headers:
+                msg.headers[-1].text += "\n" + line.decode("utf-8", "surrogateescape")
+            elif _HEADER_NAME_BYTES.match(line):
+                msg.headers.append(Header(line.decode("utf-8", "surrogateescape")))
             else:
                 break
-            i += 1
-        msg.body = lines[i:]
+            pos = nl + 1
+        msg._set_body(text, pos)
         msg.had_separator = False
         return msg
 
+    def _set_body(self, text: bytes, start: int) -> None:
+        """The lines of ``text`` from offset ``start`` on are the body (none past its end)."""
+        if start <= len(text):
+            self._raw = text[start:]
+
     def render(self) -> bytes:
-        out = [h.text for h in self.headers] + [""] + self.body
-        return ("\n".join(out) + "\n").encode("utf-8", "surrogateescape")
+        head = ("\n".join([h.text for h in self.headers] + [""])).encode("utf-8", "surrogateescape")
+        if self._raw is not None:
+            return head + b"\n" + self._raw + b"\n"
+        if not self._body:
+            return head + b"\n"
+        return head + ("\n" + "\n".join(self._body) + "\n").encode("utf-8", "surrogateescape")
 
     def find(self, lname: str) -> Header | None:
         for h in self.headers:

@@ -50,8 +50,12 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ..common.tables import TableUnavailable
+from ..config.config import Config
 from ..config.fallback import ParamGetters, param_str
 from ..maps import tok822
+from ..maps.address import lookup_address
+from ..trivial_rewrite import is_local_domain, rewrite
 
 
 class ExpansionError(Exception):
@@ -66,6 +70,54 @@ def _split(value: str) -> list[str]:
     return [w for w in value.replace(",", " ").split() if w]
 
 
+_MEMOS: dict[int, tuple[Any, dict[Any, Any]]] = {}
+
+
+def config_memo(cfg: Any) -> dict[Any, Any]:
+    """A dict for what one (immutable) Config gives once worked out; a fresh one for other mappings.
+
+    memo: cleanup reads the same lists and classes for every message and
+    every address; they change only when the Config object is replaced.
+    """
+    hit = _MEMOS.get(id(cfg))
+    if hit is not None and hit[0] is cfg:
+        return hit[1]
+    memo: dict[Any, Any] = {}
+    if isinstance(cfg, Config):
+        if len(_MEMOS) >= 64:
+            _MEMOS.clear()
+        _MEMOS[id(cfg)] = (cfg, memo)
+    return memo
+
+
+def memo_words(memo: dict[Any, Any], cfg: Any, param: str, default: str = "") -> frozenset[str]:
+    """The words of a class list (``canonical_classes``...), as a set."""
+    key = ("words", param, default)
+    hit = memo.get(key)
+    if hit is None:
+        hit = memo[key] = frozenset(_split(param_str(cfg, param, default)))
+    return hit
+
+
+def memo_list(memo: dict[Any, Any], cfg: Any, param: str) -> tuple[str, ...]:
+    """The words of a list parameter, in order."""
+    key = ("list", param)
+    hit = memo.get(key)
+    if hit is None:
+        hit = memo[key] = tuple(_split(param_str(cfg, param)))
+    return hit
+
+
+def memo_specs(memo: dict[Any, Any], cfg: Any, param: str) -> tuple[str, ...]:
+    """The table specs a parameter lists (``virtual_alias_maps``...)."""
+    key = ("specs", param)
+    hit = memo.get(key)
+    if hit is None:
+        from ..smtpd.lists import split_list     # not at the top: smtpd imports cleanup
+        hit = memo[key] = tuple(split_list(param_str(cfg, param)))
+    return hit
+
+
 class AddressMapper(ParamGetters):
     """The address mappings of one cleanup session."""
 
@@ -76,12 +128,13 @@ class AddressMapper(ParamGetters):
         self.warn = warn
         self.mappings = mappings
         self.proc = proc
+        self.memo = memo = config_memo(cfg)
         self.delim = param_str(self.cfg, "recipient_delimiter")
-        self.propagate = set(_split(param_str(self.cfg, "propagate_unmatched_extensions", "canonical, virtual")))
+        self.propagate = memo_words(memo, cfg, "propagate_unmatched_extensions", "canonical, virtual")
 
     def _maps(self, param: str) -> list[Any]:
         out = []
-        for spec in _split_specs(param_str(self.cfg, param)):
+        for spec in memo_specs(self.memo, self.cfg, param):
             try:
                 out.append(self.ctx.map(spec, self.proc))
             except Exception as exc:
@@ -89,13 +142,11 @@ class AddressMapper(ParamGetters):
         return out
 
     def _local_domain(self, domain: str) -> bool:
-        from ..trivial_rewrite import is_local_domain
         return domain.lower() == param_str(self.cfg, "myorigin").lower() or is_local_domain(self.ctx, domain)
 
     # -- canonical forms ---------------------------------------------------------------
     def canonical(self, addr: str, context: str = "local") -> str:
         """trivial-rewrite's rewrite (internal form in, internal form out)."""
-        from ..trivial_rewrite import rewrite
         if not addr:
             return addr
         return rewrite(self.ctx, addr, context)
@@ -105,8 +156,6 @@ class AddressMapper(ParamGetters):
 
         Raises TableFailure when a table of ``title`` (a parameter name) cannot be searched.
         """
-        from ..common.tables import TableUnavailable
-        from ..maps.address import lookup_address
         if not maps or not addr:
             return None
         try:
@@ -139,8 +188,8 @@ class AddressMapper(ParamGetters):
                 addr = got[0]
         return addr
 
-    def _classes(self, param: str, default: str) -> set[str]:
-        return set(_split(param_str(self.cfg, param, default)))
+    def _classes(self, param: str, default: str) -> frozenset[str]:
+        return memo_words(self.memo, self.cfg, param, default)
 
     def sender(self, addr: str, header: bool = False, context: str = "local") -> str:
         """An envelope (or header) sender address after rewriting and mapping."""
@@ -173,7 +222,7 @@ class AddressMapper(ParamGetters):
         return self.masquerade(addr, cls)
 
     def masquerade(self, addr: str, cls: str) -> str:
-        domains = _split(param_str(self.cfg, "masquerade_domains"))
+        domains = memo_list(self.memo, self.cfg, "masquerade_domains")
         if not domains or cls not in self._classes("masquerade_classes",
                                                     "envelope_sender, header_sender, header_recipient"):
             return addr
@@ -181,7 +230,7 @@ class AddressMapper(ParamGetters):
         if at < 0:
             return addr
         user, domain = addr[:at], addr[at + 1:].lower()
-        if user.lower() in {u.lower() for u in _split(param_str(self.cfg, "masquerade_exceptions"))}:
+        if user.lower() in {u.lower() for u in memo_list(self.memo, self.cfg, "masquerade_exceptions")}:
             return addr
         for masq in domains:
             no_strip = masq.startswith("!")
@@ -270,11 +319,6 @@ class AddressMapper(ParamGetters):
                 count += 1
             i += 1
         return out
-
-
-def _split_specs(value: str) -> list[str]:
-    from ..smtpd.lists import split_list
-    return split_list(value)
 
 
 def _extension(addr: str, delim: str) -> str:

@@ -66,11 +66,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..common.maillog import ident
+from ..common.queue import QueueFile, QueueStore, Recipient, new_queue_id, release_queue_id
+from ..common.services import service_settings
 from ..config.fallback import ParamGetters, param_str, param_time
 from ..maps import tok822
 from .checks import ContentChecks
 from .headers import DROPPED_HEADERS, RECIPIENT_HEADERS, SENDER_HEADERS, Header, Message, mail_date
-from .rewrite import AddressMapper, ExpansionError, TableFailure
+from .rewrite import AddressMapper, ExpansionError, TableFailure, config_memo, memo_specs
 
 # cleanup_stat_detail(CLEANUP_STAT_WRITE): what smtpd answers when cleanup could not finish the file
 WRITE_ERROR = "451 4.3.0 Error: queue file write error"
@@ -101,18 +104,16 @@ class CleanupSession(ParamGetters):
 
     def __init__(self, ctx: Any, service_config: Any, client: ClientInfo, *,
                  content_filter: str = "") -> None:
-        from ..common.queue import new_queue_id
         self.ctx = ctx
-        from ..common.maillog import ident
-        from ..common.services import service_settings
         caller = service_config if service_config is not None else ctx.config
-        self.cfg = service_settings(ctx, param_str(caller, "cleanup_service_name") or "cleanup")
+        service, self.overrides = _caller_settings(caller)
+        self.cfg = service_settings(ctx, service)
+        self.memo = memo = config_memo(self.cfg)
         self.client = client
-        self.overrides = set(_words(param_str(caller, "receive_override_options")))
         self.qid = new_queue_id(ctx)
         self.pool = ctx.pid_pool("cleanup")
         self.pid = self.pool.take()
-        self.ident = ident(self.cfg, "cleanup")
+        self.ident = memo.get("ident") or memo.setdefault("ident", ident(self.cfg, "cleanup"))
         self.sender = ""
         self.first_rcpt = ""
         self.actions: list[tuple[str, str]] = []
@@ -158,9 +159,8 @@ class CleanupSession(ParamGetters):
     def maps_of(self, param: str) -> list[Any]:
         if "no_header_body_checks" in self.overrides:
             return []
-        from ..smtpd.lists import split_list
         out = []
-        for spec in split_list(param_str(self.cfg, param)):
+        for spec in memo_specs(self.memo, self.cfg, param):
             try:
                 out.append(self.ctx.map(spec))
             except Exception as exc:
@@ -180,7 +180,6 @@ class CleanupSession(ParamGetters):
         pickup hands them over as ``extracted`` recipients, which stay in
         the queue file's extracted segment, as in Postfix.
         """
-        from ..common.queue import QueueFile, QueueStore, Recipient
         arrival = arrival if arrival else self.ctx.now()
         attrs = dict(attrs)
         fullname = fullname or attrs.pop("fullname", "")
@@ -228,12 +227,12 @@ class CleanupSession(ParamGetters):
             self._release()
             return CleanupResult(True, self.qid, None)
         qf = QueueFile(qid=self.qid, arrival=arrival, sender=self.sender, recipients=rcpts, content=data,
-                       attrs=dict(attrs), create_time=self.ctx.now(), fullname=fullname, filter=self.filter)
+                       attrs=attrs, create_time=self.ctx.now(), fullname=fullname, filter=self.filter)
         delay = param_time(self.cfg, "delay_warning_time", 0.0)
         if delay > 0:
             qf.warn_time = arrival + delay
         queue = "hold" if checks.verdict == "hold" or hold else "incoming"
-        await QueueStore(self.ctx).write_flushed(queue, qf)
+        await QueueStore(self.ctx).enqueue(queue, qf, fresh=True)
         self.closed = True
         self.pool.give(self.pid)
         self.ctx.trace.record("cleanup", "cleanup", qid=self.qid, queue=queue, sender=self.sender,
@@ -256,7 +255,6 @@ class CleanupSession(ParamGetters):
         return CleanupResult(False, self.qid, reply)
 
     def _release(self) -> None:
-        from ..common.queue import release_queue_id
         if self.closed:
             return
         self.closed = True
@@ -264,7 +262,6 @@ class CleanupSession(ParamGetters):
         self.pool.give(self.pid)
 
     def _recipients(self, mapper: AddressMapper, recipients: list[Any]) -> list[Any]:
-        from ..common.queue import Recipient
         out: list[Any] = []
         seen: set[tuple[str, str, str, str]] = set()
         for r in recipients:
@@ -291,22 +288,25 @@ class CleanupSession(ParamGetters):
         hops = 0
         hop_limit = self._int("hopcount_limit", 50)
         err: str | None = None
-        resent = any(h.lname.startswith("resent-") for h in msg.headers)
+        names = [h.lname for h in msg.headers]
+        resent = any(name.startswith("resent-") for name in names)
         seen: set[str] = set()
         out: list[Header] = []
-        for h in msg.headers:
+        for h, name in zip(msg.headers, names):
             if err is not None:
                 break  # as Postfix's cleanup: once the message is rejected, later headers are not looked at
-            if h.lname in DROPPED_HEADERS:
+            if name in DROPPED_HEADERS:
                 continue
             text = checks.header(h.text)
             if text is None:
                 continue
-            for extra in checks.prepend:
-                out.append(Header(extra))
-            checks.prepend.clear()
-            h = Header(text)
-            name = h.lname
+            if checks.prepend:
+                for extra in checks.prepend:
+                    out.append(Header(extra))
+                checks.prepend.clear()
+            if text is not h.text:
+                h = Header(text)
+                name = h.lname
             seen.add(name)
             if name == "received":
                 hops += 1
@@ -328,12 +328,13 @@ class CleanupSession(ParamGetters):
         msg.headers = out
         if err is None:  # a rejected message gets no added headers, and no message-id is logged
             self._missing(msg, seen, resent, context, arrival)
-        body = []
-        for line in msg.body:
-            got = checks.body_line(line)
-            if got is not None:
-                body.extend(got.split("\n"))
-        msg.body = body
+        if checks.body_maps:     # without body_checks every line stays as it is
+            body = []
+            for line in msg.body:
+                got = checks.body_line(line)
+                if got is not None:
+                    body.extend(got.split("\n"))
+            msg.body = body
         return msg, checks, err
 
     def _missing(self, msg: Message, seen: set[str], resent: bool, context: str, arrival: float) -> None:
@@ -393,5 +394,15 @@ def _phrase(text: str) -> str:
 
 def _words(value: str) -> list[str]:
     return [w for w in value.replace(",", " ").split() if w]
+
+
+def _caller_settings(caller: Any) -> tuple[str, frozenset[str]]:
+    """The caller's (smtpd's, pickup's) cleanup_service_name and receive_override_options."""
+    memo = config_memo(caller)
+    hit = memo.get("cleanup caller")
+    if hit is None:
+        hit = memo["cleanup caller"] = (param_str(caller, "cleanup_service_name") or "cleanup",
+                                        frozenset(_words(param_str(caller, "receive_override_options"))))
+    return hit
 
 

@@ -166,7 +166,7 @@ def iter_raw(buf: bytes, start: int = 0, follow_pointers: bool = True) -> Iterat
         length = buf[i] if i < n else 0x80
         end = i + 1 + length
         if length < 0x80 and end <= n:
-            rtype = _TYPE_CHARS[buf[pos]]
+            rtype = TYPE_CHARS[buf[pos]]
             data = buf[i + 1:end]
         else:
             rec, end = read_record(buf, pos)
@@ -181,53 +181,44 @@ def iter_raw(buf: bytes, start: int = 0, follow_pointers: bool = True) -> Iterat
         pos = end
 
 
-_TYPE_CHARS = [chr(b) for b in range(256)]
+TYPE_CHARS = [chr(b) for b in range(256)]     # a type byte as a str, without a call
 
 
-def scan_queue_file(buf: bytes, content: list[tuple[str, bytes]]) -> Iterator[tuple[str, bytes, int]]:
-    """A queue file's records up to its end record, for decode_queue_file().
+def short_text(buf: bytes, pos: int, content: list[bytes]) -> int:
+    """Append the data of the run of short N records at ``pos`` to ``content``; the offset after them.
 
-    Yields the envelope and extracted records as (type, data, offset),
-    with the segment markers M and X and the end record; the N and L
-    records of the content segment go to ``content`` instead (other
-    records there are dropped, as readers skip them). Pointer records are
-    followed; a malformed record raises RecordError when it is reached, as
-    iter_records() does, and nothing after the end record is read.
+    Message lines are nearly all shorter than 128 bytes: one length byte.
     """
-    chars = _TYPE_CHARS
     n = len(buf)
-    pos = 0
-    seen: set[int] = set()
-    segment = 0     # 0 envelope, 1 content, 2 extracted
-    while pos < n:
-        i = pos + 1
-        length = buf[i] if i < n else 0x80
-        end = i + 1 + length
-        if length < 0x80 and end <= n:
-            rtype = chars[buf[pos]]
-            data = buf[i + 1:end]
-        else:
-            rec, end = read_record(buf, pos)
-            rtype, data = rec.type, rec.data
-        if rtype == REC_TYPE_PTR:
-            target = int(data.strip() or b"0")
-            if target > 0 and target not in seen:
-                seen.add(target)
-                pos = target
-                continue
-        if segment == 1:
-            if rtype == REC_TYPE_NORM or rtype == REC_TYPE_CONT:
-                content.append((rtype, data))
-            elif rtype == REC_TYPE_XTRA:
-                segment = 2
-                yield rtype, data, pos
-        else:
-            yield rtype, data, pos
-            if rtype == REC_TYPE_MESG and segment == 0:
-                segment = 1
-            elif rtype == REC_TYPE_END:
-                return
+    append = content.append
+    while pos + 1 < n and buf[pos] == 0x4E:     # "N"
+        end = pos + 2 + buf[pos + 1]
+        if buf[pos + 1] >= 0x80 or end > n:
+            break
+        append(buf[pos + 2:end])
         pos = end
+    return pos
+
+
+def text_content(content: list[bytes], cont: list[int]) -> bytes:
+    """The message bytes (LF line ends) of a content segment's N and L record data.
+
+    ``cont`` holds the indexes in ``content`` of the L records (parts of a longer line).
+    """
+    if not cont:
+        return b"\n".join(content) + b"\n" if content else b""
+    parts: list[bytes] = []
+    partial = set(cont)
+    for i, data in enumerate(content):
+        parts.append(data)
+        if i not in partial:
+            parts.append(b"\n")
+    return b"".join(parts)
+
+
+def text_size(content: list[bytes]) -> int:
+    """What the content records take in a queue file (Postfix's message size)."""
+    return sum(1 + len(encode_length(len(data))) + len(data) for data in content)
 
 
 def iter_records(buf: bytes, start: int = 0, follow_pointers: bool = True) -> Iterator[Record]:

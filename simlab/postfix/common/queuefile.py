@@ -1,0 +1,271 @@
+"""NAME
+    queuefile - one Postfix queue file: its records in, its records out
+
+SUMMARY
+    data = encode_queue_file(QueueFile(qid, arrival, sender, [Recipient("bob@example.com")], content))
+    qf = decode_queue_file(data, qid)
+
+DESCRIPTION
+    A queue file is a sequence of Postfix records (records.py): the size
+    record, time, attributes, sender and recipients, the message content,
+    the extracted section and the end record. ``encode_queue_file`` writes
+    one as cleanup(8) or postdrop(1) (maildrop) does; ``decode_queue_file``
+    reads it back as qmgr(8), postcat(1) and the delivery agents do, done
+    recipients ("D" records) included. The store that names, writes and
+    moves these files is queue.py.
+
+PARAMETERS
+    line_length_limit (long lines are split into continuation records).
+
+SEE ALSO
+    cleanup(8), qmgr(8), postcat(1), records.py
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from . import records as R
+
+_DSN_NOTIFY = (("NEVER", 1), ("SUCCESS", 2), ("FAILURE", 8), ("DELAY", 4))
+
+
+# -- the queue file model -------------------------------------------------------------
+def notify_mask(notify: str) -> int:
+    """DSN NOTIFY words ("SUCCESS,DELAY") as Postfix's bit mask."""
+    mask = 0
+    for word in notify.upper().replace(" ", "").split(","):
+        for name, bit in _DSN_NOTIFY:
+            if word == name:
+                mask |= bit
+    return mask
+
+
+def notify_words(mask: int) -> str:
+    return ",".join(name for name, bit in _DSN_NOTIFY if mask & bit)
+
+
+@dataclass
+class Recipient:
+    """One envelope recipient; ``offset`` is where its R record starts in the file."""
+
+    address: str
+    orig: str = ""
+    notify: str = ""          # DSN NOTIFY words, e.g. "SUCCESS,FAILURE"
+    orcpt: str = ""           # dsn_orig_rcpt value, e.g. "rfc822;alice@example.com"
+    offset: int | None = None
+    done: bool = False        # a D record: already delivered (or bounced)
+    extracted: bool = False   # from message headers (sendmail -t): after the X record
+
+
+@dataclass
+class QueueFile:
+    """A queue file as the programs see it (records.py has the byte layout)."""
+
+    qid: str
+    arrival: float
+    sender: str
+    recipients: list[Recipient]
+    content: bytes                    # headers + body, LF line ends
+    attrs: dict[str, str] = field(default_factory=dict)
+    size: int = 0                     # content size as Postfix counts it (set by write/read)
+    warn_time: float = 0.0            # when to send a delay warning (0 = never)
+    msg_id: str = ""
+    fullname: str = ""                # sender full name (local submission)
+    create_time: float = 0.0          # when cleanup made the file (0 = arrival)
+    forced_expire: bool = False       # postsuper -e (a mode bit, not a record)
+    filter: str = ""                  # content_filter "transport:nexthop" (the L record)
+
+    def pending(self) -> list[Recipient]:
+        """The recipients not yet delivered."""
+        return [r for r in self.recipients if not r.done]
+
+
+_MESSAGE_ID = re.compile(rb"(?im)^message-id:[ \t]*(.*(?:\n[ \t].*)*)")
+
+
+def _message_id(content: bytes) -> str:
+    end = content.find(b"\n\n")
+    m = _MESSAGE_ID.search(content, 0, len(content) if end < 0 else end)
+    return m.group(1).decode("utf-8", "replace").replace("\n", "").strip() if m else ""
+
+
+def encode_queue_file(qf: QueueFile, *, maildrop: bool = False, line_limit: int = 2048) -> bytes:
+    """The bytes of a queue file; sets ``qf.size`` and each recipient's offset.
+
+    ``maildrop=True`` gives postdrop's layout (no size record, no cleanup
+    attributes): what pickup reads.
+    """
+    rec = R.encode_record
+    out = bytearray()
+    sec = int(qf.arrival)
+    usec = min(999_999, int(round((qf.arrival - sec) * 1_000_000)))
+    attrs = qf.attrs
+    if not maildrop:
+        out += _SIZE_PLACEHOLDER
+    out += rec(R.REC_TYPE_TIME, f"{sec} {usec}")
+    if not maildrop:
+        out += rec(R.REC_TYPE_ATTR, f"create_time={int(qf.create_time or qf.arrival)}")
+        out += rec(R.REC_TYPE_ATTR, f"log_ident={qf.qid}")
+    if "rewrite_context" in attrs:
+        out += rec(R.REC_TYPE_ATTR, f"rewrite_context={attrs['rewrite_context']}")
+    if qf.fullname:
+        out += rec(R.REC_TYPE_FULL, qf.fullname)
+    out += rec(R.REC_TYPE_FROM, qf.sender)
+    heads = _ATTR_HEADS
+    for name, value in attrs.items():
+        if name != "rewrite_context":
+            text = f"{name}={value}".encode("utf-8", "surrogateescape")
+            if len(text) < 0x80:    # the usual short attribute, without a call per record
+                out += heads[len(text)]
+                out += text
+            else:
+                out += rec(R.REC_TYPE_ATTR, text)
+    if qf.warn_time > 0 and qf.sender:
+        out += rec(R.REC_TYPE_WARN, R.WARN_FORMAT % int(qf.warn_time))
+    for r in qf.recipients:
+        if not r.extracted:
+            _put_rcpt(out, r, maildrop)
+    out += _MESG
+    data_offset = len(out)
+    R.put_content(out, qf.content, line_limit)
+    size = len(out) - data_offset
+    out += _XTRA
+    if qf.filter and not maildrop:
+        out += rec(R.REC_TYPE_FILT, qf.filter)     # cleanup writes it first in the extracted segment
+    for r in qf.recipients:
+        if r.extracted:
+            _put_rcpt(out, r, maildrop)
+    out += _END
+    qf.size = size
+    if not maildrop:
+        flags = 0
+        size_rec = rec(R.REC_TYPE_SIZE, R.SIZE_FORMAT % (size, data_offset, len(qf.recipients), flags, size, 0))
+        out[:len(size_rec)] = size_rec
+    if not qf.msg_id:
+        qf.msg_id = _message_id(qf.content)
+    return bytes(out)
+
+
+_ATTR_HEADS = [bytes((ord(R.REC_TYPE_ATTR), n)) for n in range(0x80)]
+_SIZE_PLACEHOLDER = R.encode_record(R.REC_TYPE_SIZE, R.SIZE_FORMAT % (0, 0, 0, 0, 0, 0))
+_MESG = R.encode_record(R.REC_TYPE_MESG, "")
+_XTRA = R.encode_record(R.REC_TYPE_XTRA, "")
+_END = R.encode_record(R.REC_TYPE_END, "")
+
+
+def _put_rcpt(out: bytearray, r: Recipient, maildrop: bool) -> None:
+    rec = R.encode_record
+    if r.orcpt:
+        out += rec(R.REC_TYPE_ATTR, f"dsn_orig_rcpt={r.orcpt}")
+    if r.notify:
+        out += rec(R.REC_TYPE_ATTR, f"notify_flags={notify_mask(r.notify)}")
+    if not maildrop or r.orig:
+        out += rec(R.REC_TYPE_ORCP, r.orig)
+    r.offset = len(out)
+    out += rec(R.REC_TYPE_DONE if r.done else R.REC_TYPE_RCPT, r.address)
+
+
+def decode_queue_file(data: bytes, qid: str = "") -> QueueFile:
+    """A QueueFile from its bytes (either layout); raises records.RecordError when malformed.
+
+    One pass over the records, as records.iter_raw() walks them (pointer
+    records followed, a malformed record found when it is reached); the
+    content segment's N and L records only make up the message, and
+    nothing after the end record is read.
+    """
+    qf = QueueFile(qid, 0.0, "", [], b"")
+    attrs = qf.attrs
+    orig, orcpt, notify = "", "", ""
+    content: list[bytes] = []
+    cont: list[int] = []            # which of them are L records (parts of a longer line)
+    size_field: int | None = None
+    chars = R.TYPE_CHARS
+    n = len(data)
+    pos = 0
+    seen: set[int] = set()
+    segment = 0                     # 0 envelope, 1 content, 2 extracted
+    while True:
+        if segment == 1:
+            pos = R.short_text(data, pos, content)
+        if pos >= n:
+            raise R.RecordError("no end-of-message record")
+        i = pos + 1
+        length = data[i] if i < n else 0x80
+        end = i + 1 + length
+        if length < 0x80 and end <= n:
+            t = chars[data[pos]]
+            raw = data[i + 1:end]
+        else:
+            rec, end = R.read_record(data, pos)
+            t, raw = rec.type, rec.data
+        if t == R.REC_TYPE_PTR:
+            target = int(raw.strip() or b"0")
+            if target > 0 and target not in seen:
+                seen.add(target)
+                pos = target
+                continue
+        offset, pos = pos, end
+        if segment == 1:
+            if t == R.REC_TYPE_NORM:
+                content.append(raw)
+            elif t == R.REC_TYPE_CONT:
+                cont.append(len(content))
+                content.append(raw)
+            elif t == R.REC_TYPE_XTRA:
+                segment = 2
+            continue
+        text = raw.decode("utf-8", "surrogateescape")
+        if t == "A":                            # REC_TYPE_ATTR, the most common record
+            name, sep, value = text.partition("=")
+            name = name.strip()
+            if not sep or not name:
+                raise R.RecordError(f"malformed attribute: {text[:100]}")
+            value = value.strip()
+            if name == "create_time":
+                qf.create_time = float(value)
+            elif name == "log_ident":
+                qf.qid = qf.qid or value
+            elif name == "dsn_orig_rcpt":
+                orcpt = value
+            elif name == "notify_flags":
+                notify = notify_words(int(value or 0))
+            else:
+                attrs[name] = value
+        elif t == "R" or t == "D":              # REC_TYPE_RCPT, REC_TYPE_DONE
+            qf.recipients.append(Recipient(text, orig, notify, orcpt, offset, t == "D", segment == 2))
+            orig, orcpt, notify = "", "", ""
+        elif t == R.REC_TYPE_ORCP:
+            orig = text
+        elif t == R.REC_TYPE_SIZE and size_field is None:
+            size_field = int(_first_word(text, "size"))
+        elif t == R.REC_TYPE_TIME:
+            parts = text.split() or [_first_word(text, "time")]
+            qf.arrival = int(parts[0]) + (int(parts[1]) / 1_000_000 if len(parts) > 1 else 0.0)
+        elif t == R.REC_TYPE_FULL and segment == 0:
+            qf.fullname = text
+        elif t == R.REC_TYPE_FROM:
+            qf.sender = text
+        elif t == R.REC_TYPE_WARN:
+            qf.warn_time = float(int(text))
+        elif t == R.REC_TYPE_FILT:
+            qf.filter = text                # the last one wins, as for qmgr
+        elif t == R.REC_TYPE_DRCP:
+            orig, orcpt, notify = "", "", ""
+        elif t == R.REC_TYPE_MESG and segment == 0:
+            segment = 1
+        elif t == R.REC_TYPE_END:
+            break
+    qf.content = R.text_content(content, cont)
+    qf.size = size_field if size_field is not None else R.text_size(content)
+    qf.msg_id = _message_id(qf.content)
+    return qf
+
+
+def _first_word(text: str, what: str) -> str:
+    """The first word of a size or time record; an empty one makes the file corrupt, as for qmgr."""
+    words = text.split()
+    if not words:
+        raise R.RecordError(f"malformed {what} record")
+    return words[0]
