@@ -21,6 +21,7 @@ DESCRIPTION
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -66,15 +67,18 @@ class ServFail(DNSError):
     transient = True
 
 
+@functools.lru_cache(maxsize=4096)
 def canon(name: str) -> str:
     return name.strip().rstrip(".").lower()
 
 
+@functools.lru_cache(maxsize=4096)
 def zone_of(name: str) -> str:
     labels = canon(name).split(".")
     return ".".join(labels[-2:])
 
 
+@functools.lru_cache(maxsize=4096)
 def reverse_name(ip: str) -> str:
     if ":" in ip:
         import ipaddress

@@ -117,18 +117,25 @@ class ReplyParser:
         return bool(self._buf or self._lines)
 
     def feed(self, data: bytes) -> list[Reply]:
-        self._buf += data
+        buf = self._buf + data if self._buf else bytes(data)
         out: list[Reply] = []
-        while True:
-            nl = self._buf.find(b"\n")
-            if nl < 0:
-                if len(self._buf) > self.max_line:
-                    raise SMTPProtocolError(f"reply line longer than {self.max_line} bytes")
-                return out
-            raw, self._buf = self._buf[:nl], self._buf[nl + 1:]
-            reply = self._line(raw.rstrip(b"\r"))
+        start = 0
+        nl = buf.find(b"\n")
+        while nl >= 0:
+            raw = buf[start:nl]
+            start = nl + 1
+            try:
+                reply = self._line(raw.rstrip(b"\r"))
+            except SMTPProtocolError:
+                self._buf = buf[start:]
+                raise
             if reply is not None:
                 out.append(reply)
+            nl = buf.find(b"\n", start)
+        self._buf = buf[start:] if start else buf
+        if len(self._buf) > self.max_line:
+            raise SMTPProtocolError(f"reply line longer than {self.max_line} bytes")
+        return out
 
     def _line(self, raw: bytes) -> Reply | None:
         line = raw.decode("utf-8", "replace")

@@ -61,6 +61,9 @@ class State(enum.Enum):
     QUIT = "QUIT"
     CLOSED = "CLOSED"       # nothing more to send or to read
 
+    # identity hash: Enum's own hashes the name in Python, and every table lookup hashes a state
+    __hash__ = object.__hash__
+
 
 SKIP = "SKIP"
 ReplyKey = "int | str"  # a reply class 2..5, an exact code such as 421, or SKIP

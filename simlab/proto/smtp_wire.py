@@ -58,6 +58,12 @@ def dot_stuff(content: bytes, line_limit: int = 0) -> tuple[bytes, bool]:
         text = text[:-1]
     if not content:
         return b"", False
+    if line_limit <= 0 or len(text) <= line_limit or \
+            max(map(len, text.split(b"\n"))) <= line_limit:
+        # no line to break: the whole text at once (a leading dot doubled on each line)
+        if text.startswith(b"."):
+            text = b"." + text
+        return text.replace(b"\n.", b"\n..").replace(b"\n", b"\r\n") + b"\r\n", False
     out: list[bytes] = []
     broken = False
     for line in text.split(b"\n"):

@@ -41,7 +41,9 @@ import gc
 import heapq
 import itertools
 import logging
-from asyncio import events, futures, tasks
+import sys
+from asyncio import events, format_helpers, futures, tasks
+from contextvars import copy_context
 from typing import Any, Callable, Coroutine, Iterator, TypeVar
 
 T = TypeVar("T")
@@ -56,7 +58,6 @@ class VirtualLoop(asyncio.AbstractEventLoop):
         self._time = float(start)
         self._ready: collections.deque[asyncio.Handle] = collections.deque()
         self._scheduled: list[tuple[float, int, asyncio.TimerHandle]] = []
-        self._daemon: set[asyncio.TimerHandle] = set()
         self._live = 0          # timers in _scheduled neither cancelled nor daemon (see _busy)
         self._dead = 0          # cancelled timers still in _scheduled
         self._seq = itertools.count()
@@ -81,40 +82,44 @@ class VirtualLoop(asyncio.AbstractEventLoop):
     def call_soon(self, callback, *args, context=None):  # type: ignore[override]
         if self._closed:
             self._check_closed()
-        handle = asyncio.Handle(callback, args, self, context)
+        handle = _Handle(callback, args, self, context if context is not None else copy_context())
+        if self._debug:
+            handle._source_traceback = format_helpers.extract_stack(sys._getframe(1))
         self._ready.append(handle)
         return handle
 
     call_soon_threadsafe = call_soon
 
     def call_later(self, delay, callback, *args, context=None, daemon: bool = False):  # type: ignore[override]
-        return self.call_at(self._time + max(0.0, float(delay)), callback, *args, context=context, daemon=daemon)
+        when = self._time + delay if delay > 0 else self._time
+        return self._schedule(float(when), callback, args, context, daemon)
 
     def call_at(self, when, callback, *args, context=None, daemon: bool = False):  # type: ignore[override]
+        return self._schedule(float(when), callback, args, context, daemon)
+
+    def _schedule(self, when: float, callback: Callable[..., Any], args: tuple[Any, ...],
+                  context: Any, daemon: bool) -> asyncio.TimerHandle:
         if self._closed:
             self._check_closed()
-        when = float(when)
+        if context is None:
+            context = copy_context()
         if daemon:
-            handle = _DaemonTimerHandle(when, callback, args, self, context)
-            self._daemon.add(handle)
+            handle: asyncio.TimerHandle = _DaemonTimerHandle(when, callback, args, self, context)
         else:
-            handle = asyncio.TimerHandle(when, callback, args, self, context)
+            handle = _TimerHandle(when, callback, args, self, context)
             self._live += 1
+        if self._debug:
+            handle._source_traceback = format_helpers.extract_stack(sys._getframe(2))
         heapq.heappush(self._scheduled, (when, next(self._seq), handle))
-        handle._scheduled = True  # type: ignore[attr-defined]
         return handle
 
     def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
         if handle._scheduled:  # type: ignore[attr-defined]
-            if type(handle) is _DaemonTimerHandle:
-                self._daemon.discard(handle)
-            else:
+            if type(handle) is not _DaemonTimerHandle:
                 self._live -= 1
             self._dead += 1
             if self._dead > 256 and 2 * self._dead > len(self._scheduled):
                 self._compact(handle)
-        elif type(handle) is _DaemonTimerHandle:
-            self._daemon.discard(handle)
 
     def _compact(self, cancelling: asyncio.TimerHandle) -> None:
         """Drop cancelled timers from the heap (the order of the others is kept: (when, seq) is unique)."""
@@ -172,7 +177,6 @@ class VirtualLoop(asyncio.AbstractEventLoop):
         self._closed = True
         self._ready.clear()
         self._scheduled.clear()
-        self._daemon.clear()
         self._live = self._dead = 0
 
     def _check_closed(self) -> None:
@@ -202,21 +206,33 @@ class VirtualLoop(asyncio.AbstractEventLoop):
         while scheduled and scheduled[0][0] <= now:
             handle = heapq.heappop(scheduled)[2]
             handle._scheduled = False  # type: ignore[attr-defined]
-            daemon = type(handle) is _DaemonTimerHandle
-            if daemon:
-                self._daemon.discard(handle)
             if handle._cancelled:  # type: ignore[attr-defined]
                 self._dead -= 1
             else:
-                if not daemon:
+                if type(handle) is not _DaemonTimerHandle:
                     self._live -= 1
                 ready.append(handle)
         popleft = ready.popleft
         for _ in range(len(ready)):
             handle = popleft()
-            if not handle._cancelled:  # type: ignore[attr-defined]
-                handle._run()
+            if handle._cancelled:  # type: ignore[attr-defined]
+                continue
+            # Handle._run inlined: one frame less per callback, the same error report
+            try:
+                handle._context.run(handle._callback, *handle._args)  # type: ignore[attr-defined]
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._callback_failed(handle, exc)
         return True
+
+    def _callback_failed(self, handle: asyncio.Handle, exc: BaseException) -> None:
+        """What asyncio.Handle._run reports when a callback raises."""
+        cb = format_helpers._format_callback_source(handle._callback, handle._args)  # type: ignore[attr-defined]
+        context: dict[str, Any] = {"message": f"Exception in callback {cb}", "exception": exc, "handle": handle}
+        if handle._source_traceback:  # type: ignore[attr-defined]
+            context["source_traceback"] = handle._source_traceback  # type: ignore[attr-defined]
+        self.call_exception_handler(context)
 
     @contextlib.contextmanager
     def _entered(self) -> Iterator[None]:
@@ -330,7 +346,50 @@ class VirtualLoop(asyncio.AbstractEventLoop):
         raise RuntimeError("the virtual network has no threads: call the function directly")
 
 
-class _DaemonTimerHandle(asyncio.TimerHandle):
+class _Handle(asyncio.Handle):
+    """asyncio.Handle without its per-handle debug check (the loop adds the traceback in debug mode)."""
+
+    __slots__ = ()
+
+    def __init__(self, callback: Callable[..., Any], args: tuple[Any, ...], loop: VirtualLoop,
+                 context: Any) -> None:
+        self._context = context
+        self._loop = loop
+        self._callback = callback
+        self._args = args
+        self._cancelled = False
+        self._repr = None
+        self._source_traceback = None
+
+
+class _TimerHandle(asyncio.TimerHandle):
+    """asyncio.TimerHandle made in one call; it is in the loop's heap from birth."""
+
+    __slots__ = ()
+
+    def __init__(self, when: float, callback: Callable[..., Any], args: tuple[Any, ...],
+                 loop: VirtualLoop, context: Any) -> None:
+        self._context = context
+        self._loop = loop
+        self._callback = callback
+        self._args = args
+        self._cancelled = False
+        self._repr = None
+        self._source_traceback = None
+        self._when = when
+        self._scheduled = True
+
+    def cancel(self) -> None:
+        if not self._cancelled:
+            self._loop._timer_handle_cancelled(self)  # type: ignore[attr-defined]
+            self._cancelled = True
+            if self._loop.get_debug():
+                self._repr = repr(self)
+            self._callback = None  # type: ignore[assignment]
+            self._args = None  # type: ignore[assignment]
+
+
+class _DaemonTimerHandle(_TimerHandle):
     """A timer that does not keep ``run()`` busy (see VirtualLoop.call_at)."""
 
     __slots__ = ()

@@ -33,6 +33,8 @@ _RESET = object()
 class _Pipe:
     """One direction of a connection: a FIFO of (arrival time, chunk)."""
 
+    __slots__ = ("conn", "src", "dst", "queue", "last_arrival", "timer", "loop")
+
     def __init__(self, conn: "Connection", src: "VirtualTransport", dst: "VirtualTransport") -> None:
         self.conn = conn
         self.src = src
@@ -40,29 +42,31 @@ class _Pipe:
         self.queue: collections.deque[tuple[float, Any]] = collections.deque()
         self.last_arrival = 0.0
         self.timer: asyncio.TimerHandle | None = None
+        self.loop = conn.net.loop
 
     def push(self, item: Any) -> None:
-        loop = self.conn.net.loop
-        arrival = max(loop.time() + self.conn.latency(), self.last_arrival)
+        arrival = self.loop._time + self.conn.latency()
+        if arrival < self.last_arrival:
+            arrival = self.last_arrival
         self.last_arrival = arrival
         self.queue.append((arrival, item))
-        self._arm()
+        if self.timer is None:
+            self._arm()
 
     def _arm(self) -> None:
         if self.timer is not None or not self.queue:
             return
-        loop = self.conn.net.loop
-        self.timer = loop.call_at(self.queue[0][0], self._fire)
+        self.timer = self.loop._schedule(self.queue[0][0], self._fire, (), None, False)
 
     def _fire(self) -> None:
         self.timer = None
-        loop = self.conn.net.loop
         if not self.conn.path_up():
             return  # held, as TCP retransmits; Network.wake() re-arms on repair
-        while self.queue and self.queue[0][0] <= loop.time():
-            _, item = self.queue.popleft()
-            self.dst._arrive(item)
-        self._arm()
+        now, dst = self.loop._time, self.dst
+        while self.queue and self.queue[0][0] <= now:
+            dst._arrive(self.queue.popleft()[1])
+        if self.queue:
+            self._arm()
 
     def wake(self) -> None:
         """Deliver what waited while the path was down (after one more latency)."""
@@ -106,10 +110,13 @@ class VirtualTransport(asyncio.Transport):
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if self._closing or self._lost or not data:
             return
-        data = bytes(data)
-        self.conn.record(self, "send", data=data.decode("utf-8", "surrogateescape"), bytes=len(data))
-        assert self.pipe is not None
-        self.pipe.push(data)
+        if type(data) is not bytes:
+            data = bytes(data)
+        conn = self.conn
+        conn.net.trace.add(conn.net.loop._time, self.host, self.component, "send",
+                           {"conn": conn.id, "side": self.side,
+                            "data": data.decode("utf-8", "surrogateescape"), "bytes": len(data)})
+        self.pipe.push(data)  # type: ignore[union-attr]
 
     def writelines(self, list_of_data) -> None:  # type: ignore[override]
         self.write(b"".join(list_of_data))
@@ -167,9 +174,12 @@ class VirtualTransport(asyncio.Transport):
     def _arrive(self, item: Any) -> None:
         if self._lost:
             return
-        self._inbox.append(item)
-        if not self._paused:
-            self._drain_inbox()
+        if self._paused or self._inbox or type(item) is not bytes:
+            self._inbox.append(item)
+            if not self._paused:
+                self._drain_inbox()
+        else:
+            self.protocol.data_received(item)  # type: ignore[union-attr]  # the common case: no queue
 
     def _drain_inbox(self) -> None:
         proto = self.protocol
@@ -228,6 +238,10 @@ class Connection:
         self.client: VirtualTransport
         self.server: VirtualTransport
         self._done: set[str] = set()
+        # per write and per arrival: the link key and both hosts, looked up once
+        self._same = client_host == server_host
+        self._pair = frozenset((client_host, server_host))
+        self._hosts = (net.hosts[client_host], net.hosts[server_host])
 
     def join(self, client: VirtualTransport, server: VirtualTransport) -> None:
         self.client, self.server = client, server
@@ -235,18 +249,26 @@ class Connection:
         server.pipe = _Pipe(self, server, client)
 
     def latency(self) -> float:
-        return self.net.latency(self.client_host, self.server_host)
+        """Network.latency(client_host, server_host), without building the key per call."""
+        if self._same:
+            return 0.0
+        net = self.net
+        return net._latency.get(self._pair, net.default_latency)
 
     def path_up(self) -> bool:
-        return self.net.path_up(self.client_host, self.server_host)
+        """Network.path_up(client_host, server_host), likewise."""
+        a, b = self._hosts
+        if not (a.up and b.up):
+            return False
+        return self._same or self._pair not in self.net._links_down
 
     def wake(self) -> None:
         self.client.pipe.wake()  # type: ignore[union-attr]
         self.server.pipe.wake()  # type: ignore[union-attr]
 
     def record(self, end: VirtualTransport, kind: str, **details: Any) -> None:
-        self.net.trace.record(self.net.loop.time(), end.host, end.component, kind,
-                              conn=self.id, side=end.side, **details)
+        self.net.trace.add(self.net.loop.time(), end.host, end.component, kind,
+                           {"conn": self.id, "side": end.side, **details})
 
     def closed_side(self, end: VirtualTransport) -> None:
         self._done.add(end.side)

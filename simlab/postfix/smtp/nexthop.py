@@ -35,6 +35,7 @@ SEE ALSO
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 from typing import Any
@@ -94,6 +95,7 @@ def _port(text: str, default: int) -> int:
     raise NextHopError("4.3.5", f"unknown service: {text}/tcp")
 
 
+@functools.lru_cache(maxsize=1024)
 def is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text.removeprefix("ipv6:").removeprefix("IPv6:"))

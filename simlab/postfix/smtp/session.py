@@ -130,8 +130,9 @@ async def run_session(agent: "SmtpAgent", target: Target, indexes: list[int], fi
                       line_limit=agent.line_limit,
                       loop_names=() if agent.lmtp else (agent.myhostname,), clock=agent.ctx.now,
                       verify=agent.verify_only, xforward=xforward_attrs(agent))
-    await run_client(core, reader, writer,
-                     timeout=lambda c: agent.time_param(_TIMEOUTS.get(c.waiting_for, "quit") + "_timeout", 300))
+    limits = stage_limits(agent)
+    quit_limit = limits[State.QUIT]
+    await run_client(core, reader, writer, timeout=lambda c: limits.get(c.waiting_for, quit_limit))
     attempt = Attempt(True, core=core)
     for reply in core.xforward_replies:
         if reply.cls != 2:
@@ -153,6 +154,25 @@ async def run_session(agent: "SmtpAgent", target: Target, indexes: list[int], fi
         if outcome.state is State.RCPT:
             attempt.rcpt_stage.add(i)
     return attempt
+
+
+_LIMITS: dict[int, tuple[Any, bool, dict[State, float | None]]] = {}
+
+
+def stage_limits(agent: "SmtpAgent") -> dict[State, float | None]:
+    """The time limit of each reply the client waits for (None: no limit of our own).
+
+    Memo: the read time-out is asked before every reply; it depends only on the
+    configuration object (replaced, never changed, on reload) and smtp vs lmtp.
+    """
+    cfg = agent.cfg
+    hit = _LIMITS.get(id(cfg))
+    if hit is None or hit[0] is not cfg or hit[1] != agent.lmtp:
+        limits = {state: agent.time_param(suffix + "_timeout", 300) for state, suffix in _TIMEOUTS.items()}
+        if len(_LIMITS) >= 64:
+            _LIMITS.clear()
+        hit = _LIMITS[id(cfg)] = (cfg, agent.lmtp, limits)
+    return hit[2]
 
 
 def xforward_attrs(agent: "SmtpAgent") -> list[tuple[str, str]] | None:
