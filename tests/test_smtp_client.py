@@ -314,3 +314,10 @@ def test_smtp_client_never_crashes_on_arbitrary_server_bytes(chunks: list[bytes]
     assert c.done
     for i in range(2):
         c.rcpt_outcome(i)
+
+
+def test_dot_stuff_with_the_smallest_line_limit_ends() -> None:
+    # smtp_line_length_limit = 1: every continuation still carries one byte
+    from simlab.proto.smtp_wire import dot_stuff
+    assert dot_stuff(b"abc\n.x\n", 1) == (b"ab\r\n c\r\n..x\r\n", True)
+    assert dot_stuff(b"abcdefgh\n", 4) == (b"abcd\r\n efg\r\n h\r\n", True)

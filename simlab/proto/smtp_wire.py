@@ -66,11 +66,16 @@ def dot_stuff(content: bytes, line_limit: int = 0) -> tuple[bytes, bool]:
         return text.replace(b"\n.", b"\n..").replace(b"\n", b"\r\n") + b"\r\n", False
     out: list[bytes] = []
     broken = False
+    cut = max(line_limit, 2)    # a continuation must carry one byte after its space, or it never ends
     for line in text.split(b"\n"):
-        while line_limit > 0 and len(line) > line_limit:
+        while len(line) > line_limit:
             broken = True
-            out.append(line[:line_limit])
-            line = b" " + line[line_limit:]
+            head, line = line[:cut], line[cut:]
+            if not line:                # limit 1: " x" is as short as a continuation gets
+                line = head
+                break
+            out.append(head)
+            line = b" " + line
         out.append(line)
     return b"".join((b"." + ln if ln.startswith(b".") else ln) + b"\r\n" for ln in out), broken
 
