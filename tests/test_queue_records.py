@@ -156,3 +156,25 @@ def test_written_files_are_atomic(tmp_path: Path) -> None:
     ctx.fsync = True
     store.write("incoming", QueueFile("AAAAA1", 1795527573.0, "s@x", [Recipient("r@x")], b"x\n"))
     assert os.listdir(store.queue_dir("incoming")) == ["AAAAA1"]
+
+
+def test_a_flushed_file_is_complete_and_named_when_fsync_runs(tmp_path: Path, monkeypatch) -> None:
+    # One fsync covers the content, the ready mode and the final name (Postfix never fsyncs a
+    # directory); enqueue() returns only after it, so smtpd's 250 follows the flush.
+    import asyncio
+    ctx = load_context(lab_root(tmp_path))
+    store = QueueStore(ctx)
+    ctx.fsync = True
+    seen: list[tuple[str, int, int]] = []
+    real_fsync = os.fsync
+
+    def spy(fd: int) -> None:
+        st = os.fstat(fd)
+        seen.append((os.path.basename(os.readlink(f"/proc/self/fd/{fd}")), st.st_mode & 0o777, st.st_size))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    qf = QueueFile("AAAAA2", 1795527573.0, "s@x", [Recipient("r@x")], b"x\n")
+    path = asyncio.run(store.enqueue("incoming", qf, fresh=True))
+    assert seen == [("AAAAA2", 0o700, os.path.getsize(path))]
+    assert os.listdir(store.queue_dir("incoming")) == ["AAAAA2"]

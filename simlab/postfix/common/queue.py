@@ -20,10 +20,12 @@ DESCRIPTION
     of subdirectories named after the first characters of the id (for long
     ids: of the microseconds in hex), e.g. ``deferred/C/C086916052C``.
 
-    Files are written to a temporary name, flushed (fsync when the context
-    asks for it: under ``simlab serve`` a 250 reply means "on disk") and
-    renamed into place. As in Postfix, moves between queues and "done"
-    marks are not flushed: a crash may repeat a delivery but loses nothing.
+    Files are written to a temporary name, marked complete (mode 0700),
+    renamed into place and then flushed (fsync when the context asks for
+    it: under ``simlab serve`` a 250 reply means "on disk"); the one fsync
+    covers the name too, as for Postfix, which never fsyncs a directory.
+    As in Postfix, moves between queues and "done" marks are not flushed:
+    a crash may repeat a delivery but loses nothing.
     A file whose mode has the group-execute bit is force-expired
     (postsuper -e), as Postfix marks it.
 
@@ -252,9 +254,12 @@ class QueueStore:
         except BaseException:
             os.close(fd)
             raise
-        await _in_worker(loop, _fsync_close, fd)     # the worker owns fd now, even if we are cancelled
+        # Renamed before the flush, as Postfix's cleanup names its file before
+        # mail_stream_finish() fsyncs it: one fsync then covers the data and the
+        # name (the journal commits the rename with it), and no directory fsync
+        # is needed. The mode says "complete", so qmgr may already take the file.
         os.replace(tmp, target)
-        await _in_worker(loop, _fsync_dir, os.path.dirname(target))
+        await _in_worker(loop, _fsync_close, fd)     # the worker owns fd now, even if we are cancelled
         self.ctx.trace.record("queue", "queue", qid=qf.qid, src=queue if existed else "", dst=queue,
                               action="write", size=qf.size)
         return target
@@ -264,13 +269,11 @@ class QueueStore:
         try:
             os.write(fd, data)
             os.fchmod(fd, mode)
+            os.replace(tmp, target)
             if self.ctx.fsync:
-                os.fsync(fd)
+                os.fsync(fd)        # data and name at once, as in enqueue()
         finally:
             os.close(fd)
-        os.replace(tmp, target)
-        if self.ctx.fsync:
-            _fsync_dir(os.path.dirname(target))
 
     def move(self, qid: str, src: str, dst: str, *, when: float | None = None) -> None:
         """Rename ``qid`` from queue ``src`` to ``dst`` (trace event kind="queue").
@@ -428,16 +431,3 @@ def _read_all(fd: int, pos: int = 0) -> bytes:
             return b"".join(parts)
         parts.append(chunk)
         pos += len(chunk)
-
-
-def _fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
