@@ -15,6 +15,8 @@ DESCRIPTION
       replies.py       every reply text, as Reply(code, enhanced, text)
       tokens.py        the command tokenizer and address extraction
       session.py       the command loop, error limits, statistics
+      reading.py       one input line at a time (line_length_limit, bare LF)
+      settings.py      parameter values converted once per configuration
       peer.py          the client's verified name
       commands.py      MAIL RCPT RSET NOOP VRFY QUIT
       extensions.py    HELO EHLO ETRN STARTTLS XCLIENT XFORWARD AUTH

@@ -33,7 +33,7 @@ from typing import Any
 from ..cleanup import ClientInfo, open_cleanup
 from ..common.queue import Recipient
 from . import replies as R
-from .lists import get, split_list
+from .lists import get, interface_addresses
 from .recipients import resolve
 from .replies import Reply
 from .restrictions import valid_hostaddr, valid_hostname
@@ -74,6 +74,7 @@ class CommandsMixin:
         self.bdat_error: Reply | None = None
         self.saved_actions: list[tuple[str, str]] = []
         self.xforward: Any = None           # xforward.XForward: lasts one mail transaction
+        self._rewrite_context: str | None = None
 
     def abort_transaction(self, content: bytes | None = None) -> None:
         if self.cleanup is not None:
@@ -103,14 +104,25 @@ class CommandsMixin:
                           rewrite_context=context, sasl_username=self.sasl_username)
 
     def rewrite_context(self) -> str:
-        """local_header_rewrite_clients decides between the local and the remote context."""
+        """local_header_rewrite_clients decides between the local and the remote context.
+
+        Decided once per mail transaction, as smtpd_check_rewrite() does: the
+        client, its SASL login and the configuration cannot change meanwhile.
+        """
+        if self._rewrite_context is None or self.sender is None:
+            context = self._find_rewrite_context()
+            if self.sender is None:
+                return context
+            self._rewrite_context = context
+        return self._rewrite_context
+
+    def _find_rewrite_context(self) -> str:
         s: Any = self
-        for word in split_list(get(self.cfg, "local_header_rewrite_clients", "permit_inet_interfaces")):
+        for word in s.settings.words("local_header_rewrite_clients", "permit_inet_interfaces"):
             w = word.lower()
             if w == "permit_mynetworks" and s.checks.in_mynetworks():
                 return "local"
             if w == "permit_inet_interfaces":
-                from .lists import interface_addresses
                 if s.client_addr in interface_addresses(self.ctx, self.cfg):
                     return "local"
             if w == "permit_sasl_authenticated" and s.sasl_username:
@@ -185,7 +197,7 @@ class CommandsMixin:
             await s.reply(R.BAD_SENDER)
             return False
         params = [t.text for t in argv[3:]]
-        smtputf8 = any(p.upper() == "SMTPUTF8" for p in params)
+        smtputf8 = bool(params) and any(p.upper() == "SMTPUTF8" for p in params)
         err, addr = extract_addr(argv[2], allow_empty=True, strict=self._strict(), check=self.check_addr)
         if err:
             await self._illegal(argv[2])

@@ -80,25 +80,93 @@ class DataMixin:
 
     async def _read_dot_message(self, mode: str) -> tuple[list[bytes], bool]:
         s: Any = self
-        limit = s._int("message_size_limit", 10240000)
         lines: list[bytes] = []
         s.data_lines = lines
-        bare = False
-        prev_crlf = True
+        st = _DotState(mode, s._int("message_size_limit", 10240000))
         while True:
+            # Whole lines that already arrived are taken together; read_line() waits for more.
+            if self._dot_buffered(lines, st):
+                return lines, st.bare
             raw, crlf, _ = await s.read_line(None)
-            s.data_bytes += len(raw) + (2 if crlf else 1)
-            if not crlf:
-                bare = True
-            if raw[:1] == b".":
-                if raw == b"." and (mode == "no" or (crlf and prev_crlf)):
-                    return lines, bare
-                raw = raw[1:]
-            prev_crlf = crlf
-            if not s.too_big:
-                self._account(len(raw) + 2, limit)
-            if not s.too_big:
-                lines.append(raw)
+            if self._dot_line(raw, crlf, lines, st):
+                return lines, st.bare
+
+    def _dot_line(self, raw: bytes, crlf: bool, lines: list[bytes], st: _DotState) -> bool:
+        """One content line: count it, unstuff it, keep it; True at the final dot."""
+        s: Any = self
+        s.data_bytes += len(raw) + (2 if crlf else 1)
+        if not crlf:
+            st.bare = True
+        if raw[:1] == b".":
+            if raw == b"." and (st.mode == "no" or (crlf and st.prev_crlf)):
+                return True
+            raw = raw[1:]
+        st.prev_crlf = crlf
+        if not s.too_big:
+            self._account(len(raw) + 2, st.limit)
+        if not s.too_big:
+            lines.append(raw)
+        return False
+
+    def _dot_buffered(self, lines: list[bytes], st: _DotState) -> bool:
+        """The whole lines in the reader's buffer, as _dot_line() would take them one by one."""
+        s: Any = self
+        reader = s._reader
+        buf = reader._buffer
+        last = buf.rfind(b"\n") + 1
+        if not last or reader._exception is not None:
+            return False
+        chunk = bytes(buf[:last])
+        if chunk.count(b"\n") == chunk.count(b"\r\n"):
+            used, done = self._dot_crlf_chunk(chunk, lines, st)
+        else:
+            used, done = self._dot_mixed_chunk(chunk, lines, st)
+        del buf[:used]
+        reader._maybe_resume_transport()
+        s._reset_timeout()
+        return done
+
+    def _dot_crlf_chunk(self, chunk: bytes, lines: list[bytes], st: _DotState) -> tuple[int, bool]:
+        """Lines that all end in CRLF: (bytes used, final dot seen)."""
+        s: Any = self
+        if chunk.startswith(b".\r\n") and (st.mode == "no" or st.prev_crlf):
+            end = 0
+        else:
+            end = chunk.find(b"\r\n.\r\n")
+            end = end + 2 if end >= 0 else -1
+        body = chunk if end < 0 else chunk[:end]
+        used = len(chunk) if end < 0 else end + 3
+        s.data_bytes += used
+        if not body:
+            return used, end >= 0
+        st.prev_crlf = True
+        raws = body[:-2].split(b"\r\n")
+        if body[:1] == b"." or b"\n." in body:
+            raws = [raw[1:] if raw[:1] == b"." else raw for raw in raws]
+        if not s.too_big:
+            total = sum(map(len, raws)) + 2 * len(raws)
+            if st.limit <= 0 or s.act_size + total <= st.limit:
+                s.act_size += total
+                lines.extend(raws)
+            else:
+                for raw in raws:
+                    if not s.too_big:
+                        self._account(len(raw) + 2, st.limit)
+                    if not s.too_big:
+                        lines.append(raw)
+        return used, end >= 0
+
+    def _dot_mixed_chunk(self, chunk: bytes, lines: list[bytes], st: _DotState) -> tuple[int, bool]:
+        """Lines with bare LFs among them, one at a time: (bytes used, final dot seen)."""
+        pos = 0
+        while pos < len(chunk):
+            nl = chunk.index(b"\n", pos) + 1
+            line = chunk[pos:nl]
+            pos = nl
+            crlf = line.endswith(b"\r\n")
+            if self._dot_line(line[:-2] if crlf else line[:-1], crlf, lines, st):
+                return pos, True
+        return pos, False
 
     def _account(self, nbytes: int, limit: int) -> None:
         """message_size_limit, counted as smtpd does (each line plus CRLF)."""
@@ -159,7 +227,7 @@ class DataMixin:
         return await self._end_of_message(_assemble(lines), s.bdat_bytes)
 
     async def _read_chunk(self, size: int, keep: bool) -> bytes:
-        from .session import _Lost
+        from .reading import _Lost
         s: Any = self
         limit = s._int("message_size_limit", 10240000)
         parts: list[bytes] = []
@@ -188,7 +256,7 @@ class DataMixin:
         auth = s.sasl_username if s._bool("smtpd_sasl_authenticated_header") else ""
         first = s.recipient if s.rcpt_count == 1 else None
         header = received_smtpd(helo=s.helo_name or s.client_name, name=s.client_name, addr=s.client_addr,
-                                myhostname=s.myhostname, mail_name=_mail_name(s.cfg), protocol=proto,
+                                myhostname=s.myhostname, mail_name=_mail_name(s.settings), protocol=proto,
                                 qid=s.queue_id, recipient=first, when=s.arrival, auth_sender=auth)
         prepend = "".join(text + "\n" for action, text in s.saved_actions if action == "PREPEND")
         return prepend.encode("utf-8", "surrogateescape") + header + body
@@ -254,6 +322,17 @@ class DataMixin:
         return attrs
 
 
+class _DotState:
+    """Where _read_dot_message() is: bare LF seen, the last line ended in CRLF."""
+
+    __slots__ = ("mode", "limit", "bare", "prev_crlf")
+
+    def __init__(self, mode: str, limit: int) -> None:
+        self.mode, self.limit = mode, limit
+        self.bare = False
+        self.prev_crlf = True
+
+
 def _assemble(lines: list[bytes]) -> bytes:
     """Content lines -> message bytes (LF line ends), with smtpd's first-line fixes."""
     if lines:
@@ -262,11 +341,8 @@ def _assemble(lines: list[bytes]) -> bytes:
             lines = [b"X-Mailbox-Line: " + first] + lines[1:]
         elif first[:1] in (b" ", b"\t"):
             lines = [b""] + lines
-    return b"".join(line + b"\n" for line in lines)
+    return b"\n".join(lines) + b"\n" if lines else b""
 
 
-def _mail_name(cfg: Any) -> str:
-    try:
-        return cfg["mail_name"] or "Postfix"
-    except KeyError:
-        return "Postfix"
+def _mail_name(settings: Any) -> str:
+    return settings.text("mail_name", "Postfix") or "Postfix"

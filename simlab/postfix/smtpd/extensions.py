@@ -30,7 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import replies as R
-from .lists import get, match_domain, match_namadr, parent_matches, split_list
+from .lists import get, match_domain, match_namadr, parent_matches
 from .replies import Reply
 from .restrictions import valid_hostaddr, valid_hostname
 from .tokens import Token, printable, xtext_unquote
@@ -67,7 +67,7 @@ class ExtensionsMixin:
             return False
         if s.protocol not in ("SMTP", "ESMTP"):
             s.protocol = "SMTP"
-        await s.reply(Reply(250, "", s.myhostname))
+        await s.reply(R.shared(250, "", s.myhostname))
         return True
 
     async def cmd_ehlo(self, argv: list[Token]) -> bool:
@@ -75,7 +75,7 @@ class ExtensionsMixin:
         if not await self._greeting(argv, "EHLO"):
             return False
         s.protocol = "ESMTP"
-        await s.reply(Reply(250, "", "\n".join([s.myhostname] + self.ehlo_keywords())))
+        await s.reply(R.shared(250, "", "\n".join([s.myhostname] + self.ehlo_keywords())))
         return True
 
     def ehlo_keywords(self) -> list[str]:
@@ -98,7 +98,9 @@ class ExtensionsMixin:
         if get(self.cfg, "smtputf8_enable", "yes").lower() in ("yes", "true", "1"):
             words.append("SMTPUTF8")
         words.append("CHUNKING")
-        discard = {w.lower() for w in split_list(get(self.cfg, "smtpd_discard_ehlo_keywords"))}
+        discard = {w.lower() for w in s.settings.words("smtpd_discard_ehlo_keywords")}
+        if not discard:
+            return words
         return [w for w in words if w.split(" ", 1)[0].split("=", 1)[0].lower() not in discard]
 
     def _xauthorized(self, param: str) -> bool:

@@ -84,8 +84,11 @@ def _file_patterns(ctx: Any, path: str) -> list[str]:
     return out
 
 
+_TABLE = re.compile(r"^[a-z][a-z0-9_]*:")
+
+
 def _is_table(pattern: str) -> bool:
-    return bool(re.match(r"^[a-z][a-z0-9_]*:", pattern)) and not pattern.startswith("[")
+    return bool(_TABLE.match(pattern)) and not pattern.startswith("[")
 
 
 def _addr_match(pattern: str, addr: str) -> bool | None:
@@ -136,15 +139,25 @@ def _name_match(pattern: str, name: str, parent: bool) -> bool:
 
 def match_namadr(ctx: Any, value: str, name: str, addr: str, *, parent: bool = True) -> bool:
     """namadr_list_match(): does client name[addr] match the list?"""
-    return _match(ctx, split_list(value), name, addr, parent, depth=0)
+    return _match(ctx, _compiled(value), name, addr, parent, depth=0)
 
 
 def match_domain(ctx: Any, value: str, domain: str, *, parent: bool = True) -> bool:
     """domain_list_match(): does domain match the list?"""
-    return _match(ctx, split_list(value), domain, "", parent, depth=0)
+    return _match(ctx, _compiled(value), domain, "", parent, depth=0)
 
 
-def _match(ctx: Any, patterns: list[str], name: str, addr: str, parent: bool, depth: int) -> bool:
+FILE, TABLE, NET, NAME = "file", "table", "net", "name"
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(value: str) -> tuple[tuple[bool, str, str], ...]:
+    """The list's patterns as (negate, kind, pattern), kinds decided once per list text."""
+    return _compile(split_list(value))
+
+
+def _compile(patterns: list[str]) -> tuple[tuple[bool, str, str], ...]:
+    out = []
     for pattern in patterns:
         negate = False
         while pattern.startswith("!"):
@@ -152,17 +165,37 @@ def _match(ctx: Any, patterns: list[str], name: str, addr: str, parent: bool, de
             pattern = pattern[1:]
         if not pattern:
             continue
-        if pattern.startswith("/") and depth < 10:
-            hit = _match(ctx, _file_patterns(ctx, pattern), name, addr, parent, depth + 1)
+        if pattern.startswith("/"):
+            kind = FILE
         elif _is_table(pattern):
+            kind = TABLE
+        elif _network(pattern) is not None:
+            kind = NET
+        else:
+            kind = NAME
+        out.append((negate, kind, pattern))
+    return tuple(out)
+
+
+def _match(ctx: Any, patterns: tuple[tuple[bool, str, str], ...], name: str, addr: str, parent: bool,
+           depth: int) -> bool:
+    for negate, kind, pattern in patterns:
+        if kind == FILE and depth < 10:
+            hit = _match(ctx, _compile(_file_patterns(ctx, pattern)), name, addr, parent, depth + 1)
+        elif kind == TABLE:
             hit = _table_match(ctx, pattern, name, addr)
-        elif _addr_match(pattern, "0.0.0.0") is not None:
-            hit = bool(addr) and bool(_addr_match(pattern, addr))
+        elif kind == NET:
+            hit = bool(addr) and _addr_in(pattern, addr)
         else:
             hit = _name_match(pattern, name, parent)
         if hit:
             return not negate
     return False
+
+
+@functools.lru_cache(maxsize=1024)
+def _addr_in(pattern: str, addr: str) -> bool:
+    return bool(_addr_match(pattern, addr))
 
 
 def _table_match(ctx: Any, spec: str, name: str, addr: str) -> bool:

@@ -21,8 +21,10 @@ SEE ALSO
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+from ...dns.zone import DNSError, reverse_name
 from .tokens import valid_hostname
 
 
@@ -35,7 +37,7 @@ async def client_name(session: Any, addr: str) -> str:
     give the address back), for reject_unknown_*client_hostname.
     """
     session.reverse_name, session.name_status, session.reverse_name_status = "unknown", "perm", "perm"
-    hosts = hosts_file(session.ctx)
+    hosts = _hosts_table(session.ctx)
     if addr in hosts:
         session.reverse_name, session.name_status, session.reverse_name_status = hosts[addr], "ok", "ok"
         return hosts[addr]
@@ -73,7 +75,6 @@ def _ptr(resolver: Any, addr: str) -> tuple[str | None, str]:
         except Exception:
             name = None
         return (name.rstrip(".") if name else None), ("ok" if name else "perm")
-    from ...dns.zone import DNSError, reverse_name
     try:
         recs = [r for r in lookup(reverse_name(addr), "PTR") if r.rtype == "PTR"]
     except DNSError as exc:
@@ -87,14 +88,21 @@ def _ptr(resolver: Any, addr: str) -> tuple[str | None, str]:
 _HOSTS: dict[str, tuple[bytes, dict[str, str]]] = {}
 
 
+_NO_HOSTS = {"127.0.0.1": "localhost", "::1": "localhost"}
+
+
 def hosts_file(ctx: Any) -> dict[str, str]:
     """/etc/hosts of the host root: address -> first name (localhost when absent)."""
+    return dict(_hosts_table(ctx))
+
+
+def _hosts_table(ctx: Any) -> dict[str, str]:
+    """hosts_file() without the copy (callers only read it)."""
     path = str(ctx.path("/etc/hosts"))
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = _read_file(path)
     except OSError:
-        return {"127.0.0.1": "localhost", "::1": "localhost"}
+        return _NO_HOSTS
     hit = _HOSTS.get(path)
     if hit is None or hit[0] != data:
         out: dict[str, str] = {}
@@ -105,4 +113,18 @@ def hosts_file(ctx: Any) -> dict[str, str]:
         if len(_HOSTS) > 256:
             _HOSTS.clear()
         hit = _HOSTS[path] = (data, out)
-    return dict(hit[1])
+    return hit[1]
+
+
+def _read_file(path: str) -> bytes:
+    """The whole file (os-level calls: this runs on every connection)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        parts = []
+        while True:
+            part = os.read(fd, 1 << 16)
+            if not part:
+                return b"".join(parts)
+            parts.append(part)
+    finally:
+        os.close(fd)

@@ -47,9 +47,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..common.tables import TableUnavailable
+from ..maps.address import lookup_address
 from ..trivial_rewrite import resolve as _tr_resolve
 from ..trivial_rewrite import rewrite as _tr_rewrite
+from ..trivial_rewrite.domains import is_local_domain
 from .lists import get, split_list
+from .settings import settings_for
 
 _DSN = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})(?:\s+|$)")
 
@@ -95,12 +99,12 @@ def resolve(ctx: Any, address: str, sender: str = "", memo: dict[Any, Any] | Non
 
 
 def _sender_dependent(cfg: Any) -> bool:
-    return bool(get(cfg, "sender_dependent_default_transport_maps").strip()
-                or get(cfg, "sender_dependent_relayhost_maps").strip())
+    settings = settings_for(cfg)
+    return bool(settings.text("sender_dependent_default_transport_maps").strip()
+                or settings.text("sender_dependent_relayhost_maps").strip())
 
 
 def _local_domain(ctx: Any) -> Any:
-    from ..trivial_rewrite.domains import is_local_domain
     return lambda domain: is_local_domain(ctx, domain)
 
 
@@ -110,8 +114,6 @@ def addr_match(checks: Any, params: list[str], address: str, reply_name: str = "
     A table that cannot be searched refuses the address for now (reject_dict_retry):
     "451 4.3.0 <reply_name>: Temporary lookup failure".
     """
-    from ..common.tables import TableUnavailable
-    from ..maps.address import lookup_address
     s = checks.s
     proc = (s.ident, s.pid)
     maps = []

@@ -4,6 +4,8 @@
 SUMMARY
     Reply(250, "2.1.0", "Ok") -> "250 2.1.0 Ok"
     Reply.parse("550 5.1.1 <x>: Recipient address rejected: ...")
+    reply.wire -> b"250 2.1.0 Ok\r\n"               # what smtpd writes (computed once)
+    shared(220, "", banner)                          # the same Reply object for the same text
     NEED_MAIL, NO_VALID_RCPTS, ... (the fixed texts)
 
 DESCRIPTION
@@ -19,6 +21,7 @@ SEE ALSO
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -34,6 +37,8 @@ class Reply:
     text: str
 
     def lines(self) -> list[str]:
+        if "\n" not in self.text:
+            return [f"{self.code} {self.enhanced} {self.text}" if self.enhanced else f"{self.code} {self.text}"]
         parts = self.text.split("\n")
         head = f"{self.enhanced} " if self.enhanced else ""
         out = []
@@ -44,6 +49,15 @@ class Reply:
 
     def __str__(self) -> str:
         return "\r\n".join(self.lines())
+
+    @property
+    def wire(self) -> bytes:
+        """The reply as smtpd writes it: its lines, each ended by CRLF (computed once)."""
+        memo = self.__dict__          # a frozen dataclass still has a __dict__ of its own
+        data = memo.get("_wire")
+        if data is None:
+            data = memo["_wire"] = (str(self) + "\r\n").encode("utf-8", "surrogateescape")
+        return data
 
     @property
     def is_error(self) -> bool:
@@ -65,6 +79,19 @@ class Reply:
             return self
         enh = "4" + self.enhanced[1:] if self.enhanced.startswith("5") else self.enhanced
         return Reply(self.code - 100, enh, self.text)
+
+
+def wire(reply: Reply | str) -> bytes:
+    """The reply as smtpd writes it (Reply.wire, or a str's lines ended by CRLF)."""
+    if isinstance(reply, Reply):
+        return reply.wire
+    return (str(reply) + "\r\n").encode("utf-8", "surrogateescape")
+
+
+@functools.lru_cache(maxsize=256)
+def shared(code: int, enhanced: str, text: str) -> Reply:
+    """Reply(code, enhanced, text), one object per text: its wire form is computed once."""
+    return Reply(code, enhanced, text)
 
 
 def ok(enhanced: str = "2.0.0", text: str = "Ok") -> Reply:

@@ -57,14 +57,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from ..config.fallback import ParamGetters
 from .access import AccessMixin
 from .addrchecks import CLIENT, HELO, RECIPIENT, SENDER, AddressChecksMixin
 from .dnsxl import DnsxlMixin
 from .hostchecks import HostChecksMixin
-from .lists import get, interface_addresses, match_namadr, parent_matches, split_list
+from .lists import get, interface_addresses, match_namadr
 from .policy import PolicyMixin
 from .recipients import check_rcpt_maps
 from .replies import SIZE_FIXED_LIMIT, Reply
@@ -117,8 +117,14 @@ class SmtpdChecks(ParamGetters, AccessMixin, AddressChecksMixin, HostChecksMixin
     def cfg(self) -> Any:
         return self.s.cfg
 
-    def _list(self, name: str) -> list[str]:
-        return split_list(get(self.cfg, name))
+    def _list(self, name: str) -> tuple[str, ...]:
+        return self.s.settings.words(name)
+
+    def _int(self, name: str, default: int) -> int:
+        return self.s.settings.int(name, default)
+
+    def _bool(self, name: str, default: bool = False) -> bool:
+        return self.s.settings.bool(name, default)
 
     # -- entry points ----------------------------------------------------------------
     def size(self, size: int) -> Reply | None:
@@ -204,7 +210,9 @@ class SmtpdChecks(ParamGetters, AccessMixin, AddressChecksMixin, HostChecksMixin
         self.defer_if_reject.active = False
         try:
             for param, name, cls in lists:
-                await self.generic(self._list(param), name, cls)
+                words = self._list(param)
+                if words:       # an empty list decides nothing and changes no state
+                    await self.generic(words, name, cls)
             if final and self.defer_if_permit.active:
                 d = self.defer_if_permit
                 self.fail(d.code, d.dsn, d.reason, d.error_class)
@@ -266,7 +274,7 @@ class SmtpdChecks(ParamGetters, AccessMixin, AddressChecksMixin, HostChecksMixin
         self.fail(451, "4.3.5", "Server configuration error", "software")
 
     # -- list evaluation ----------------------------------------------------------------
-    async def generic(self, restrictions: list[str], name: str, cls: str) -> str:
+    async def generic(self, restrictions: Sequence[str], name: str, cls: str) -> str:
         """generic_checks(): OK (permit), DUNNO (no decision); raises _Reject."""
         saved = self.recursion
         self.recursion += 1
@@ -373,5 +381,6 @@ class SmtpdChecks(ParamGetters, AccessMixin, AddressChecksMixin, HostChecksMixin
 
     def in_mynetworks(self) -> bool:
         s = self.s
-        return match_namadr(s.ctx, get(self.cfg, "mynetworks"), s.client_name, s.client_addr,
-                            parent=parent_matches(self.cfg, "mynetworks"))
+        settings = s.settings
+        return match_namadr(s.ctx, settings.text("mynetworks"), s.client_name, s.client_addr,
+                            parent="mynetworks" in settings.words("parent_domain_matches_subdomains", "mynetworks"))

@@ -17,7 +17,8 @@ DESCRIPTION
     per-command counts ``ehlo=1 mail=1 rcpt=0/1 ... commands=3/5``.
 
     The commands themselves are in commands.py (envelope) and data.py
-    (message content); the access checks in restrictions.py.
+    (message content); the access checks in restrictions.py; reading
+    lines in reading.py.
 
 PARAMETERS
     smtpd_banner, myhostname, syslog_name, line_length_limit,
@@ -38,7 +39,8 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP
 
-from ..config.fallback import ParamGetters, param_time
+from ..config.fallback import ParamGetters
+from ..maps.tok822 import quote_822_local
 from . import replies as R
 from .aioinit import auth_methods, init_smtp, smtp_methods
 from .commands import CommandsMixin
@@ -46,8 +48,10 @@ from .data import DataMixin
 from .extensions import ExtensionsMixin
 from .lists import get, match_namadr, split_list
 from .peer import client_name
-from .replies import Reply
+from .reading import LineReaderMixin, _Lost
+from .replies import Reply, wire
 from .restrictions import SmtpdChecks
+from .settings import settings_for
 from .tokens import escape, printable, tokenize
 
 # Postfix's command table order, which is also the order of the disconnect statistics.
@@ -55,21 +59,18 @@ COMMANDS = ("HELO", "EHLO", "XCLIENT", "XFORWARD", "STARTTLS", "AUTH", "MAIL", "
             "BDAT", "RSET", "NOOP", "VRFY", "ETRN", "QUIT")
 # Commands that must end a pipelined group (SMTPD_CMD_FLAG_LAST).
 LAST_IN_GROUP = {"HELO", "EHLO", "DATA", "NOOP", "VRFY", "QUIT", "STARTTLS", "AUTH"}
+_HANDLERS = {verb: "cmd_" + verb.lower() for verb in COMMANDS}
 
 
 class _Hangup(Exception):
     """The session ends here (QUIT, 421, a forbidden command, a bare LF reject)."""
 
 
-class _Lost(Exception):
-    """The client went away (EOF or reset)."""
-
-
 class _NoHandler:
     """aiosmtpd wants a handler object; Postfix policy lives in this package instead."""
 
 
-class SmtpdSession(ParamGetters, CommandsMixin, ExtensionsMixin, DataMixin, SMTP):
+class SmtpdSession(ParamGetters, LineReaderMixin, CommandsMixin, ExtensionsMixin, DataMixin, SMTP):
     """One SMTP connection to smtpd, speaking exactly like Postfix 3.7."""
 
     line_length_limit = 1 << 16
@@ -80,11 +81,12 @@ class SmtpdSession(ParamGetters, CommandsMixin, ExtensionsMixin, DataMixin, SMTP
         self.ctx = ctx
         self.service = service
         self.cfg = cfg
+        self.settings = settings_for(cfg)
         self._pids = pids
         self.pid = 0
-        self.myhostname = get(cfg, "myhostname", ctx.hostname)
-        self.ident = f"{get(cfg, 'syslog_name', 'postfix') or 'postfix'}/smtpd"
-        init_smtp(self, _NoHandler(), self.myhostname, loop, param_time(cfg, "smtpd_timeout", 300.0))
+        self.myhostname = self.settings.text("myhostname", ctx.hostname)
+        self.ident = f"{self.settings.text('syslog_name', 'postfix') or 'postfix'}/smtpd"
+        init_smtp(self, _NoHandler(), self.myhostname, loop, self.settings.time("smtpd_timeout", 300.0))
         self._timeout_key: tuple[float, float] | None = None
         self.checks = SmtpdChecks(self)
         self.resolved: dict[tuple[str, str], Any] = {}   # recipients.resolve()'s memo
@@ -114,6 +116,12 @@ class SmtpdSession(ParamGetters, CommandsMixin, ExtensionsMixin, DataMixin, SMTP
         self._pregreet = b""
         self._greeted = False
         self.reset_transaction()
+
+    def _int(self, name: str, default: int) -> int:
+        return self.settings.int(name, default)
+
+    def _bool(self, name: str, default: bool = False) -> bool:
+        return self.settings.bool(name, default)
 
     # -- connection plumbing (aiosmtpd) ---------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -151,11 +159,11 @@ class SmtpdSession(ParamGetters, CommandsMixin, ExtensionsMixin, DataMixin, SMTP
         # so the live timer is kept. After a timeout (or on a real clock) it re-arms.
         d = duration or self._timeout_duration
         key = (self.loop.time(), d)
-        if self._timeout_key == key and self._timeout_handle is not None \
-                and not self._timeout_handle.cancelled():
-            return
-        if self._timeout_handle is not None:
-            self._timeout_handle.cancel()
+        handle = self._timeout_handle
+        if handle is not None:
+            if self._timeout_key == key and not handle.cancelled():
+                return
+            handle.cancel()
         self._timeout_handle = self.loop.call_later(d, self._timeout_cb)
         self._timeout_key = key
 
@@ -177,7 +185,6 @@ class SmtpdSession(ParamGetters, CommandsMixin, ExtensionsMixin, DataMixin, SMTP
 
     def log_whatsup(self, whatsup: str, text: str) -> None:
         """log_whatsup(): 'NOQUEUE: reject: RCPT from name[addr]: TEXT; from=<> to=<> proto= helo=<>'."""
-        from ..maps.tok822 import quote_822_local
         line = f"{self.queue_id or 'NOQUEUE'}: {whatsup}: {self.where} from {self.namaddr}: {text};"
         if self.sender is not None:
             line += f" from=<{quote_822_local(self.sender) if self.sender else ''}>"
@@ -191,54 +198,11 @@ class SmtpdSession(ParamGetters, CommandsMixin, ExtensionsMixin, DataMixin, SMTP
     # -- replies -----------------------------------------------------------------------------
     async def reply(self, reply: Reply | str) -> None:
         """smtpd_chat_reply(): delay when the client made too many errors, then send."""
-        if self.error_count >= self._int("smtpd_soft_error_limit", 10):
-            await self.ctx.sleep(param_time(self.cfg, "smtpd_error_sleep_time", 1.0))
+        if self.error_count >= self.settings.int("smtpd_soft_error_limit", 10):
+            await self.ctx.sleep(self.settings.time("smtpd_error_sleep_time", 1.0))
         if self.transport is None or self.transport.is_closing():
             return
-        self.transport.write((str(reply) + "\r\n").encode("utf-8", "surrogateescape"))
-
-    # -- reading -------------------------------------------------------------------------------
-    async def read_line(self, limit: int | None) -> tuple[bytes, bool, bool]:
-        """(line without its end, ended in CRLF, was longer than limit). Raises _Lost at EOF."""
-        reader = self._reader
-        parts: list[bytes] = []
-        size = 0
-        too_long = False
-        while True:
-            try:
-                chunk = await reader.readuntil(b"\n")
-                done = True
-            except asyncio.LimitOverrunError as exc:
-                chunk = await reader.readexactly(exc.consumed)
-                done = False
-            except asyncio.IncompleteReadError as exc:
-                self.data_bytes += len(exc.partial) if self.in_data else 0
-                raise _Lost() from None
-            except (ConnectionError, asyncio.CancelledError):
-                raise _Lost() from None
-            if limit is not None and size + len(chunk) > limit + 2:
-                keep = max(0, limit - size)
-                if keep:
-                    parts.append(chunk[:keep])
-                size += keep
-                too_long = True
-            else:
-                parts.append(chunk)
-                size += len(chunk)
-            if done:
-                break
-        line = b"".join(parts)
-        crlf = line.endswith(b"\r\n")
-        if line.endswith(b"\n"):
-            line = line[:-2] if crlf else line[:-1]
-        if limit is not None and len(line) > limit:
-            line, too_long = line[:limit], True
-        self._reset_timeout()
-        return line, crlf, too_long
-
-    def pending(self) -> bytes:
-        """What the client has sent beyond the current command (vstream_peek)."""
-        return bytes(getattr(self._reader, "_buffer", b""))
+        self.transport.write(wire(reply))
 
     def bare_lf_mode(self) -> str:
         """'no', 'normalize' or 'reject' for this client (exclusions applied)."""
@@ -276,8 +240,8 @@ class SmtpdSession(ParamGetters, CommandsMixin, ExtensionsMixin, DataMixin, SMTP
         for _ in range(2):
             # Let input that the client sent before the greeting arrive first (pre-greet test).
             await asyncio.sleep(0)
-        banner = get(self.cfg, "smtpd_banner", f"{self.myhostname} ESMTP Postfix")
-        await self.reply(Reply(220, "", banner))
+        banner = self.settings.text("smtpd_banner", f"{self.myhostname} ESMTP Postfix")
+        await self.reply(R.shared(220, "", banner))
         self._greeted = True
         if self._pregreet:
             self.log(f"improper command pipelining after CONNECT from {self.namaddr}: "
@@ -292,7 +256,8 @@ class SmtpdSession(ParamGetters, CommandsMixin, ExtensionsMixin, DataMixin, SMTP
                 self.log(f"too many errors after {self.where} from {self.namaddr}")
                 await self.reply(R.too_many_errors(self.myhostname))
                 raise _Hangup()
-            raw, crlf, too_long = await self.read_line(limit)
+            got = self.buffered_line(limit)
+            raw, crlf, too_long = got if got is not None else await self.read_line(limit)
             if not crlf and self.bare_lf_mode() == "reject":
                 self.log(f"NOQUEUE: reject: {self.where} from {self.namaddr}: bare <LF> received; "
                          f"proto={self.protocol}" + (f" helo=<{self.helo_name}>" if self.helo_name else ""))
@@ -311,7 +276,7 @@ class SmtpdSession(ParamGetters, CommandsMixin, ExtensionsMixin, DataMixin, SMTP
             self.error_count += 1
             return
         verb = argv[0].text.upper()
-        if verb in (c.upper() for c in split_list(get(self.cfg, "smtpd_noop_commands"))):
+        if verb in self.settings.upper_words("smtpd_noop_commands"):
             await self.reply(R.OK)
             return
         if verb not in COMMANDS:
@@ -326,11 +291,12 @@ class SmtpdSession(ParamGetters, CommandsMixin, ExtensionsMixin, DataMixin, SMTP
             return
         self.where = verb
         if not self.ill_pipelining and (verb in LAST_IN_GROUP or self.protocol == "SMTP"):
-            more = self.pending()
+            more = self._reader._buffer
             if more:
-                self.log(f"improper command pipelining after {verb} from {self.namaddr}: {escape(more[:100])}")
+                self.log(f"improper command pipelining after {verb} from {self.namaddr}: "
+                         f"{escape(bytes(more[:100]))}")
                 self.ill_pipelining = True
-        handler = getattr(self, "cmd_" + verb.lower())
+        handler = getattr(self, _HANDLERS[verb])
         ok = False
         try:
             ok = await handler(argv)
@@ -400,10 +366,15 @@ class SmtpdSession(ParamGetters, CommandsMixin, ExtensionsMixin, DataMixin, SMTP
 
 
 
+_CURRENT_PROCESS: list[Any] = []     # master.master.current_process, imported on first use
+
+
 def _master_process() -> Any:
     """The master(8) process this connection was handed to, when a master runs."""
-    try:
-        from ..master.master import current_process
-    except ImportError:
-        return None
-    return current_process()
+    if not _CURRENT_PROCESS:
+        try:
+            from ..master.master import current_process
+        except ImportError:
+            return None
+        _CURRENT_PROCESS.append(current_process)
+    return _CURRENT_PROCESS[0]()

@@ -27,6 +27,7 @@ SEE ALSO
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -44,12 +45,23 @@ class Token:
     kind: str = OTHER
 
 
+# Characters that mean something to the tokenizer; runs of other characters are copied at once.
+_ORDINARY = re.compile(r'[^ \t\r\n\v\f<":\\]+')
+_QUOTED_ORDINARY = re.compile(r'[^<>"\\]+')
+
+
 def _quoted(s: str, i: int, start: str, last: str, out: list[str]) -> tuple[int, bool]:
     """Copy a quoted/bracketed run; returns (index, closed)."""
     stack = [last]
     out.append(start)
     n = len(s)
     while i < n:
+        m = _QUOTED_ORDINARY.match(s, i)
+        if m is not None:
+            out.append(m.group())
+            i = m.end()
+            if i >= n:
+                break
         c = s[i]
         i += 1
         out.append(c)
@@ -71,12 +83,23 @@ def _quoted(s: str, i: int, start: str, last: str, out: list[str]) -> tuple[int,
 
 def tokenize(line: str) -> list[Token]:
     """smtpd_token(): split a command line into tokens."""
+    return list(_tokens(line))
+
+
+@functools.lru_cache(maxsize=1024)
+def _tokens(line: str) -> tuple[Token, ...]:
+    # memo: clients repeat their command lines (EHLO, MAIL FROM, DATA, QUIT); Tokens are immutable
     toks: list[Token] = []
     i, n = 0, len(line)
     while i < n:
         buf: list[str] = []
         kind = OTHER
         while i < n:
+            m = _ORDINARY.match(line, i)
+            if m is not None:
+                buf.append(m.group())
+                i = m.end()
+                continue
             c = line[i]
             i += 1
             if c in _WS:
@@ -99,16 +122,14 @@ def tokenize(line: str) -> list[Token]:
                 if word in ("to:", "from:"):
                     break
             else:
-                if c == "\\":
-                    buf.append(c)
-                    if i >= n:
-                        break
-                    c = line[i]
-                    i += 1
                 buf.append(c)
+                if i >= n:
+                    break
+                buf.append(line[i])
+                i += 1
         if buf:
             toks.append(Token("".join(buf), kind))
-    return toks
+    return tuple(toks)
 
 
 def extract_addr(token: Token, *, allow_empty: bool, strict: bool,
@@ -118,20 +139,9 @@ def extract_addr(token: Token, *, allow_empty: bool, strict: bool,
     text = raw[1:-1] if len(raw) >= 2 and raw[0] == "<" and raw[-1] == ">" else raw
     if text.startswith("@") and ":" in text:
         text = text[text.index(":") + 1:]
-    tree = tok822.parse(text)
-    naddr = non_addr = 0
-    addr = None
-    tp = tree
-    while tp is not None:
-        if tp.type == tok822.ADDR:
-            addr = tp
-            naddr += 1
-        elif tp.type not in ("<", ">"):
-            non_addr += 1
-        tp = tp.next
+    naddr, non_addr, internal = _parse_addr(text)
     if naddr > 1 or (strict and (non_addr or not raw.startswith("<"))):
-        return True, tok822.internalize(addr.head) if addr else ""
-    internal = tok822.internalize(addr.head) if addr is not None else ""
+        return True, internal
     if (not internal and not allow_empty) or (strict and internal.startswith("@")):
         return True, internal
     if internal and check is not None and not check(internal):
@@ -139,8 +149,26 @@ def extract_addr(token: Token, *, allow_empty: bool, strict: bool,
     return False, internal
 
 
+@functools.lru_cache(maxsize=1024)
+def _parse_addr(text: str) -> tuple[int, int, str]:
+    """(addresses, other tokens, the last address in internal form) of an RFC 822 parse."""
+    naddr = non_addr = 0
+    addr = None
+    tp = tok822.parse(text)
+    while tp is not None:
+        if tp.type == tok822.ADDR:
+            addr = tp
+            naddr += 1
+        elif tp.type not in ("<", ">"):
+            non_addr += 1
+        tp = tp.next
+    return naddr, non_addr, tok822.internalize(addr.head) if addr is not None else ""
+
+
 def printable(text: str, repl: str = "?") -> str:
     """printable(3): replace non-printable characters."""
+    if text.isascii() and text.isprintable():
+        return text
     return "".join(c if (32 <= ord(c) < 127 or ord(c) >= 160) else repl for c in text)
 
 
@@ -210,6 +238,7 @@ def allprint(text: str) -> bool:
 _HOSTNAME = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$")
 
 
+@functools.lru_cache(maxsize=1024)
 def valid_hostname(name: str) -> bool:
     if not name or len(name) > 255 or ".." in name:
         return False
