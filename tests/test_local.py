@@ -287,3 +287,19 @@ def test_local_fallback_transport_for_unknown_users(ctx):
     assert "dsn=5.1.1, status=bounced (no such mailbox here)" in maillog(ctx, "error")[0]
     assert "delivered to mailbox" in "\n".join(maillog(ctx, "local"))
     assert "<nosuch@example.com>: no such mailbox here" in read(ctx, "/var/mail/bob")
+
+
+@pytest.mark.parametrize("home_mailbox", ["", "Maildir/"])
+def test_local_flushes_the_mailbox_before_reporting_sent_when_fsync_is_on(ctx, monkeypatch, home_mailbox):
+    # Postfix's mail_copy() fsyncs the mailbox (mbox or the Maildir tmp file) before the
+    # delivery counts; under simlab serve (ctx.fsync) local(8) does the same.
+    import os
+    flushed: list[str] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: flushed.append(os.readlink(f"/proc/self/fd/{fd}")) or real_fsync(fd))
+    ctx.fsync = True
+    ctx.config = ctx.config.clone(home_mailbox=home_mailbox)
+    deliver_now(ctx, "bob@example.com", ["alice@example.com"], MSG)
+    assert local_lines(ctx)[-1].split("status=")[1].startswith("sent")
+    box = "/var/mail/alice" if not home_mailbox else "/home/alice/Maildir/tmp/"
+    assert any(box in path for path in flushed), flushed

@@ -76,11 +76,13 @@ class Maildir:
         for sub in ("tmp", "new", "cur"):
             (self.path / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
 
-    def append(self, message: bytes, envelope_sender: str, when: float, *, pid: int = 0) -> str:
+    def append(self, message: bytes, envelope_sender: str, when: float, *, pid: int = 0,
+               fsync: bool = False) -> str:
         """Deliver one message; returns its base name.
 
         The envelope sender is not stored: Maildir has no From_ line, and the
-        Return-Path header is the delivery agent's to add.
+        Return-Path header is the delivery agent's to add. ``fsync``: flush
+        the file in tmp/ before it is linked into new/, as Postfix does.
         """
         self.create()
         seconds = int(when)
@@ -90,6 +92,9 @@ class Maildir:
         text = message.replace(b"\r\n", b"\n")
         with open(tmp, "wb") as fh:
             fh.write(text)
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.utime(tmp, (when, when))
         if self.counter is not None:
             dev, ino = 0, self.counter()

@@ -366,8 +366,12 @@ class Mbox:
                                      rfc822_size(data), msg.uid))
         return out
 
-    def append(self, message: bytes, envelope_sender: str, when: float) -> None:
-        """Deliver one message the way local(8) does (From_ line, >From, blank line)."""
+    def append(self, message: bytes, envelope_sender: str, when: float, *, fsync: bool = False) -> None:
+        """Deliver one message the way local(8) does (From_ line, >From, blank line).
+
+        ``fsync``: flush before the lock goes, as Postfix's mail_copy() does
+        (simlab serve: the queue file is removed only after this returns).
+        """
         text = message.replace(b"\r\n", b"\n")
         if not text.endswith(b"\n"):
             text += b"\n"
@@ -379,6 +383,8 @@ class Mbox:
                 if os.read(fd, 1) != b"\n":
                     record = b"\n" + record
             _write_all(fd, record)
+            if fsync:
+                os.fsync(fd)
         finally:
             release(fd, lock)
 

@@ -117,7 +117,8 @@ async def _locked_append(state: LocalState, box: Mbox, data: bytes, sender: str)
     delay = state.cfg.get_time("deliver_lock_delay")
     for attempt in range(attempts):
         try:
-            box.append(data, quote_822_local(sender) if sender else "", state.ctx.now())
+            box.append(data, quote_822_local(sender) if sender else "", state.ctx.now(),
+                       fsync=state.ctx.fsync)
             return
         except MailboxLockedError:
             if attempt + 1 >= attempts:
@@ -168,7 +169,7 @@ async def deliver_maildir(state: LocalState, attr: Attr, usr: UserAttr, path: st
     box = Maildir(state.ctx.path(path.rstrip("/")), state.ctx.hostname,
                   counter=maildir_counter(state.ctx))
     try:
-        box.append(data, attr.sender, state.ctx.now(), pid=state.pid)
+        box.append(data, attr.sender, state.ctx.now(), pid=state.pid, fsync=state.ctx.fsync)
     except (OSError, MailboxError) as exc:
         text = exc.strerror if isinstance(exc, OSError) else str(exc)
         dsn = _os_dsn(exc) if isinstance(exc, OSError) else "4.2.0"

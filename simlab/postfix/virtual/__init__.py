@@ -110,7 +110,7 @@ class _Virtual:
             box = Maildir(self.ctx.path(mailbox.rstrip("/")), self.ctx.hostname,
                           counter=maildir_counter(self.ctx))
             try:
-                box.append(data, self.req.sender, self.ctx.now(), pid=self.rep.pid)
+                box.append(data, self.req.sender, self.ctx.now(), pid=self.rep.pid, fsync=self.ctx.fsync)
             except (OSError, MailboxError) as exc:
                 text = exc.strerror if isinstance(exc, OSError) else str(exc)
                 return self._fail(rcpt, "4.2.0", f"create maildir file {mailbox}: {text}")
@@ -129,7 +129,7 @@ class _Virtual:
             sender = quote_822_local(self.req.sender) if self.req.sender else ""
             for attempt in range(attempts):
                 try:
-                    Mbox(real).append(data, sender, self.ctx.now())
+                    Mbox(real).append(data, sender, self.ctx.now(), fsync=self.ctx.fsync)
                     break
                 except MailboxLockedError:
                     if attempt + 1 >= attempts:
