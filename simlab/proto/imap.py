@@ -110,6 +110,7 @@ class ImapServer(ServerCore):
         self.vrecent: set[int] = set()
         self.keywords: list[str] = []
         self.saved_uids: list[int] | None = None
+        self.last_storage_error: str | None = None  # Dovecot's, for a CATENATE quirk
         self.search_updates: list[SearchUpdate] = []
         self.pieces: list[bytes] = []
         self.literal_need: int | None = None

@@ -27,7 +27,7 @@ import calendar
 import re
 from typing import TYPE_CHECKING, Union
 
-from .imap_catenate import catenate_parts, compose
+from .imap_catenate import CatenateError, catenate_parts, compose
 from .imap_messages import mailbox_arg, storage_reply, sync_mailbox
 from .imap_parse import Arg, Atom, ParseError, String, format_set
 from .mailbox import SYSTEM_FLAGS, StorageError, canonical_flag
@@ -57,7 +57,7 @@ def parse_date_time(text: str) -> float | None:
 AppendItem = tuple[list[str], Union[float, None], Union[bytes, list[tuple[str, Union[bytes, str]]]]]
 
 
-def _append_items(srv: ImapServer, args: list[Arg]) -> list[AppendItem] | str:
+def _append_items(srv: ImapServer, args: list[Arg]) -> list[AppendItem] | str | CatenateError:
     items: list[AppendItem] = []
     i = 1
     while i < len(args):
@@ -83,6 +83,8 @@ def _append_items(srv: ImapServer, args: list[Arg]) -> list[AppendItem] | str:
         if isinstance(arg, Atom) and arg.upper == "CATENATE" and i + 1 < len(args):
             try:
                 items.append((flags, when, catenate_parts(args[i + 1])))
+            except CatenateError as exc:
+                return exc
             except ParseError as exc:
                 return str(exc)
             i += 2
@@ -102,6 +104,12 @@ def cmd_append(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
     if mailbox is None:
         return
     items = _append_items(srv, args)
+    if isinstance(items, CatenateError):
+        srv.command_error(tag, name, str(items))
+        if items.leftover_bad:
+            srv.tagged("*", "BAD Error in IMAP tag: Invalid tag.")
+            srv.bad += 1
+        return
     if isinstance(items, str):
         srv.command_error(tag, name, items)
         return

@@ -18,10 +18,15 @@ DESCRIPTION
     A URL that cannot be used fails the whole APPEND with Dovecot's "NO
     [BADURL url] reason.": "Invalid IMAP URL: Relative URL required" (an
     imap:// URL), "Mailbox-relative IMAP URL, but no mailbox selected",
-    "Invalid messagepart IMAP URL" (no UID), "Invalid section", the
-    mailbox's error ("Mailbox doesn't exist: X"), "Invalid UIDVALIDITY",
-    "Message not found". A bad catenate list is "BAD ... Catenate list
-    contains non-atoms." or "Unknown catenate type: X".
+    the mailbox's error ("Mailbox doesn't exist: X"), "Invalid UIDVALIDITY",
+    "Message not found". A URL without a UID or with a bad section gets
+    Dovecot 2.3.19's plain "NO" with the session's last storage error
+    (see NoPart). A bad catenate list is "BAD ... Invalid
+    arguments." ("Empty CATENATE list." for "()"); as Dovecot reads on from
+    the bad item as if a new command began there, "* BAD Error in IMAP tag:
+    Invalid tag." follows when that rest starts with a string, a list, ")"
+    or "atom)" (a rest of two atoms or more, a tag and a command, is not
+    modelled).
 
 SEE ALSO
     RFC 4469, RFC 5092, RFC 5550, Dovecot cmd-append.c, imap-url.c, imap-msgpart-url.c
@@ -56,25 +61,43 @@ class BadUrl(Exception):
     """The reason an IMAP URL cannot be read (the text after "NO [BADURL url] ")."""
 
 
+class NoPart(BadUrl):
+    """A URL without a usable message part. Dovecot 2.3.19 fails it without an error
+    of its own, so the reply is "NO" and the last storage error of the session
+    (a missing mailbox, "[EXPUNGEISSUED] Message was expunged" after a missing
+    message), or "[SERVERBUG] BUG: Unknown internal error" when there was none."""
+
+
+class CatenateError(ParseError):
+    """A malformed CATENATE list. Dovecot stops reading the line at the bad item and
+    parses what follows as a new command: when that starts with a string, a list, the
+    closing parenthesis or a last atom, its tag is invalid (LEFTOVER_BAD)."""
+
+    def __init__(self, text: str, rest: list[Arg]) -> None:
+        super().__init__(text)
+        # a last atom runs into the ")" and so is no tag either
+        self.leftover_bad = len(rest) < 2 or not isinstance(rest[0], Atom)
+
+
 def catenate_parts(arg: Arg) -> list[tuple[str, bytes | str]]:
     """The (TEXT literal / URL url) pairs of a CATENATE list; ParseError when malformed."""
     if not isinstance(arg, list):
         raise ParseError("Invalid arguments.")
+    if not arg:
+        raise ParseError("Empty CATENATE list.")
     parts: list[tuple[str, bytes | str]] = []
     i = 0
     while i < len(arg):
         kind = arg[i]
-        if not isinstance(kind, Atom):
-            raise ParseError("Catenate list contains non-atoms.")
+        if not isinstance(kind, Atom) or kind.upper not in ("TEXT", "URL"):
+            raise CatenateError("Invalid arguments.", arg[i + 1:])
         value = arg[i + 1] if i + 1 < len(arg) else None
         if kind.upper == "TEXT" and isinstance(value, String) and value.literal:
             parts.append(("TEXT", value.value))
         elif kind.upper == "URL" and isinstance(value, (Atom, String)):
             parts.append(("URL", value.value if isinstance(value, Atom) else value.text))
-        elif kind.upper in ("TEXT", "URL"):
-            raise ParseError("Invalid arguments.")
         else:
-            raise ParseError(f"Unknown catenate type: {kind.value}")
+            raise CatenateError("Invalid arguments.", arg[i + 2:])
         i += 2
     return parts
 
@@ -153,7 +176,7 @@ def parse_url(url: str, base: str | None, base_validity: int) -> MessageUrl:
     if not names:
         raise BadUrl("Mailbox-relative IMAP URL, but no mailbox selected")
     if not uid or query:
-        raise BadUrl("Invalid messagepart IMAP URL")
+        raise NoPart("Invalid messagepart IMAP URL")
     return MessageUrl("/".join(names), validity, uid, section, partial)
 
 
@@ -164,18 +187,20 @@ def read_url(srv: ImapServer, url: str) -> bytes:
     try:
         item = parse_fetch(Atom(f"BODY.PEEK[{target.section}]"))[0]
     except ParseError:
-        raise BadUrl("Invalid section") from None
+        raise NoPart("Invalid section") from None
     assert srv.boxes is not None
     own = srv.box is not None and target.mailbox == selected
     try:
         box = srv.box if own and srv.box is not None else srv.boxes.open(target.mailbox, True)
     except StorageError as exc:
-        raise BadUrl(exc.text.rstrip(".")) from None
+        srv.last_storage_error = exc.text.rstrip(".")
+        raise BadUrl(srv.last_storage_error) from None
     try:
         if target.uidvalidity and box.uidvalidity != target.uidvalidity:
             raise BadUrl("Invalid UIDVALIDITY")
         info = next((m for m in box.sync() if m.uid == target.uid), None)
         if info is None:
+            srv.last_storage_error = "[EXPUNGEISSUED] Message was expunged"
             raise BadUrl("Message not found")
         data = section_data(MessageView(0, info, box.data), item)
     finally:
@@ -199,6 +224,8 @@ def compose(srv: ImapServer, parts: list[tuple[str, bytes | str]]) -> bytes | st
         assert isinstance(value, str)
         try:
             out.append(read_url(srv, value))
+        except NoPart:
+            return f"NO {srv.last_storage_error or '[SERVERBUG] BUG: Unknown internal error'}."
         except BadUrl as exc:
             return f"NO [BADURL {value}] {exc}."
         except StorageError as exc:

@@ -21,9 +21,18 @@ DESCRIPTION
     options SUBSCRIBED, CHILDREN, SPECIAL-USE and STATUS (items) (RFC 5819
     LIST-STATUS: a STATUS line after each selectable mailbox's LIST line).
     Anything else is "Unknown select options" / "Unknown return options",
-    a non-atom "List options contains non-atoms.". A subscribed mailbox
-    that does not exist is listed \\NonExistent; with RECURSIVEMATCH a
-    mailbox whose children are subscribed carries ("CHILDINFO" ("SUBSCRIBED")).
+    a non-atom "List options contains non-atoms.", RETURN without a list
+    "Extra arguments.". As measured on Dovecot 2.3.19: \\HasChildren and
+    \\HasNoChildren come only with a plain LIST or RETURN (CHILDREN); an
+    empty mbox folder is neither \\Marked nor \\UnMarked, except when listed
+    from the subscriptions (\\UnMarked); SUBSCRIBED lists in the order of the
+    subscriptions file; STATUS items come in Dovecot's fixed order (MESSAGES
+    RECENT UIDNEXT UIDVALIDITY UNSEEN SIZE) whatever the client's order.
+    SUBSCRIBE to a missing mailbox is "NO Mailbox doesn't exist: X"; a
+    subscription left by a deleted mailbox is listed \\NonExistent. With
+    RECURSIVEMATCH a mailbox carries CHILDINFO ("SUBSCRIBED") when it has
+    subscribed children that the patterns do not list themselves. CREATE
+    looks at the new folder at once, so its UIDVALIDITY is the CREATE's time.
 
 SEE ALSO
     RFC 3501 6.3, RFC 5258, RFC 5819, simlab.proto.imap, simlab.proto.imap_append
@@ -31,6 +40,7 @@ SEE ALSO
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -60,14 +70,20 @@ def pattern_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(body + r"\Z", re.S)
 
 
-def list_attributes(box: MailboxListing, subscribed: bool) -> str:
+def list_attributes(box: MailboxListing, subscribed: bool, children: bool = True,
+                    empty: bool = False, from_subscriptions: bool = False) -> str:
+    """Dovecot's flags: child info only for a plain LIST or RETURN (CHILDREN); an empty
+    mbox file is neither marked nor unmarked, except when listed from the subscriptions."""
+    marked = (False if from_subscriptions else None) if empty else box.marked
     attrs = ["\\Subscribed"] if subscribed else []
     if box.noselect:
         attrs.append("\\Noselect")
-    attrs.append("\\HasChildren" if box.children else
-                 "\\NoInferiors" if box.noinferiors else "\\HasNoChildren")
-    if box.marked is not None:
-        attrs.append("\\Marked" if box.marked else "\\UnMarked")
+    if box.noinferiors:
+        attrs.append("\\NoInferiors")
+    elif children:
+        attrs.append("\\HasChildren" if box.children else "\\HasNoChildren")
+    if marked is not None:
+        attrs.append("\\Marked" if marked else "\\UnMarked")
     return "(" + " ".join(attrs) + ")"
 
 
@@ -139,6 +155,10 @@ def cmd_create(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
     if names is not None:
         assert srv.boxes is not None
         _storage_call(srv, tag, "OK Create completed.", srv.boxes.create, names[0])
+        if not names[0].endswith("/"):
+            # Dovecot fixes the new folder's UIDVALIDITY now: look at it while it is new
+            with contextlib.suppress(StorageError):
+                srv.boxes.status(names[0])
 
 
 def cmd_delete(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
@@ -164,6 +184,9 @@ def cmd_subscribe(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None
     names = _simple(srv, tag, name, args, 1)
     if names is not None:
         assert srv.boxes is not None
+        if not any(box.name == names[0] and not box.noselect for box in srv.boxes.listing()):
+            srv.tagged(tag, f"NO Mailbox doesn't exist: {names[0]}")
+            return
         _storage_call(srv, tag, "OK Subscribe completed.", srv.boxes.subscribe, names[0])
 
 
@@ -229,15 +252,19 @@ def cmd_list(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
     rest = list(args)
     selection: list[Arg] = rest.pop(0) if rest and isinstance(rest[0], list) else []
     returns: list[Arg] = []
-    if len(rest) >= 4 and isinstance(rest[2], Atom) and rest[2].upper == "RETURN" \
-            and isinstance(rest[3], list):
-        returns, rest = rest[3], rest[:2]
+    extended = bool(args) and isinstance(args[0], list)
+    if len(rest) >= 3 and isinstance(rest[2], Atom) and rest[2].upper == "RETURN":
+        if len(rest) != 4 or not isinstance(rest[3], list):
+            srv.command_error(tag, name, "Extra arguments.")
+            return
+        returns, rest, extended = rest[3], rest[:2], True
     if len(rest) != 2:
         srv.command_error(tag, name, "Missing arguments." if len(rest) < 2
                            else "Invalid arguments.")
         return
     reference = _text(rest[0])
     patterns = [_text(p) for p in rest[1]] if isinstance(rest[1], list) else [_text(rest[1])]
+    extended = extended or isinstance(rest[1], list)
     if reference is None or None in patterns:
         srv.command_error(tag, name, "Invalid arguments.")
         return
@@ -259,17 +286,25 @@ def cmd_list(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
     if "SPECIAL-USE" in chosen:
         names = []  # no mailbox here has a special use
     elif "SUBSCRIBED" in chosen:
+        shown = set(_matching(srv, reference, patterns, subs))  # type: ignore[arg-type]
         names = [n for n in names + [n for n in subs if n not in listing] if n in subs or
-                 (recursive and any(s.startswith(n + "/") for s in subs))]
+                 (recursive and any(s.startswith(n + "/") and s not in shown for s in subs))]
+        # Dovecot walks the subscriptions file: its order, a parent at its first child
+        names.sort(key=lambda n: next(i for i, s in enumerate(subs)
+                                      if s == n or s.startswith(n + "/")))
+    children = not extended or "CHILDREN" in wanted
+    matched = _matching(srv, reference, patterns, subs)  # type: ignore[arg-type]
     for n in _matching(srv, reference, patterns, names):  # type: ignore[arg-type]
         box = listing.get(n)
         subscribed = want_subscribed and n in subs
         if box is None:
             attrs = "(\\Subscribed \\NonExistent)" if subscribed else "(\\NonExistent)"
         else:
-            attrs = list_attributes(box, subscribed)
-        info = ' ("CHILDINFO" ("SUBSCRIBED"))' if recursive and any(
-            s.startswith(n + "/") for s in subs) else ""
+            empty = box.noinferiors and box.marked is False and srv.boxes.status(n).messages == 0
+            attrs = list_attributes(box, subscribed, children, empty, "SUBSCRIBED" in chosen)
+        # CHILDINFO tells of subscribed children that the patterns did not list themselves
+        info = ' (CHILDINFO ("SUBSCRIBED"))' if recursive and any(
+            s.startswith(n + "/") and s not in matched for s in subs) else ""
         srv.send_line(f'* LIST {attrs} "/" {astring(encode_mailbox(n))}{info}')
         if status_items is not None and box is not None and not box.noselect:
             _status_line(srv, n, status_items)
@@ -289,10 +324,11 @@ def cmd_lsub(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
 
 # -- STATUS ------------------------------------------------------------------------
 def _status_line(srv: ImapServer, mailbox: str, items: list[Arg]) -> str | None:
-    wanted = [(_text(a) or "").upper() for a in items]
-    bad = next((w for w in wanted if w not in STATUS_ITEMS), None)
+    asked = [(_text(a) or "").upper() for a in items]
+    bad = next((w for w in asked if w not in STATUS_ITEMS), None)
     if bad is not None:
         return f"Invalid status item {bad}"
+    wanted = [w for w in STATUS_ITEMS if w in asked]  # Dovecot's order, not the client's
     assert srv.boxes is not None
     st = srv.boxes.status(mailbox)
     values = {"MESSAGES": st.messages, "RECENT": st.recent, "UIDNEXT": st.uidnext,

@@ -21,15 +21,15 @@ DESCRIPTION
 
     SAVE (RFC 5182 SEARCHRES) keeps the UIDs of the result for "$" in
     later commands: all of them, or only the MIN and MAX ones when those are
-    the only other options. It empties the saved result as soon as the
-    RETURN list is read, so a search that then fails leaves "$" empty;
-    RETURN (SAVE) alone sends no ESEARCH line. Leaving the mailbox forgets
+    the only other options. As in Dovecot 2.3, the old result stays until
+    the search has run: a search that fails to parse keeps it, and "$" in the
+    search itself is the old result; RETURN (SAVE) alone sends no ESEARCH line. Leaving the mailbox forgets
     the saved result.
 
     UPDATE (RFC 5267 CONTEXT=SEARCH) keeps the result and reports its
     changes later (see imap_context); a second UPDATE, or a tag already
     kept, is refused. CANCELUPDATE "tag" ... drops kept results: "OK
-    Updates cancelled.", "Unknown tag." or "Invalid parameters." (anything
+    Updates cancelled.", "NO Unknown tag." or "Invalid parameters." (anything
     but quoted strings).
 
     After the result the usual mailbox synchronisation runs (no EXPUNGE
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from .imap import ImapServer
 
 RETURN_OPTIONS = ("MIN", "MAX", "ALL", "COUNT", "SAVE", "UPDATE")
-BADCHARSET_REPLY = "NO [BADCHARSET (US-ASCII UTF-8)] Unknown charset"
+BADCHARSET_REPLY = "NO [BADCHARSET] Unknown charset"
 
 
 def parse_returns(srv: ImapServer, tag: str, args: list[Arg]
@@ -80,8 +80,6 @@ def parse_returns(srv: ImapServer, tag: str, args: list[Arg]
             raise ParseError("Unknown SEARCH return option")
     if "UPDATE" in options and any(u.tag == tag for u in srv.search_updates):
         raise ParseError("Duplicate search update tag")
-    if "SAVE" in options:
-        srv.saved_uids = []
     return frozenset(options or {"ALL"}), args[2:]
 
 
@@ -186,6 +184,6 @@ def cmd_cancelupdate(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> N
     for arg in args:
         assert isinstance(arg, String)
         if not cancel(srv, arg.text):
-            srv.command_error(tag, name, "Unknown tag.")
+            srv.tagged(tag, "NO Unknown tag.")
             return
     srv.tagged(tag, "OK Updates cancelled.")

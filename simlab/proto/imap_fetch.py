@@ -13,11 +13,14 @@ DESCRIPTION
     HEADER.FIELDS (..), HEADER.FIELDS.NOT (..), TEXT, MIME and part
     numbers; the macros ALL, FAST and FULL. BINARY (RFC 3516):
     BINARY[part]<partial> and BINARY.PEEK[...] give a part's body with its
-    Content-Transfer-Encoding (base64, quoted-printable) undone, sent as a
-    literal8 "~{N}" when it holds a NUL; BINARY.SIZE[part] its decoded
-    size; BINARY[] the whole message. A part in an encoding the server does
-    not know (other than 7bit, 8bit, binary) raises UnknownCte, which the
-    command turns into "NO [UNKNOWN-CTE] ...".
+    Content-Transfer-Encoding (base64, quoted-printable) undone (see
+    imap_binary), sent as a literal8 "~{N}" when anything was decoded or it
+    holds a NUL; BINARY.SIZE[part] its decoded size (a partial is ignored),
+    which needs the whole message converted; BINARY[] the whole message;
+    BINARY[HEADER], [TEXT], [n.MIME] are BODY's sections undecoded. A part
+    in an encoding the server does not know raises UnknownCte, which the
+    command turns into "NO [UNKNOWN-CTE] ..." after ending the message's
+    FETCH line (with its UID when nothing else was written).
 
     The response lists the items in Dovecot's order: those written in the
     line first (FLAGS, UID, ENVELOPE, sizes and dates, in the order asked),
@@ -33,14 +36,12 @@ SEE ALSO
 
 from __future__ import annotations
 
-import base64
-import binascii
-import quopri
 import re
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from .imap_binary import UnknownCte, binary_stream
 from .imap_mime import Part, bodystructure, envelope, parse_message
 from .imap_parse import Atom, ParseError
 from .mailbox import MessageInfo, order_flags
@@ -56,15 +57,10 @@ _SIMPLE = {"FLAGS", "UID", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY", "B
 _BODY_RE = re.compile(r"^(BODY|BODY\.PEEK)\[([^\]]*)\](?:<(\d+)\.(\d+)>)?$", re.I)
 _BINARY_RE = re.compile(r"^(BINARY|BINARY\.PEEK|BINARY\.SIZE)(\[[^\]]*\])?(?:<(\d+)\.(\d+)>)?$",
                         re.I)
-_PART_RE = re.compile(r"^\[((?:[1-9]\d*\.)*[1-9]\d*)?\]$")
-_IDENTITY_CTE = ("", "7bit", "8bit", "binary")
+_PART_RE = re.compile(r"^\[((?:\d+\.)*\d+)?\]$")
 _SECTION_RE = re.compile(
     r"^((?:[1-9]\d*\.)*[1-9]\d*)?\.?(HEADER\.FIELDS\.NOT|HEADER\.FIELDS|HEADER|TEXT|MIME)?"
     r"(?:\s*\((.*)\))?$", re.I)
-
-
-class UnknownCte(Exception):
-    """BINARY asked for a part whose Content-Transfer-Encoding cannot be undone."""
 
 
 def imap_date(when: float) -> str:
@@ -96,10 +92,7 @@ class FetchItem:
         return self.name == "RFC822.HEADER" or self.spec.startswith(("HEADER", "MIME"))
 
     def response_name(self) -> str:
-        if self.name in ("BINARY[]", "BINARY.SIZE[]"):
-            origin = f"<{self.partial[0]}>" if self.partial else ""
-            return self.name[:-2] + "[" + ".".join(str(n) for n in self.path) + "]" + origin
-        if self.name != "BODY[]":
+        if self.name not in ("BODY[]", "BINARY[]", "BINARY.SIZE[]"):
             return self.name
         section = ".".join(str(n) for n in self.path)
         if self.spec:
@@ -107,7 +100,7 @@ class FetchItem:
         if self.fields:
             section += " (" + " ".join(self.fields) + ")"
         origin = f"<{self.partial[0]}>" if self.partial else ""
-        return f"BODY[{section}]{origin}"
+        return f"{self.name[:-2]}[{section}]{origin}"
 
 
 def _body_item(text: str) -> FetchItem:
@@ -139,16 +132,18 @@ def _binary_item(text: str) -> FetchItem:
     kind, section, start, length = m.groups()
     if section is None:
         raise ParseError("Invalid BINARY[..] parameter: Missing '['")
+    kind = kind.upper()
     part = _PART_RE.match(section)
     if part is None:
-        raise ParseError("Invalid BINARY[..] section")
-    kind = kind.upper()
-    if kind == "BINARY.SIZE" and start is not None:
-        raise ParseError(f"Unknown parameter {text}")
+        # a HEADER, TEXT or MIME section is fetched as BODY[...] would be, undecoded
+        body = _body_item("BODY" + section)
+        return FetchItem("BINARY[]", body.path, body.spec, body.fields, kind != "BINARY",
+                         (int(start), int(length)) if start is not None else None)
     path = tuple(int(n) for n in part.group(1).split(".")) if part.group(1) else ()
-    return FetchItem("BINARY.SIZE[]" if kind == "BINARY.SIZE" else "BINARY[]", path,
-                     peek=kind != "BINARY", partial=(int(start), int(length))
-                     if start is not None else None)
+    if kind == "BINARY.SIZE":  # Dovecot ignores a partial here
+        return FetchItem("BINARY.SIZE[]", path, peek=True)
+    return FetchItem("BINARY[]", path, peek=kind != "BINARY",
+                     partial=(int(start), int(length)) if start is not None else None)
 
 
 def parse_fetch(arg: object) -> list[FetchItem]:
@@ -205,31 +200,20 @@ def _header_fields(part: Part, names: tuple[str, ...], exclude: bool) -> bytes:
     return b"".join(kept) + b"\r\n"
 
 
-def binary_data(view: MessageView, item: FetchItem) -> bytes:
-    """The decoded body of BINARY's part (the whole message for BINARY[])."""
+def binary_data(view: MessageView, item: FetchItem) -> tuple[bytes, bool]:
+    """BINARY's decoded part (the whole message for BINARY[]) and whether it needs a
+    literal8; BINARY.SIZE first converts the whole message, as Dovecot does."""
+    if item.name == "BINARY.SIZE[]":
+        binary_stream(view.part, True)
     if not item.path:
-        return view.raw
+        return binary_stream(view.part, True)
     part = view.part.find(list(item.path))
-    if part is None:
-        return b""
-    cte = (part.header.get("content-transfer-encoding") or "").strip().lower()
-    if cte in _IDENTITY_CTE or part.children or part.message is not None:
-        return part.body
-    if cte == "base64":
-        clean = re.sub(rb"[^A-Za-z0-9+/]", b"", part.body)
-        clean = clean[:len(clean) - 1] if len(clean) % 4 == 1 else clean
-        try:
-            return base64.b64decode(clean + b"=" * (-len(clean) % 4))
-        except binascii.Error:
-            return b""
-    if cte == "quoted-printable":
-        return quopri.decodestring(part.body)
-    raise UnknownCte(cte)
+    return (b"", False) if part is None else binary_stream(part, False)
 
 
 def section_data(view: MessageView, item: FetchItem) -> bytes:
-    if item.name in ("BINARY[]", "BINARY.SIZE[]"):
-        return binary_data(view, item)
+    if item.name in ("BINARY[]", "BINARY.SIZE[]") and not item.spec:
+        return binary_data(view, item)[0]
     if item.name == "RFC822":
         return view.raw
     if item.name == "RFC822.HEADER":
@@ -261,35 +245,51 @@ def render_fetch(view: MessageView, items: list[FetchItem], *, recent: bool,
     """'* SEQ FETCH (...)' with CRLF, literal items last."""
     inline: list[str] = []
     literals: list[bytes] = []
-    for item in items:
-        name = item.name
-        if name == "FLAGS":
-            inline.append("FLAGS " + flag_list(view.info.flags, recent))
-        elif name == "UID":
-            inline.append(f"UID {view.info.uid}")
-        elif name == "INTERNALDATE":
-            inline.append(f'INTERNALDATE "{imap_date(view.info.internaldate)}"')
-        elif name == "RFC822.SIZE":
-            inline.append(f"RFC822.SIZE {view.info.size}")
-        elif name == "ENVELOPE":
-            inline.append("ENVELOPE " + envelope(view.part.header))
-        elif name in ("BODY", "BODYSTRUCTURE"):
-            inline.append(f"{name} " + bodystructure(view.part, name == "BODYSTRUCTURE"))
-        elif name == "BINARY.SIZE[]":
-            inline.append(f"{item.response_name()} {len(binary_data(view, item))}")
-        else:
-            data = section_data(view, item)
-            if item.partial is not None:
-                start, length = item.partial
-                data = data[start:start + length]
-            if counters is not None:
-                kind = "hdr" if item.header_only else "body"
-                counters[kind + "_count"] += 1
-                counters[kind + "_bytes"] += len(data)
-            marker = b" ~{%d}\r\n" if name == "BINARY[]" and b"\0" in data else b" {%d}\r\n"
-            literals.append(item.response_name().encode() + marker % len(data) + data)
+    try:
+        for item in items:
+            _render_item(view, item, recent, counters, inline, literals)
+    except UnknownCte as exc:
+        # Dovecot ends the FETCH line it began, with at least the UID in it
+        exc.line = _fetch_line(view, inline or [f"UID {view.info.uid}"], literals)
+        raise
+    return _fetch_line(view, inline, literals)
+
+
+def _fetch_line(view: MessageView, inline: list[str], literals: list[bytes]) -> bytes:
     parts = [s.encode("utf-8", "surrogateescape") for s in inline] + literals
     return b"* %d FETCH (" % view.seq + b" ".join(parts) + b")\r\n"
+
+
+def _render_item(view: MessageView, item: FetchItem, recent: bool,
+                 counters: dict[str, int] | None, inline: list[str],
+                 literals: list[bytes]) -> None:
+    name = item.name
+    if name == "FLAGS":
+        inline.append("FLAGS " + flag_list(view.info.flags, recent))
+    elif name == "UID":
+        inline.append(f"UID {view.info.uid}")
+    elif name == "INTERNALDATE":
+        inline.append(f'INTERNALDATE "{imap_date(view.info.internaldate)}"')
+    elif name == "RFC822.SIZE":
+        inline.append(f"RFC822.SIZE {view.info.size}")
+    elif name == "ENVELOPE":
+        inline.append("ENVELOPE " + envelope(view.part.header))
+    elif name in ("BODY", "BODYSTRUCTURE"):
+        inline.append(f"{name} " + bodystructure(view.part, name == "BODYSTRUCTURE"))
+    elif name == "BINARY.SIZE[]":
+        inline.append(f"{item.response_name()} {len(binary_data(view, item)[0])}")
+    else:
+        data, binary = binary_data(view, item) if name == "BINARY[]" and not item.spec \
+            else (section_data(view, item), False)
+        if item.partial is not None:
+            start, length = item.partial
+            data = data[start:start + length]
+        if counters is not None:
+            kind = "hdr" if item.header_only else "body"
+            counters[kind + "_count"] += 1
+            counters[kind + "_bytes"] += len(data)
+        marker = b" ~{%d}\r\n" if binary else b" {%d}\r\n"
+        literals.append(item.response_name().encode() + marker % len(data) + data)
 
 
 __all__ = ["FetchItem", "MessageView", "UnknownCte", "binary_data", "flag_list", "imap_date",

@@ -11,7 +11,8 @@ DESCRIPTION
     command the session's view is compared with the mailbox and the changes are sent
     before the tagged reply -- "* N EXPUNGE" (highest first; not after
     FETCH, STORE, SEARCH and COPY without UID, which must not renumber),
-    "* N EXISTS" and "* N RECENT" for new mail, "* N FETCH (FLAGS (...))" for
+    "* N EXISTS" and "* N RECENT" for new mail, "* N RECENT" alone when
+    expunges changed the recent count, "* N FETCH (FLAGS (...))" for
     flags changed by this or another session (UID first after UID STORE;
     not for STORE .SILENT's own changes), and CONTEXT=SEARCH's ESEARCH
     updates of kept search results (imap_context).
@@ -98,6 +99,7 @@ def sync_mailbox(srv: ImapServer, expunges: bool, send_uid: bool = False,
     except StorageError:
         return
     current = {m.uid: m for m in infos}
+    recent_before = len(srv.vrecent)
     if expunges:
         send_removed(srv, [u for u in srv.view if u not in current])
         for seq in range(len(srv.view), 0, -1):
@@ -116,6 +118,9 @@ def sync_mailbox(srv: ImapServer, expunges: bool, send_uid: bool = False,
             if m.recent:
                 srv.vrecent.add(m.uid)
         srv.send_line(f"* {len(srv.view)} EXISTS")
+        srv.send_line(f"* {len(srv.vrecent)} RECENT")
+    elif len(srv.vrecent) != recent_before:
+        # Dovecot reports the recent count whenever it changed, also after expunges
         srv.send_line(f"* {len(srv.vrecent)} RECENT")
     keywords = srv.box.keywords()
     if keywords != srv.keywords:
@@ -198,7 +203,8 @@ def cmd_fetch(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
                                    counters=srv.stats))
         except StorageError:
             missing = True
-        except UnknownCte:
+        except UnknownCte as exc:
+            srv.send(exc.line)
             sync_mailbox(srv, expunges=uid)
             srv.tagged(tag, "NO [UNKNOWN-CTE] Unknown Content-Transfer-Encoding.")
             return
@@ -259,8 +265,8 @@ def cmd_store(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
     else:
         srv.box.store(uids, replace=flags)
     silent = base.endswith(".SILENT")
-    sync_mailbox(srv, expunges=uid, send_uid=uid, hide=set(uids) if silent else set(),
-                      force=set(uids))
+    # only messages whose flags changed are reported, as in Dovecot
+    sync_mailbox(srv, expunges=uid, send_uid=uid, hide=set(uids) if silent else set())
     srv.tagged(tag, "OK Store completed.")
 
 

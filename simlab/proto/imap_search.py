@@ -14,7 +14,7 @@ DESCRIPTION
     TEXT: case-insensitive substrings, MIME encoded-words and base64 or
     quoted-printable bodies decoded), sets (a sequence set, UID set), and
     NOT, OR and parenthesised lists. Keys side by side must all match.
-    CHARSET may be US-ASCII or UTF-8 (SORT and THREAD pass theirs in).
+    CHARSET may be any charset iconv knows (SORT and THREAD pass theirs in).
     WITHIN (RFC 5032): YOUNGER n and OLDER n compare the INTERNALDATE with
     the server's clock at parse time, in whole seconds as Dovecot's
     ioloop_time ("OLDER n" includes the second n ago, "YOUNGER n" too);
@@ -37,6 +37,7 @@ import quopri
 import re
 import time
 from dataclasses import dataclass
+import codecs
 from datetime import date
 from typing import Callable, Collection
 
@@ -44,7 +45,14 @@ from .imap_fetch import MessageView
 from .imap_parse import Arg, Atom, ParseError, SequenceSet, String
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-CHARSETS = ("US-ASCII", "UTF-8")
+
+
+def charset_known(name: str) -> bool:
+    """Whether iconv would know NAME (Dovecot asks it); Python's codec table stands in."""
+    try:
+        return codecs.lookup(name)._is_text_encoding
+    except LookupError:
+        return False
 
 
 class BadCharset(Exception):
@@ -142,15 +150,16 @@ _ADDRESS_KEYS = {"BCC", "CC", "FROM", "SUBJECT", "TO"}
 
 class _Parser:
     def __init__(self, args: list[Arg], now: float = 0.0,
-                 saved: Collection[int] | None = None) -> None:
+                 saved: Collection[int] | None = None, codec: str = "utf-8") -> None:
         self.args = args
         self.i = 0
         self.now = int(now)
         self.saved = frozenset(saved or ())
+        self.codec = codec
 
     def next(self, key: str) -> Arg:
         if self.i >= len(self.args):
-            raise ParseError(f"Missing parameter for argument {key}")
+            raise ParseError(f"Missing parameter for search key (for search key: {key})")
         arg = self.args[self.i]
         self.i += 1
         return arg
@@ -160,7 +169,7 @@ class _Parser:
         if isinstance(arg, Atom):
             return arg.value
         if isinstance(arg, String):
-            return arg.text
+            return arg.value.decode(self.codec, "replace")
         raise ParseError(f"Invalid parameter for argument {key}")
 
     def number(self, key: str) -> int:
@@ -172,7 +181,7 @@ class _Parser:
     def key(self) -> Test:
         arg = self.next("")
         if isinstance(arg, list):
-            sub = _Parser(arg, self.now, self.saved)
+            sub = _Parser(arg, self.now, self.saved, self.codec)
             tests = [sub.key()]
             while sub.i < len(sub.args):
                 tests.append(sub.key())
@@ -273,11 +282,12 @@ def parse_search(args: list[Arg], charset: str | None = None, *, now: float = 0.
                        name.text if isinstance(name, String) else "")
             args = args[2:]
     charset = charset.upper()
-    if charset not in CHARSETS:
+    if not charset_known(charset):
         raise BadCharset(charset)
     if not args:
         raise ParseError("Missing search parameters")
-    parser = _Parser(args, now, saved)
+    # strings are in the charset named; Dovecot reads US-ASCII as UTF-8
+    parser = _Parser(args, now, saved, "utf-8" if charset == "US-ASCII" else charset)
     tests = [parser.key()]
     while parser.i < len(args):
         tests.append(parser.key())

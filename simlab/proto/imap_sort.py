@@ -10,8 +10,8 @@ DESCRIPTION
     SORT [RETURN (...)] (criteria) charset search-keys answers
     "* SORT 3 1 2" (UIDs with UID SORT), or one ESEARCH line with RETURN
     (see imap_esearch), then "OK Sort completed.". The search keys are
-    SEARCH's; the charset is US-ASCII or UTF-8, anything else is "NO
-    [BADCHARSET (US-ASCII UTF-8)] Unknown charset".
+    SEARCH's; the charset is any iconv knows, anything else is "NO
+    [BADCHARSET] Unknown charset".
 
     Criteria, compared as Dovecot's index-sort does: ARRIVAL (the
     INTERNALDATE, whole seconds), DATE (the sent date: the Date: header in

@@ -11,8 +11,8 @@ DESCRIPTION
     parenthesised threads, sequence numbers (UIDs with UID THREAD), then
     "OK Thread completed.". An algorithm other than the three is "BAD ...
     Unknown thread algorithm.", a missing one or charset "Invalid
-    arguments.", a charset other than US-ASCII or UTF-8 "NO [BADCHARSET
-    (US-ASCII UTF-8)] Unknown charset".
+    arguments.", a charset iconv does not know "NO [BADCHARSET]
+    Unknown charset".
 
     ORDEREDSUBJECT sorts by base subject (see imap_sort), then sent date,
     then sequence; each run of one base subject is a thread, written
