@@ -206,3 +206,16 @@ def test_lab_tables_read_back_after_build(tmp_path: Path) -> None:
             w.put(k, v)
         w.close()
         assert open_map(f"hash:{tmp_path}/{fname}").lookup(key) == value
+
+
+def test_unix_passwd_sees_an_edit_at_once(tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    passwd = tmp_path / "etc/passwd"
+    passwd.write_text("alice:x:1000:1000::/home/alice:/bin/sh\n")
+    m = open_map("unix:passwd.byname", root=tmp_path)
+    assert m.lookup("carol") is None
+    with open(passwd, "a") as f:
+        f.write("carol:x:1002:1002::/home/carol:/bin/sh\n")
+    assert m.lookup("carol") == "carol:x:1002:1002::/home/carol:/bin/sh"
+    passwd.unlink()
+    assert m.lookup("alice") is None

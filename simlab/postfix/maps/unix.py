@@ -11,8 +11,9 @@ DESCRIPTION
     "name:passwd:uid:gid:gecos:dir:shell", unix:group.byname a group name
     with "name:passwd:gid:member,member". Postfix asks the system's
     getpwnam(3); a simulated host's accounts are the lines of its own
-    /etc/passwd (and /etc/group), read under the host's root at each
-    lookup. Postfix's default local_recipient_maps is
+    /etc/passwd (and /etc/group) under the host's root, looked at on each
+    lookup (an edit shows at once, as with getpwnam) and parsed again only
+    when the file changed. Postfix's default local_recipient_maps is
     "proxy:unix:passwd.byname $alias_maps".
 
     proxy:type:name reads type:name through Postfix's proxymap(8) service;
@@ -22,6 +23,7 @@ DESCRIPTION
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Iterator
 
@@ -40,27 +42,43 @@ class UnixMap(Map):
             raise MapError(f"dict_unix_open: unknown map name: {name}")
         self.file, self.fields = _FILES[name]
 
-    def _entries(self) -> list[list[str]]:
+    def _entries(self) -> dict[str, list[str]]:
+        """name -> fields of the first line for that name ({} when the file is missing)."""
+        path = str(host_path(self.file, self.root))
         try:
-            text = host_path(self.file, self.root).read_text("utf-8", "surrogateescape")
+            st = os.stat(path)
         except OSError:
-            return []
-        rows = []
+            return {}
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+        hit = _PARSED.get((path, self.fields))
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        try:
+            with open(path, encoding="utf-8", errors="surrogateescape") as f:
+                text = f.read()
+        except OSError:
+            return {}
+        rows: dict[str, list[str]] = {}
         for line in text.splitlines():
             parts = line.split(":")
             if len(parts) == self.fields and parts[0]:
-                rows.append(parts)
+                rows.setdefault(parts[0], parts)
+        _PARSED[(path, self.fields)] = (stamp, rows)
         return rows
 
     def lookup(self, key: str) -> str | None:
         if self.fold:
             key = fold_key(key)
-        for parts in self._entries():
-            if parts[0] == key:
-                if self.name == "group.byname":
-                    return ":".join(parts[:3]) + ":" + ",".join(m for m in parts[3].split(",") if m)
-                return ":".join(parts)
-        return None
+        parts = self._entries().get(key)
+        if parts is None:
+            return None
+        if self.name == "group.byname":
+            return ":".join(parts[:3]) + ":" + ",".join(m for m in parts[3].split(",") if m)
+        return ":".join(parts)
+
+
+# memo: (file, field count) -> ((inode, size, mtime), parsed rows); a lookup stats the file
+_PARSED: dict[tuple[str, int], tuple[tuple[int, int, int], dict[str, list[str]]]] = {}
 
 
 class ProxyMap(Map):
