@@ -104,11 +104,13 @@ class Reporter:
             dsn = replace(dsn, status="2.0.0")
         if self.verify_only:
             return self.trace(rcpt, relay, replace(dsn, action="deliverable"))
-        dsn = replace(dsn, action=dsn.action or "delivered")
-        if self.trace_flags & TRACE_RECORD:
-            self.trace(rcpt, relay, dsn)
-        if "SUCCESS" in rcpt.notify.upper().split(","):
-            self.trace(rcpt, relay, dsn)
+        if self.trace_flags & TRACE_RECORD or rcpt.notify:
+            # only then is the record written (dataclasses.replace() is slow per recipient)
+            dsn = replace(dsn, action=dsn.action or "delivered")
+            if self.trace_flags & TRACE_RECORD:
+                self.trace(rcpt, relay, dsn)
+            if "SUCCESS" in rcpt.notify.upper().split(","):
+                self.trace(rcpt, relay, dsn)
         self._log(rcpt, relay, dsn, "sent")
         return 0
 

@@ -129,7 +129,18 @@ def _log_name(ctx: Any, service: str, qid: str) -> str:
     """log_path() as a string (the queue layout is cached per configuration)."""
     if service not in LOG_SERVICES:
         raise ValueError(f"not a status log: {service}")
-    return QueueStore(ctx)._name(service, qid)
+    return _store(ctx)._name(service, qid)
+
+
+def _store(ctx: Any) -> QueueStore:
+    """One QueueStore per instance: it remembers the queue layout between messages."""
+    shared = getattr(ctx, "shared", None)
+    if not isinstance(shared, dict):
+        return QueueStore(ctx)
+    store = shared.get("bounce:store")
+    if store is None or store.ctx is not ctx:
+        store = shared["bounce:store"] = QueueStore(ctx)
+    return store
 
 
 def append_log(ctx: Any, service: str, qid: str, rec: LogRecord) -> None:

@@ -107,8 +107,12 @@ class HostTrace:
         self.trace = trace
         self.host = host
         self.time_fn = time_fn
+        # Trace.add takes the details dict as is: no second packing of the keywords per event
+        self._add = getattr(trace, "add", None)
 
     def record(self, component: str, kind: str, **details: Any) -> Any:
+        if self._add is not None:
+            return self._add(self.time_fn(), self.host, component, kind, details)
         return self.trace.record(self.time_fn(), self.host, component, kind, **details)
 
 

@@ -61,9 +61,25 @@ class MsgStats:
     reuse_count: int = 0
 
 
+_TV_MEMO: dict[tuple[int, int, int], str] = {}
+
+
 def format_tv(seconds: float, sig_dig: int = SIG_DIGS, max_dig: int = 2) -> str:
     """A time value with limited precision (Postfix's format_tv)."""
     total = max(0, int(round(seconds * MILLION)))
+    if not total:
+        return "0"
+    # memo: five values per delivery line, and virtual-time delays repeat
+    key = (total, sig_dig, max_dig)
+    text = _TV_MEMO.get(key)
+    if text is None:
+        if len(_TV_MEMO) >= 4096:
+            _TV_MEMO.clear()
+        text = _TV_MEMO[key] = _format_tv(total, sig_dig, max_dig)
+    return text
+
+
+def _format_tv(total: int, sig_dig: int, max_dig: int) -> str:
     sec, usec = divmod(total, MILLION)
     max_dig = min(6, max(0, max_dig))
     pow10 = [1, 10, 100, 1000, 10000, 100000, 1000000]
@@ -116,8 +132,9 @@ def delay_text(stats: MsgStats, now: float, max_dig: int = 2) -> str:
             adelay = _delta(end, stats.active_arrival)
     else:
         pdelay = _delta(end, stats.incoming_arrival)
-    parts = "/".join(format_tv(x, SIG_DIGS, max_dig) for x in (pdelay, adelay, sdelay, xdelay))
-    return f"delay={format_tv(delay, SIG_DIGS, max_dig)}, delays={parts}"
+    return (f"delay={format_tv(delay, SIG_DIGS, max_dig)}, delays={format_tv(pdelay, SIG_DIGS, max_dig)}/"
+            f"{format_tv(adelay, SIG_DIGS, max_dig)}/{format_tv(sdelay, SIG_DIGS, max_dig)}/"
+            f"{format_tv(xdelay, SIG_DIGS, max_dig)}")
 
 
 def delivery_text(qid: str, address: str, orig: str, relay: str, stats: MsgStats, now: float,
@@ -136,16 +153,29 @@ def delivery_text(qid: str, address: str, orig: str, relay: str, stats: MsgStats
 def log_delivery(ctx: Any, program: str, pid: int, qid: str, address: str, orig: str,
                  relay: str, stats: MsgStats, dsn: str, status: str, reason: str) -> str:
     """Write one delivery status line to the instance's maillog; returns the line."""
-    try:
-        max_dig = ctx.config.get_int("delay_logging_resolution_limit")
-    except (KeyError, ValueError):
-        max_dig = 2
+    max_dig = _resolution(ctx)
     text = delivery_text(qid, address, orig, relay, stats, ctx.clock.now(), dsn, status, reason,
                          max_dig)
     line = ctx.log.line(program, pid, text)
     ctx.trace.record(program.rsplit("/", 1)[-1], "delivery", qid=qid, to=address, orig_to=orig,
                      relay=relay, dsn=dsn, status=status, reason=reason)
     return line
+
+
+def _resolution(ctx: Any) -> int:
+    """delay_logging_resolution_limit, read once per configuration."""
+    cfg = ctx.config
+    shared = getattr(ctx, "shared", None)
+    hit = shared.get("delivery_log:resolution") if isinstance(shared, dict) else None
+    if hit is not None and hit[0] is cfg:
+        return hit[1]
+    try:
+        max_dig = cfg.get_int("delay_logging_resolution_limit")
+    except (KeyError, ValueError):
+        max_dig = 2
+    if isinstance(shared, dict):
+        shared["delivery_log:resolution"] = (cfg, max_dig)
+    return max_dig
 
 
 _DAEMON_PIDS: "weakref.WeakKeyDictionary[Any, dict[str, int]]" = weakref.WeakKeyDictionary()

@@ -17,9 +17,12 @@ DESCRIPTION
     ("postfix/outside/smtpd", used as is).
 
     Each line is appended to ``maillog_file`` (resolved under the host root)
-    when that parameter is set, recorded in the trace as a ``log`` event
-    (details: program, pid, text, line) and passed to every subscriber (the
-    ``-v`` echo of ``simlab serve``).
+    when that parameter is set: as by postlogd(8), through one descriptor
+    kept open (O_APPEND), opened again when the parameter changes or the
+    file was removed or renamed (log rotation); ``close()`` lets it go
+    (master stop). The line is also recorded in the trace as a ``log``
+    event (details: program, pid, text, line) and passed to every
+    subscriber (the ``-v`` echo of ``simlab serve``).
 
 PARAMETERS
     myhostname, syslog_name, maillog_file.
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import os
 import time
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -71,8 +75,11 @@ class MailLog:
         # What one configuration says (host label, idents, log file); rebuilt when ctx.config is replaced.
         self._cfg: Any = None
         self._label = ""
-        self._idents: dict[str, str] = {}
+        self._idents: dict[str, tuple[str, str]] = {}    # program -> (ident, trace component)
         self._file: Path | None = None
+        self._path = ""                 # str(self._file), for the per-line stat
+        self._out = _LogFile()
+        self._closer = weakref.finalize(self, self._out.close)
 
     def subscribe(self, fn: Callable[[str], None]) -> Callable[[], None]:
         self._subs.append(fn)
@@ -93,6 +100,10 @@ class MailLog:
         self._label = name.split(".", 1)[0]
         self._idents = {}
         self._file = self.ctx.path(target) if target else None
+        path = str(self._file) if self._file is not None else ""
+        if path != self._path:
+            self._out.close()
+            self._path = path
         self._cfg = cfg
 
     def host_label(self) -> str:
@@ -101,17 +112,21 @@ class MailLog:
 
     def line(self, program: str, pid: int, text: str) -> str:
         """Log ``text`` as ``program[pid]``; returns the line as written."""
-        self._settings()
-        if "/" in program:
-            full = program
-        else:
-            full = self._idents.get(program) or self._idents.setdefault(program, ident(self._cfg, program))
+        if self.ctx.config is not self._cfg:
+            self._settings()
+        known = self._idents.get(program)
+        if known is None:
+            full = program if "/" in program else ident(self._cfg, program)
+            known = self._idents[program] = (full, full.rsplit("/", 1)[-1])
+        full = known[0]
         line = f"{stamp(self.ctx.clock.now())} {self._label} {full}[{pid}]: {text}"
         self.lines.append(line)
-        self._write(line)
-        self.ctx.trace.record(full.rsplit("/", 1)[-1], "log", program=full, pid=pid, text=text, line=line)
-        for fn in list(self._subs):
-            fn(line)
+        if self._path:
+            self._out.append(self._path, (line + "\n").encode("utf-8", "surrogateescape"))
+        self.ctx.trace.record(known[1], "log", program=full, pid=pid, text=text, line=line)
+        if self._subs:
+            for fn in list(self._subs):
+                fn(line)
         return line
 
     info = line
@@ -128,18 +143,53 @@ class MailLog:
     def panic(self, program: str, pid: int, text: str) -> str:
         return self.line(program, pid, "panic: " + text)
 
-    def _write(self, line: str) -> None:
-        self._settings()
-        path = self._file
-        if path is None:
-            return
-        data = (line + "\n").encode("utf-8", "surrogateescape")
+    def close(self) -> None:
+        """Let the log file go (master stop); the next line opens it again."""
+        self._out.close()
+
+
+# The descriptors open now, oldest first: beyond _MAX_OPEN the oldest is closed (its
+# next line opens it again), so contexts waiting for the garbage collector hold few.
+_MAX_OPEN = 64
+_OPEN: dict[int, "_LogFile"] = {}
+
+
+class _LogFile:
+    """One append-only descriptor, re-opened when its file is no longer the one at ``path``."""
+
+    def __init__(self) -> None:
+        self.fd = -1
+        self.ident: tuple[int, int] = (0, 0)
+
+    def append(self, path: str, data: bytes) -> None:
+        if self.fd >= 0:
+            # One stat per line instead of open+close: a removed or renamed
+            # (rotated) file must not swallow the lines that follow.
+            try:
+                st = os.stat(path)
+            except OSError:
+                self.close()
+            else:
+                if (st.st_ino, st.st_dev) != self.ident:
+                    self.close()
+        if self.fd < 0:
+            self._open(path)
+        os.write(self.fd, data)
+
+    def _open(self, path: str) -> None:
         try:
             fd = os.open(path, _APPEND, 0o666)
         except FileNotFoundError:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
             fd = os.open(path, _APPEND, 0o666)
-        try:
-            os.write(fd, data)
-        finally:
+        st = os.fstat(fd)
+        self.fd, self.ident = fd, (st.st_ino, st.st_dev)
+        while len(_OPEN) >= _MAX_OPEN:
+            _OPEN[next(iter(_OPEN))].close()
+        _OPEN[id(self)] = self
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            fd, self.fd = self.fd, -1
+            _OPEN.pop(id(self), None)
             os.close(fd)

@@ -20,18 +20,44 @@ SEE ALSO
 
 from __future__ import annotations
 
-import contextlib
-from typing import Any, Iterator
+from typing import Any
 
 
-@contextlib.contextmanager
-def agent_process(ctx: Any, service: Any) -> Iterator[int]:
+def agent_process(ctx: Any, service: Any) -> "_AgentProcess":
     """The pid to log under: the process qmgr handed the request to, or one of the service."""
-    from ..master.master import current_process
+    return _AgentProcess(ctx, service)
+
+
+class _AgentProcess:
+    """agent_process()'s context manager (a class: @contextmanager costs a generator per request)."""
+
+    __slots__ = ("ctx", "service", "using")
+
+    def __init__(self, ctx: Any, service: Any) -> None:
+        self.ctx = ctx
+        self.service = service
+        self.using: Any = None
+
+    def __enter__(self) -> int:
+        proc = _CURRENT.get() if _CURRENT is not None else _load()
+        if proc is not None and proc.service == self.service.name:
+            return proc.pid
+        self.using = _use_service(self.ctx, self.service.name)
+        return self.using.__enter__().pid
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.using is not None:
+            self.using.__exit__(*exc)
+
+
+# master's CURRENT_PROCESS and use_service, imported on first use (master imports this package)
+_CURRENT: Any = None
+_use_service: Any = None
+
+
+def _load() -> Any:
+    global _CURRENT, _use_service
+    from ..master.master import CURRENT_PROCESS
     from ..master.registry import use_service
-    proc = current_process()
-    if proc is not None and proc.service == service.name:
-        yield proc.pid
-        return
-    with use_service(ctx, service.name) as proc:
-        yield proc.pid
+    _CURRENT, _use_service = CURRENT_PROCESS, use_service
+    return CURRENT_PROCESS.get()

@@ -2,7 +2,7 @@
     services - the master.cf entries of an instance, as programs look them up
 
 SUMMARY
-    master_services(ctx)                      # [MasterService, ...], re-read when master.cf changes
+    master_services(ctx)                      # [MasterService, ...], read once per configuration
     find_service(ctx, "cleanup")              # the unix service named "cleanup", or None
     service_settings(ctx, "cleanup")          # main.cf plus that service's -o overrides
 
@@ -10,9 +10,11 @@ DESCRIPTION
     A Postfix daemon reads main.cf and then the ``-o name=value`` options
     of its own master.cf entry, which win. Programs that hand work to
     another service by name (smtpd and pickup to $cleanup_service_name,
-    qmgr to a transport) find that entry here. master.cf is parsed again
-    only when the file or the instance's configuration (``postfix
-    reload``) changed.
+    qmgr to a transport) find that entry here. As with Postfix, whose
+    daemons learn master.cf from master(8) at start and at ``postfix
+    reload``, master.cf is read once per configuration: the entries are
+    kept until the instance's Config object is replaced (``postfix
+    reload``, ``ctx.reload()``).
 
 PARAMETERS
     config_directory (where master.cf is).
@@ -27,54 +29,65 @@ import os
 import weakref
 from typing import Any
 
-# ctx -> (master.cf stamp, Config, services, master.cf path as a string or None)
-_CACHE: "weakref.WeakKeyDictionary[Any, tuple[Any, Any, list[Any], str | None]]" = weakref.WeakKeyDictionary()
+
+class _Services:
+    """master.cf as read for one Config object, with lookups by name."""
+
+    def __init__(self, cfg: Any) -> None:
+        self.config = cfg
+        self.services = _read(cfg)
+        self.by_key: dict[tuple[str, str], Any] = {}
+        for svc in self.services:
+            self.by_key.setdefault((svc.name, svc.type), svc)
+        self.settings: dict[tuple[str, str], Any] = {}
 
 
-def _master_cf(cfg: Any) -> str | None:
+# ctx -> master.cf of its current configuration
+_CACHE: "weakref.WeakKeyDictionary[Any, _Services]" = weakref.WeakKeyDictionary()
+
+
+def _read(cfg: Any) -> list[Any]:
     try:
-        return os.path.join(str(cfg.config_dir), "master.cf")
+        path = os.path.join(str(cfg.config_dir), "master.cf")
     except AttributeError:
-        return None
-
-
-def _stamp(path: str | None) -> tuple[int, int] | None:
-    if path is None:
-        return None
+        return []
+    if not os.path.exists(path):
+        return []
     try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size)
+        return list(cfg.services)
+    except (OSError, AttributeError):
+        return []
+
+
+def _current(ctx: Any) -> _Services:
+    cfg = ctx.config
+    hit = _CACHE.get(ctx)
+    if hit is None or hit.config is not cfg:
+        hit = _CACHE[ctx] = _Services(cfg)
+    return hit
 
 
 def master_services(ctx: Any) -> list[Any]:
     """master.cf's services (an empty list when there is no master.cf)."""
-    cfg = ctx.config
-    hit = _CACHE.get(ctx)
-    path = hit[3] if hit is not None and hit[1] is cfg else _master_cf(cfg)
-    stamp = _stamp(path)
-    if hit is None or hit[0] != stamp or hit[1] is not cfg:
-        try:
-            services = list(cfg.services) if stamp is not None else []
-        except (OSError, AttributeError):
-            services = []
-        hit = (stamp, cfg, services, path)
-        _CACHE[ctx] = hit
-    return hit[2]
+    return _current(ctx).services
 
 
 def find_service(ctx: Any, name: str, type: str = "unix") -> Any | None:
     """The master.cf entry named ``name`` of that type."""
-    for svc in master_services(ctx):
-        if svc.name == name and svc.type == type:
-            return svc
-    return None
+    return _current(ctx).by_key.get((name, type))
 
 
 def service_settings(ctx: Any, name: str, type: str = "unix") -> Any:
     """main.cf with the -o overrides of service ``name`` (main.cf alone when there is none)."""
-    svc = find_service(ctx, name, type)
-    if svc is None or not hasattr(ctx.config, "for_service"):
-        return ctx.config
-    return ctx.config.for_service(svc)
+    known = _current(ctx)
+    key = (name, type)
+    hit = known.settings.get(key)
+    if hit is None:
+        svc = known.by_key.get(key)
+        cfg = known.config
+        if svc is None or not hasattr(cfg, "for_service"):
+            hit = cfg
+        else:
+            hit = cfg.for_service(svc)
+        known.settings[key] = hit
+    return hit

@@ -81,6 +81,7 @@ class Master:
         self._flush: Any = None
         self.loop: Any = None
         self._found: dict[str, Any] = {}    # find()'s answers for the current service table
+        self._idle_limits: tuple[Any, float, int] = (None, 0.0, 0)    # (Config, max_idle, max_use)
 
     # -- configuration -------------------------------------------------------------------
     @property
@@ -142,6 +143,7 @@ class Master:
         registry.unregister(self)
         self.ctx.trace.record("master", "process", event="exit", pid=self.pid, service="master",
                               reason="stop")
+        self.ctx.log.close()        # postlogd is gone too; a later line opens the file again
 
     async def reload(self) -> None:
         """postfix reload: new main.cf and master.cf, nothing queued or connected is lost."""
@@ -342,8 +344,10 @@ class Master:
 
     def release(self, proc: Process) -> None:
         cfg = self.ctx.config
-        self.table.idle(proc, float(cfg.get_time("max_idle")), cfg.get_int("max_use"),
-                        retired=proc.generation < self.generation)
+        known = self._idle_limits
+        if known[0] is not cfg:     # memo: a release per client; the limits change with main.cf
+            known = self._idle_limits = (cfg, float(cfg.get_time("max_idle")), cfg.get_int("max_use"))
+        self.table.idle(proc, known[1], known[2], retired=proc.generation < self.generation)
 
     def processes(self) -> list[Process]:
         """The live daemon processes (master itself not included)."""

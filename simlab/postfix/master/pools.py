@@ -52,7 +52,7 @@ class MasterPool:
             proc = procs.pop()
             if not procs:
                 del self.lent[pid]
-            if proc in self.master.table.procs:
+            if self.master.table.has(proc):
                 self.master.release(proc)
         elif self.fallback is not None:
             self.fallback.give(pid)

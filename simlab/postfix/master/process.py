@@ -110,6 +110,10 @@ class ProcessTable:
         self.on_exit = on_exit
         self.loop: Any = None
 
+    def has(self, proc: Process) -> bool:
+        """Is ``proc`` one of this table's processes? (``in`` would compare every field of each.)"""
+        return any(p is proc for p in self.procs)
+
     def live(self, service: str | None = None) -> list[Process]:
         return [p for p in self.procs if p.state != "exited" and (service is None or p.service == service)]
 

@@ -25,11 +25,10 @@ SEE ALSO
 
 from __future__ import annotations
 
-import contextlib
 import os
 import weakref
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .binder import send_trigger
 from .process import Process
@@ -77,6 +76,11 @@ def system_for(ctx: Any) -> Any:
 
 def find_master(ctx: Any = None, root: Any = None) -> Any:
     """The running Master of ``ctx`` (or of the same root folder), if any in this process."""
+    if ctx is not None:
+        for ref in _masters:        # the usual case, per request: no list, no pruning
+            m = ref()
+            if m is not None and m.ctx is ctx:
+                return m
     masters = _live_masters()
     for m in masters:
         if ctx is not None and m.ctx is ctx:
@@ -133,18 +137,30 @@ def _stand_in(ctx: Any, service: str) -> Process:
     return proc
 
 
-@contextlib.contextmanager
-def use_service(ctx: Any, service: str) -> Iterator[Process]:
-    """A process of ``service`` for the duration of one request."""
-    m = find_master(ctx)
-    proc = m.acquire(service) if m is not None else None
-    if proc is None:
-        yield _stand_in(ctx, service)
-        return
-    try:
-        yield proc
-    finally:
-        m.release(proc)
+def use_service(ctx: Any, service: str) -> "_Using":
+    """A process of ``service`` for the duration of one request (``with use_service(...) as proc``)."""
+    return _Using(ctx, service)
+
+
+class _Using:
+    """use_service()'s context manager (a class: @contextmanager costs a generator per request)."""
+
+    __slots__ = ("ctx", "service", "master", "proc")
+
+    def __init__(self, ctx: Any, service: str) -> None:
+        self.ctx = ctx
+        self.service = service
+        self.master: Any = None
+        self.proc: Process | None = None
+
+    def __enter__(self) -> Process:
+        m = self.master = find_master(self.ctx)
+        proc = self.proc = m.acquire(self.service) if m is not None else None
+        return proc if proc is not None else _stand_in(self.ctx, self.service)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.proc is not None:
+            self.master.release(self.proc)
 
 
 def acquire(ctx: Any, service: str) -> Process:
@@ -156,5 +172,5 @@ def acquire(ctx: Any, service: str) -> Process:
 
 def release(ctx: Any, proc: Process) -> None:
     m = find_master(ctx)
-    if m is not None and proc in m.table.procs:
+    if m is not None and m.table.has(proc):
         m.release(proc)

@@ -57,9 +57,10 @@ from ..bounce.client import TRACE_ONLY, Reporter
 from ..common.delivery_log import MsgStats
 from ..common.queue import MODE_EXPIRE, QueueFile, Recipient
 from ..common.records import RecordError
+from ..common.services import find_service
 from ..maps.address import split_addr
 from ..trivial_rewrite import resolve
-from .agents import agent_for, transport_service
+from .agents import agent_for
 from .request import DeliveryRequest, RecipientStatus, record_status
 
 if TYPE_CHECKING:
@@ -114,27 +115,27 @@ class MessageJob:
     def _requests(self, qf: QueueFile) -> list[DeliveryRequest]:
         groups: dict[tuple[str, str], list[Recipient]] = {}
         resolved: list[tuple[str, str, Recipient]] = []
-        rep = self._reporter(qf)
-        content_filter = qf.filter if not self._trace_flags(qf) & TRACE_ONLY else ""
+        trace_flags = self._trace_flags(qf)
+        content_filter = qf.filter if not trace_flags & TRACE_ONLY else ""
         for rcpt in qf.pending():
             if content_filter:
                 resolved.append((*self._filter_route(content_filter, rcpt.address), rcpt))
                 continue
             res = resolve(self.ctx, rcpt.address, qf.sender)
             if "fail" in res.flags:
-                rep.defer(rcpt, "none", Dsn("4.3.0", "address resolver failure"))
+                self._reporter(qf).defer(rcpt, "none", Dsn("4.3.0", "address resolver failure"))
                 self.deferred = True
                 continue
             if "error" in res.flags:
-                rep.bounce(rcpt, "none", Dsn("5.1.3", "bad address syntax"))
+                self._reporter(qf).bounce(rcpt, "none", Dsn("5.1.3", "bad address syntax"))
                 self.store.mark_done("active", self.qid, rcpt)
                 continue
             resolved.append((res.transport, res.nexthop, replace(rcpt, address=res.address)))
-        resolved.sort(key=self._sort_key)
+        if len(resolved) > 1:
+            resolved.sort(key=self._sort_key)
         for transport, nexthop, rcpt in resolved:
             groups.setdefault((transport, nexthop), []).append(rcpt)
         out: list[DeliveryRequest] = []
-        trace_flags = self._trace_flags(qf)
         for (transport, nexthop), rcpts in groups.items():
             limit = self.qmgr.recipient_limit(transport)
             for i in range(0, len(rcpts), limit if limit > 0 else len(rcpts)):
@@ -178,7 +179,7 @@ class MessageJob:
         limit = self.qmgr.recipient_limit(req.transport)
         dest = req.nexthop if limit != 1 else f"{req.nexthop}\0{req.recipients[0].address}"
         async with self.qmgr.slots.slot(req.transport, dest):
-            svc = transport_service(self.qmgr.services(), req.transport)
+            svc = find_service(self.ctx, req.transport)
             deliver = agent_for(svc.command) if svc is not None else None
             if svc is None or deliver is None:
                 if svc is None:
@@ -186,7 +187,7 @@ class MessageJob:
                                    "No such file or directory")
                 statuses = self._unavailable(req, "mail transport unavailable")
             else:
-                req = replace(req, agent_handoff=self.ctx.now())
+                req = req.handed_off(self.ctx.now())
                 try:
                     statuses = list(await deliver(self.ctx, svc, req))
                 except asyncio.CancelledError:
@@ -257,6 +258,11 @@ class MessageJob:
         qf.forced_expire = bool(mode & MODE_EXPIRE)
         return True
 
+    def _may_trace(self, qf: QueueFile) -> bool:
+        """Can there be a trace log? As in Postfix, only for traced mail (sendmail -v, -bv,
+        verify probes) or when a recipient asked for NOTIFY=SUCCESS: nothing else writes one."""
+        return bool(self._trace_flags(qf)) or any("SUCCESS" in r.notify.upper() for r in qf.recipients)
+
     async def _finish(self, qf: QueueFile) -> None:
         ctx, cfg = self.ctx, self.ctx.config
         if has_log(ctx, "bounce", self.qid) and not await bounce_flush(ctx, "active", self.qid):
@@ -275,13 +281,14 @@ class MessageJob:
                 qf = self.store.read("active", self.qid)
                 qf.warn_time = 0.0
                 self.store.write("active", qf)
-        if not self.deferred and has_log(ctx, "trace", self.qid):
+        if not self.deferred and self._may_trace(qf) and has_log(ctx, "trace", self.qid):
             await trace_flush(ctx, "active", self.qid)
         if self.deferred:
             self._defer(qf)
         else:
+            # No defer log to remove: run() reset it and a deferred recipient would have kept
+            # the message (qmgr_active_done_3_generic() removes only the queue file too).
             self.store.remove("active", self.qid)
-            remove_log(ctx, "defer", self.qid)
             self.info("removed")
 
     def _defer(self, qf: QueueFile) -> None:

@@ -35,16 +35,24 @@ AGENTS: dict[str, Any] = {
 }
 
 
+# command -> (the AGENTS entry it was loaded for, its module): one import_module() per agent.
+_LOADED: dict[str, tuple[Any, Any]] = {}
+
+
 def agent_for(command: str) -> Callable[..., Any] | None:
     spec = AGENTS.get(command)
     if spec is None:
         return None
     if not isinstance(spec, tuple):
         return spec
+    hit = _LOADED.get(command)
+    if hit is not None and hit[0] is spec:
+        return getattr(hit[1], spec[1], None)
     try:
         module = importlib.import_module(spec[0])
     except ImportError:
         return None
+    _LOADED[command] = (spec, module)
     return getattr(module, spec[1], None)
 
 

@@ -43,7 +43,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-from typing import Any, AsyncIterator
+from typing import Any
 
 from ..common.delivery_log import daemon_pid
 from ..common.queue import QueueStore
@@ -68,28 +68,45 @@ class Slots:
         self.busy: dict[tuple[str, str], int] = {}
         self.waiters: dict[tuple[str, str], collections.deque[asyncio.Future[None]]] = {}
 
-    @contextlib.asynccontextmanager
-    async def slot(self, transport: str, dest: str) -> AsyncIterator[None]:
-        key = (transport, dest)
-        limit = _param(self.qmgr.ctx.config, transport, "destination_concurrency_limit")
+    def slot(self, transport: str, dest: str) -> "_Slot":
+        """``async with slots.slot(transport, dest):`` one delivery to that destination."""
+        return _Slot(self, (transport, dest))
+
+    async def acquire(self, key: tuple[str, str]) -> None:
+        limit = self.qmgr.limit(key[0], "destination_concurrency_limit")
         if limit > 0 and self.busy.get(key, 0) >= limit:
             fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self.waiters.setdefault(key, collections.deque()).append(fut)
             await fut
         else:
             self.busy[key] = self.busy.get(key, 0) + 1
-        try:
-            yield
-        finally:
-            queue = self.waiters.get(key)
-            while queue and queue[0].done():
-                queue.popleft()
-            if queue:
-                queue.popleft().set_result(None)   # hand the slot over, busy count unchanged
-            else:
-                self.busy[key] -= 1
-                if not self.busy[key]:
-                    del self.busy[key]
+
+    def release(self, key: tuple[str, str]) -> None:
+        queue = self.waiters.get(key)
+        while queue and queue[0].done():
+            queue.popleft()
+        if queue:
+            queue.popleft().set_result(None)   # hand the slot over, busy count unchanged
+        else:
+            self.busy[key] -= 1
+            if not self.busy[key]:
+                del self.busy[key]
+
+
+class _Slot:
+    """One held slot (a plain class: @asynccontextmanager costs a generator per delivery)."""
+
+    __slots__ = ("slots", "key")
+
+    def __init__(self, slots: Slots, key: tuple[str, str]) -> None:
+        self.slots = slots
+        self.key = key
+
+    async def __aenter__(self) -> None:
+        await self.slots.acquire(self.key)
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self.slots.release(self.key)
 
 
 def _set(fut: asyncio.Future[None]) -> None:
@@ -114,6 +131,8 @@ class QueueManager:
         self._wake: asyncio.Future[None] | None = None
         self._unsubscribe: Any = None
         self._next_deferred = 0.0
+        self._limits: tuple[Any, dict[tuple[str, str], int]] = (None, {})
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _own_pid(self) -> int:
         from ..master.master import current_process
@@ -134,7 +153,19 @@ class QueueManager:
         return master_services(self.ctx)
 
     def recipient_limit(self, transport: str) -> int:
-        return _param(self.ctx.config, transport, "destination_recipient_limit")
+        return self.limit(transport, "destination_recipient_limit")
+
+    def limit(self, transport: str, suffix: str) -> int:
+        """<transport>_<suffix>, else default_<suffix>, remembered per configuration."""
+        cfg = self.ctx.config
+        known = self._limits
+        if known[0] is not cfg:
+            known = self._limits = (cfg, {})
+        key = (transport, suffix)
+        value = known[1].get(key)
+        if value is None:
+            value = known[1][key] = _param(cfg, transport, suffix)
+        return value
 
     def corrupt(self, qid: str, queue: str) -> None:
         self.warn(f'saving corrupt file "{qid}" from queue "{queue}" to queue "corrupt"')
@@ -150,7 +181,7 @@ class QueueManager:
             _set(self._wake)
 
     async def _idle(self, delay: float) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop or asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
         self._wake = fut
         if self.requests:
@@ -167,6 +198,7 @@ class QueueManager:
 
     # -- the work loop --------------------------------------------------------------------------
     async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()     # the loop _scan() and _idle() work on
         self._unsubscribe = self.ctx.events.subscribe(self.name, self.trigger)
         try:
             for qid in self.store.list("active"):
@@ -206,7 +238,7 @@ class QueueManager:
             self._start(qid)
 
     def _start(self, qid: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._job(qid))
+        task = (self._loop or asyncio.get_running_loop()).create_task(self._job(qid))
         self.jobs[qid] = task
 
     async def _job(self, qid: str) -> None:

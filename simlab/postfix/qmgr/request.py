@@ -53,6 +53,12 @@ class DeliveryRequest:
     agent_handoff: float = 0.0
     trace_flags: int = 0
 
+    def handed_off(self, when: float) -> "DeliveryRequest":
+        """This request as the delivery agent gets it (dataclasses.replace() is slow per message)."""
+        return DeliveryRequest(self.qid, self.queue, self.sender, self.nexthop, self.recipients,
+                               self.transport, self.arrival, self.attrs, self.active_arrival, when,
+                               self.trace_flags)
+
     def stats(self) -> MsgStats:
         return MsgStats(incoming_arrival=self.arrival, active_arrival=self.active_arrival,
                         agent_handoff=self.agent_handoff)
@@ -79,7 +85,9 @@ class RecipientStatus:
         return self.status != "deferred"
 
 
-_SERVICE_CONFIGS: "weakref.WeakKeyDictionary[Any, tuple[Any, dict[Any, Any]]]" = weakref.WeakKeyDictionary()
+# ctx -> (Config, {service key: Config}, {id(service): (service, Config)})
+_SERVICE_CONFIGS: "weakref.WeakKeyDictionary[Any, tuple[Any, dict[Any, Any], dict[int, Any]]]" = \
+    weakref.WeakKeyDictionary()
 
 
 def service_config(ctx: Any, service: Any) -> Any:
@@ -87,11 +95,18 @@ def service_config(ctx: Any, service: Any) -> Any:
     cfg = ctx.config
     hit = _SERVICE_CONFIGS.get(ctx)
     if hit is None or hit[0] is not cfg:
-        hit = (cfg, {})
+        hit = (cfg, {}, {})
         _SERVICE_CONFIGS[ctx] = hit
+    # memo: the master.cf entries are the same objects for one configuration (services.py)
+    seen = hit[2].get(id(service))
+    if seen is not None and seen[0] is service:
+        return seen[1]
     key = (service.name, service.type, tuple(sorted(service.overrides.items())))
     if key not in hit[1]:
         hit[1][key] = cfg.for_service(service)
+    if len(hit[2]) > 256:
+        hit[2].clear()
+    hit[2][id(service)] = (service, hit[1][key])
     return hit[1][key]
 
 

@@ -40,6 +40,7 @@ TABLE_PARAMS = ("transport_maps", "relocated_maps", "sender_dependent_relayhost_
 STATIC_KINDS = ("inline", "static")
 LIMIT = 8192            # answers kept per instance before starting afresh
 _SHARED_KEY = "trivial-rewrite:answers"
+_NO_FILES: tuple[tuple[Any, ...], tuple[Any, ...]] = ((), ())
 
 
 class Answers:
@@ -101,6 +102,8 @@ class Answers:
 
     def current(self, ctx: Any) -> Any:
         """The stamps of every file the answers may depend on."""
+        if not self.specs and not self.files:
+            return _NO_FILES
         from ..common.context import _stat_stamp
         return (tuple(ctx._map_stamp(s) for s in self.specs),
                 tuple(_stat_stamp(f) for f in self.files))
@@ -112,10 +115,14 @@ class Answers:
 def answers(ctx: Any) -> Answers | None:
     """The valid answer memo of ``ctx`` (rebuilt after a reload or a file change), or None."""
     shared = getattr(ctx, "shared", None)
-    if not isinstance(shared, dict) or not hasattr(ctx, "_map_stamp"):
+    if not isinstance(shared, dict):
         return None
     cfg = ctx.config
     memo = shared.get(_SHARED_KEY)
+    if memo is not None and memo.config is cfg and not memo.specs and not memo.files:
+        return memo if memo.enabled else None      # no file to watch: valid for this Config
+    if not hasattr(ctx, "_map_stamp"):
+        return None
     if memo is None or memo.config is not cfg or (memo.enabled and memo.current(ctx) != memo.stamps):
         warned = memo.warned if memo is not None else 0
         memo = shared[_SHARED_KEY] = Answers(ctx, cfg)
