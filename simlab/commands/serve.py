@@ -65,8 +65,13 @@ class StderrLog:
 
 async def serve(root: Path, addrs: dict[str, tuple[str, int]], verbose: bool,
                 ready: asyncio.Event | None = None, stop: asyncio.Event | None = None,
-                port_offset: int = 0) -> int:
-    """Run until ``stop`` is set (or a signal arrives); returns the exit status."""
+                port_offset: int = 0, freeze_gc: bool = False) -> int:
+    """Run until ``stop`` is set (or a signal arrives); returns the exit status.
+
+    ``freeze_gc`` (the command, not tests that serve in a thread): once every
+    daemon is up, its long-lived objects leave the collector's generations,
+    so full collections during the sessions do not walk them again.
+    """
     from ..postfix.system import PostfixSystem
     from ..store.servers import start_store_servers
 
@@ -87,6 +92,9 @@ async def serve(root: Path, addrs: dict[str, tuple[str, int]], verbose: bool,
         return 1
     store = await start_store_servers(root, pf.ctx, pop3=addrs["pop3"], imap=addrs["imap"])
     bound = ", ".join(f"{h}:{p}" for h, p in pf.binder.bound + store.bound)
+    if freeze_gc:
+        gc.collect()
+        gc.freeze()
     sys.stderr.write(f"simlab serve: ready: {pf.ctx.hostname} listening on {bound}\n")
     sys.stderr.flush()
     if ready is not None:
@@ -123,7 +131,7 @@ def main(argv: list[str]) -> int:
     if threshold[0] and threshold[0] < _GC_GEN0:
         gc.set_threshold(_GC_GEN0, *threshold[1:])
     try:
-        return asyncio.run(serve(root, addrs, a.verbose, port_offset=a.port_offset))
+        return asyncio.run(serve(root, addrs, a.verbose, port_offset=a.port_offset, freeze_gc=True))
     finally:
         if gc.get_threshold()[0] == _GC_GEN0 and threshold[0] < _GC_GEN0:
             gc.set_threshold(*threshold)
