@@ -112,3 +112,49 @@ def test_mbox_lock_refuses_a_held_dotlock_and_removes_a_stale_one(tmp_path: Path
 
 def test_mbox_size_counts_line_ends_as_crlf() -> None:
     assert rfc822_size(b"a\nb\r\nc") == 7
+
+
+def test_append_flushed_keeps_the_lock_until_the_flush_is_done(tmp_path: Path) -> None:
+    import asyncio
+    import os
+    box = Mbox(tmp_path / "alice")
+    seen: list[tuple[bool, int]] = []
+
+    async def flush(fd: int) -> None:
+        await asyncio.sleep(0)
+        seen.append((os.path.exists(str(tmp_path / "alice.lock")), os.fstat(fd).st_size))
+        os.fsync(fd)
+
+    asyncio.run(box.append_flushed(b"Subject: x\n\nFrom here\n", "bob@example.com", 1795527573.0, flush))
+    data = (tmp_path / "alice").read_bytes()
+    assert seen == [(True, len(data))]
+    assert not (tmp_path / "alice.lock").exists()
+    assert data.startswith(b"From bob@example.com ") and b"\n>From here\n" in data
+
+
+def test_append_flushed_cancelled_releases_only_after_the_flush(tmp_path: Path) -> None:
+    import asyncio
+    box = Mbox(tmp_path / "alice")
+    lock = tmp_path / "alice.lock"
+
+    async def main() -> list[bool]:
+        gate = asyncio.Event()
+        states: list[bool] = []
+
+        async def flush(fd: int) -> None:
+            await gate.wait()
+
+        task = asyncio.create_task(box.append_flushed(b"Subject: x\n\nbody\n", "", 1795527573.0, flush))
+        for _ in range(3):
+            await asyncio.sleep(0)
+        task.cancel()
+        for _ in range(3):
+            await asyncio.sleep(0)
+        states.append(lock.exists())        # cancelled, flush still running: still locked
+        gate.set()
+        for _ in range(3):
+            await asyncio.sleep(0)
+        states.append(lock.exists())
+        return states
+
+    assert asyncio.run(main()) == [True, False]

@@ -39,13 +39,14 @@ SEE ALSO
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 import os
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Collection, Iterable, Mapping
+from typing import Awaitable, Callable, Collection, Iterable, Mapping
 
 from .locking import acquire, mailbox_lock, release
 from .message import (
@@ -331,6 +332,15 @@ def _quote_from(message: bytes) -> bytes:
     return _FROM_AT_LINE_START.sub(b">From ", message) if b"From " in message else message
 
 
+def _append_at_end(fd: int, record: bytes) -> None:
+    """Write RECORD at the end, after a newline if the file does not end in one."""
+    if os.lseek(fd, 0, os.SEEK_END) > 0:
+        os.lseek(fd, -1, os.SEEK_END)
+        if os.read(fd, 1) != b"\n":
+            record = b"\n" + record
+    _write_all(fd, record)
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -372,21 +382,49 @@ class Mbox:
         ``fsync``: flush before the lock goes, as Postfix's mail_copy() does
         (simlab serve: the queue file is removed only after this returns).
         """
-        text = message.replace(b"\r\n", b"\n")
-        if not text.endswith(b"\n"):
-            text += b"\n"
-        record = from_line(envelope_sender, when) + b"\n" + _quote_from(text) + b"\n"
+        record = self._record(message, envelope_sender, when)
         fd, lock = acquire(self.path, when)
         try:
-            if os.lseek(fd, 0, os.SEEK_END) > 0:
-                os.lseek(fd, -1, os.SEEK_END)
-                if os.read(fd, 1) != b"\n":
-                    record = b"\n" + record
-            _write_all(fd, record)
+            _append_at_end(fd, record)
             if fsync:
                 os.fsync(fd)
         finally:
             release(fd, lock)
+
+    async def append_flushed(self, message: bytes, envelope_sender: str, when: float,
+                             flush: Callable[[int], Awaitable[None]]) -> None:
+        """append() with fsync whose flush is awaited (a worker thread under simlab serve).
+
+        The locks stay held until the flush is done, even if the caller is
+        cancelled meanwhile, so no other writer sees the mailbox half flushed.
+        """
+        record = self._record(message, envelope_sender, when)
+        fd, lock = acquire(self.path, when)
+        try:
+            _append_at_end(fd, record)
+            done = asyncio.ensure_future(flush(fd))
+        except BaseException:
+            release(fd, lock)
+            raise
+        try:
+            await asyncio.shield(done)
+        except asyncio.CancelledError:
+            if not done.done():
+                done.add_done_callback(lambda _f: release(fd, lock))
+                raise
+            release(fd, lock)
+            raise
+        except BaseException:
+            release(fd, lock)
+            raise
+        release(fd, lock)
+
+    @staticmethod
+    def _record(message: bytes, envelope_sender: str, when: float) -> bytes:
+        text = message.replace(b"\r\n", b"\n")
+        if not text.endswith(b"\n"):
+            text += b"\n"
+        return from_line(envelope_sender, when) + b"\n" + _quote_from(text) + b"\n"
 
     def set_flags(self, key: str, add: Iterable[str] = (), remove: Iterable[str] = (),
                   *, now: float | None = None) -> None:
