@@ -139,6 +139,7 @@ class MUA:
         seed = f"{getattr(net, 'seed', 0)}/{self.address}"
         self._rng = random.Random(seed)
         self._count = 0
+        self._stamp: tuple[int | None, str] = (None, "")
 
     # -- time and connections ---------------------------------------------------------
     def now(self) -> float:
@@ -159,7 +160,10 @@ class MUA:
 
     def _message_id(self, when: float) -> str:
         self._count += 1
-        stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(int(when)))
+        second = int(when)
+        if second != self._stamp[0]:        # memo: many messages share a second
+            self._stamp = (second, time.strftime("%Y%m%d%H%M%S", time.gmtime(second)))
+        stamp = self._stamp[1]
         domain = self.address.rpartition("@")[2] or self.helo
         return f"<{stamp}.{self._count}.{self._rng.getrandbits(32):08x}@{domain}>"
 

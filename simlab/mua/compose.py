@@ -149,6 +149,14 @@ def _set_body(msg: EmailMessage, text: str) -> bool:
     return False
 
 
+@lru_cache(maxsize=64)
+def _date(second: int) -> tuple[str, bool]:
+    """The Date header value; memo: many messages share a second."""
+    # format_datetime() writes what the Date header object writes back
+    date = datetime.fromtimestamp(second, tz=timezone.utc)
+    return format_datetime(date), date.year >= 1000
+
+
 def compose(sender: str, *, to: str | Iterable[str] | None = None, cc: str | Iterable[str] | None = None,
             bcc: str | Iterable[str] | None = None, subject: str = "", body: str = "",
             reply_to: str | None = None, attachments: Iterable[Attachment] = (),
@@ -168,9 +176,8 @@ def compose(sender: str, *, to: str | Iterable[str] | None = None, cc: str | Ite
         as_text &= _put(msg, "Reply-To", reply_to, _folds_unchanged("Reply-To", reply_to))
     as_text &= _put(msg, "Subject", subject, _plain("Subject", subject))
     if when is not None:
-        # format_datetime() writes what the Date header object writes back
-        date = datetime.fromtimestamp(int(when), tz=timezone.utc)
-        as_text &= _put(msg, "Date", format_datetime(date), date.year >= 1000)
+        value, plain = _date(int(when))
+        as_text &= _put(msg, "Date", value, plain)
     if message_id:
         plain_id = _put(msg, "Message-ID", message_id, _plain_msg_id(message_id))
         if plain_id and simple:

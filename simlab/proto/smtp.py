@@ -113,6 +113,11 @@ class ReplyEvent:
     time: float = 0.0
 
 
+# the states whose command _skips() may leave out
+_MAY_SKIP = frozenset({State.EHLO, State.LHLO, State.AUTH, State.XFORWARD, State.RCPT, State.DATA,
+                       State.DOT})
+
+
 class SMTPClient:
     """One SMTP or LMTP client transaction, as a state machine without I/O."""
 
@@ -261,7 +266,7 @@ class SMTPClient:
         return False
 
     def _resolve(self, state: State) -> State:
-        while self._skips(state):
+        while state in _MAY_SKIP and self._skips(state):
             state = next_state(state, SKIP)
         return state
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 _ENHANCED = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})(?=\s|$)")
+_LAST_LINE = re.compile(rb"([0-9]{3})(?: ([^\n]*?))?\r*\n")   # "250 text\r\n" or "250\r\n"
 
 
 class SMTPProtocolError(ValueError):
@@ -95,6 +96,8 @@ class Reply:
 
 
 def _enhanced_of(code: int, first_line: str) -> str:
+    if first_line[:1] not in ("2", "4", "5"):
+        return ""
     m = _ENHANCED.match(first_line)
     if m and int(m.group(1)) == code // 100:
         return m.group(0)
@@ -117,43 +120,53 @@ class ReplyParser:
         return bool(self._buf or self._lines)
 
     def feed(self, data: bytes) -> list[Reply]:
+        if not self._buf and not self._lines and self.max_lines:
+            m = _LAST_LINE.fullmatch(data)
+            if m is not None:       # the usual chunk: one single-line reply
+                code = int(m[1])
+                text = (m[2] or b"").decode("utf-8", "replace")
+                return [Reply(code, _enhanced_of(code, text), (text,))]
         buf = self._buf + data if self._buf else bytes(data)
+        end = buf.rfind(b"\n") + 1
         out: list[Reply] = []
-        start = 0
-        nl = buf.find(b"\n")
-        while nl >= 0:
-            raw = buf[start:nl]
-            start = nl + 1
-            try:
-                reply = self._line(raw.rstrip(b"\r"))
-            except SMTPProtocolError:
-                self._buf = buf[start:]
-                raise
-            if reply is not None:
-                out.append(reply)
-            nl = buf.find(b"\n", start)
-        self._buf = buf[start:] if start else buf
-        if len(self._buf) > self.max_line:
+        if end:
+            # the complete lines are decoded at once: a line end is never inside a UTF-8
+            # sequence, so this is what decoding each line on its own gives
+            lines = buf[:end].decode("utf-8", "replace").split("\n")
+            lines.pop()
+            code, acc, max_lines = self._code, self._lines, self.max_lines
+            for n, line in enumerate(lines):
+                line = line.rstrip("\r")
+                head = line[:3]
+                more = len(line) > 3
+                if len(head) < 3 or not head.isdigit() or not head.isascii() or \
+                        (more and line[3] not in " -"):
+                    self._code, self._lines = code, acc
+                    self._fail(buf, n, f"malformed reply line: {line[:80]!r}")
+                if code is None:
+                    code = int(head)
+                acc.append(line[4:])
+                if len(acc) > max_lines:
+                    self._code, self._lines = code, acc
+                    self._fail(buf, n, f"reply longer than {max_lines} lines")
+                if more and line[3] == "-":
+                    continue
+                out.append(Reply(code, _enhanced_of(code, acc[0]), tuple(acc)))
+                code, acc = None, []
+            self._code, self._lines = code, acc
+            buf = buf[end:]
+        self._buf = buf
+        if len(buf) > self.max_line:
             raise SMTPProtocolError(f"reply line longer than {self.max_line} bytes")
         return out
 
-    def _line(self, raw: bytes) -> Reply | None:
-        line = raw.decode("utf-8", "replace")
-        if len(line) < 3 or not line[:3].isdigit() or not line[:3].isascii():
-            raise SMTPProtocolError(f"malformed reply line: {line[:80]!r}")
-        if len(line) > 3 and line[3] not in " -":
-            raise SMTPProtocolError(f"malformed reply line: {line[:80]!r}")
-        code = int(line[:3])
-        if self._code is None:
-            self._code = code
-        self._lines.append(line[4:])
-        if len(self._lines) > self.max_lines:
-            raise SMTPProtocolError(f"reply longer than {self.max_lines} lines")
-        if len(line) > 3 and line[3] == "-":
-            return None
-        first = self._code
-        lines, self._code, self._lines = tuple(self._lines), None, []
-        return Reply(first, _enhanced_of(first, lines[0]), lines)
+    def _fail(self, buf: bytes, n: int, text: str) -> None:
+        """Raise for line ``n`` of ``buf``, keeping what follows that line."""
+        pos = -1
+        for _ in range(n + 1):
+            pos = buf.find(b"\n", pos + 1)
+        self._buf = buf[pos + 1:]
+        raise SMTPProtocolError(text)
 
 
 def parse_replies(data: bytes) -> Iterator[Reply]:

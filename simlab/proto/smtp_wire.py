@@ -41,6 +41,8 @@ def quote_821(address: str) -> str:
 
 def xtext(text: str) -> str:
     """RFC 3461 xtext: '+', '=' and non-printable characters as +XX."""
+    if text.isascii() and text.isprintable() and " " not in text and "+" not in text and "=" not in text:
+        return text
     out = []
     for b in text.encode("utf-8"):
         out.append(f"+{b:02X}" if b < 33 or b > 126 or b in (43, 61) else chr(b))
@@ -53,23 +55,40 @@ def dot_stuff(content: bytes, line_limit: int = 0) -> tuple[bytes, bool]:
     Lines longer than ``line_limit`` are broken with CRLF SPACE, as Postfix's
     smtp_line_length_limit does; the flag says whether that happened.
     """
-    text = content.replace(b"\r\n", b"\n")
-    if text.endswith(b"\n"):
-        text = text[:-1]
     if not content:
         return b"", False
-    if line_limit <= 0 or len(text) <= line_limit or \
-            max(map(len, text.split(b"\n"))) <= line_limit:
-        # no line to break: the whole text at once (a leading dot doubled on each line)
-        if text.startswith(b"."):
-            text = b"." + text
-        return text.replace(b"\n.", b"\n..").replace(b"\n", b"\r\n") + b"\r\n", False
+    # work in the message's own line ends when it has one kind only (a queue file: LF, a
+    # composed message: CRLF); both give the lines that LF-normalizing would
+    if b"\r" not in content:
+        text, nl = content, b"\n"
+    elif content.count(b"\n") == content.count(b"\r\n"):
+        text, nl = content, b"\r\n"
+    else:
+        text, nl = content.replace(b"\r\n", b"\n"), b"\n"
+    if text.endswith(nl):
+        text = text[:-len(nl)]
+    lines = None
+    if line_limit > 0 and len(text) > line_limit:
+        lines = text.split(nl)
+        if max(map(len, lines)) > line_limit:
+            return _break_lines(lines, line_limit), True
+    if nl == b"\r\n":
+        out = text
+    elif lines is not None:
+        out = b"\r\n".join(lines)
+    else:
+        out = text.replace(b"\n", b"\r\n")
+    if out.startswith(b"."):
+        out = b"." + out
+    return out.replace(b"\r\n.", b"\r\n..") + b"\r\n", False
+
+
+def _break_lines(lines: list[bytes], line_limit: int) -> bytes:
+    """DATA text with each line longer than line_limit broken with CRLF SPACE."""
     out: list[bytes] = []
-    broken = False
     cut = max(line_limit, 2)    # a continuation must carry one byte after its space, or it never ends
-    for line in text.split(b"\n"):
+    for line in lines:
         while len(line) > line_limit:
-            broken = True
             head, line = line[:cut], line[cut:]
             if not line:                # limit 1: " x" is as short as a continuation gets
                 line = head
@@ -77,7 +96,7 @@ def dot_stuff(content: bytes, line_limit: int = 0) -> tuple[bytes, bool]:
             out.append(head)
             line = b" " + line
         out.append(line)
-    return b"".join((b"." + ln if ln.startswith(b".") else ln) + b"\r\n" for ln in out), broken
+    return b"".join((b"." + ln if ln.startswith(b".") else ln) + b"\r\n" for ln in out)
 
 
 def b64(text: str) -> str:
@@ -86,8 +105,21 @@ def b64(text: str) -> str:
 
 def parse_features(reply: Reply) -> dict[str, str]:
     """EHLO keywords (upper case) and their parameters; "AUTH=LOGIN" counts as AUTH."""
+    # memo: a server answers every EHLO with the same lines
+    hit = _FEATURES.get(reply.text_lines)
+    if hit is None:
+        if len(_FEATURES) >= 256:
+            _FEATURES.clear()
+        hit = _FEATURES[reply.text_lines] = _parse_features(reply.text_lines)
+    return dict(hit)
+
+
+_FEATURES: dict[tuple[str, ...], dict[str, str]] = {}
+
+
+def _parse_features(text_lines: tuple[str, ...]) -> dict[str, str]:
     out: dict[str, str] = {}
-    for line in reply.text_lines[1:]:
+    for line in text_lines[1:]:
         words = line.replace("=", " ", 1).split(None, 1) if line.upper().startswith("AUTH=") else line.split(None, 1)
         if not words:
             continue

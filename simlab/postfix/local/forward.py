@@ -41,7 +41,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import replace
 from pathlib import Path
 
 from ..bounce.client import TRACE_MTA_VRFY
@@ -49,7 +48,7 @@ from ..bounce.post import post_mail
 from ..common.queue import Recipient
 from .expand import EXTENSION_MATCHED, PARSE_ERROR, PARSE_UNDEF, local_expand
 from .recipient import NESTING_LIMIT, deliver_token_string
-from .state import (EXPAND_FWD, EXPAND_INCL, Attr, LocalState, UserAttr, wants_success,
+from .state import (EXPAND_FWD, EXPAND_INCL, Attr, LocalState, UserAttr, evolve, wants_success,
                     without_success)
 
 _NOT_THERE = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)    # as pathlib ignores them
@@ -67,7 +66,7 @@ async def deliver_dotforward(state: LocalState, attr: Attr, usr: UserAttr) -> tu
     if entry is None:
         return False, 0
     usr = UserAttr(entry.uid, entry.gid, entry.home, entry.name, entry.shell)
-    attr = replace(attr, level=attr.level + 1, exp_type=EXPAND_FWD, owner=attr.user)
+    attr = evolve(attr, level=attr.level + 1, exp_type=EXPAND_FWD, owner=attr.user)
     path = None
     for candidate in cfg["forward_path"].replace(",", " ").split():
         text, status = local_expand(state, attr, usr, candidate, cfg["forward_expansion_filter"])
@@ -76,7 +75,7 @@ async def deliver_dotforward(state: LocalState, attr: Attr, usr: UserAttr) -> tu
         if _present(state.ctx.path(text)):
             path = text
             if status & EXTENSION_MATCHED or "forward" not in _prop(state):
-                attr = replace(attr, unmatched=None)
+                attr = evolve(attr, unmatched=None)
             break
     if path is None:
         return False, 0
@@ -84,7 +83,7 @@ async def deliver_dotforward(state: LocalState, attr: Attr, usr: UserAttr) -> tu
         return True, state.sent(attr, "2.0.0", f"forward via file: {path}")
     if state.been_here(f"forward {path}"):
         return state.been_here_check(f"forward-done {path}"), 0
-    attr = replace(attr, exp_from=attr.local)
+    attr = evolve(attr, exp_from=attr.local)
     real = state.ctx.path(path)
     st = real.stat()
     if not stat.S_ISREG(st.st_mode):
@@ -99,13 +98,13 @@ async def deliver_dotforward(state: LocalState, attr: Attr, usr: UserAttr) -> tu
         state.warn(f"cannot open file {path}: {exc.strerror}")
         return False, 0
     notify = attr.rcpt.notify
-    attr = replace(attr, rcpt=replace(attr.rcpt, notify=without_success(notify)))
+    attr = evolve(attr, rcpt=evolve(attr.rcpt, notify=without_success(notify)))
     status, count = await _token_lines(state, attr, usr, text)
     if count == 0:
         return False, status
     state.been_here(f"forward-done {path}")
     if status == 0 and wants_success(notify):
-        state.trace(replace(attr, rcpt=replace(attr.rcpt, notify=notify)), "2.0.0",
+        state.trace(evolve(attr, rcpt=evolve(attr.rcpt, notify=notify)), "2.0.0",
                     "alias expanded", "expanded")
     return True, status
 
@@ -146,13 +145,13 @@ async def _token_lines(state: LocalState, attr: Attr, usr: UserAttr, text: str) 
 
 async def deliver_include(state: LocalState, attr: Attr, usr: UserAttr, path: str) -> int:
     """Deliver to the destinations in an :include: file (include.c)."""
-    attr = replace(attr, level=attr.level + 1)
+    attr = evolve(attr, level=attr.level + 1)
     if attr.level > NESTING_LIMIT:
         state.warn(f":include: nesting limit exceeded for {path}")
         return state.bounce(attr, "5.4.6", ":include: nesting limit exceeded")
     if state.been_here(f"include {usr.uid} {path}"):
         return 0
-    attr = replace(attr, exp_from=attr.local)
+    attr = evolve(attr, exp_from=attr.local)
     config_error = "mail system configuration error"
     if not path.startswith("/"):
         state.warn(f":include:{path} uses a relative path")
@@ -169,16 +168,16 @@ async def deliver_include(state: LocalState, attr: Attr, usr: UserAttr, path: st
     if st.st_mode & stat.S_IWOTH:
         state.warn(f":include: file {path} is world writable")
         return state.bounce(attr, "5.3.5", config_error)
-    attr = replace(attr, exp_type=EXPAND_INCL)
+    attr = evolve(attr, exp_type=EXPAND_INCL)
     if attr.owner is None:
-        attr = replace(attr, owner=attr.rcpt.address)
+        attr = evolve(attr, owner=attr.rcpt.address)
     try:
         text = real.read_text(encoding="utf-8", errors="surrogateescape")
     except OSError as exc:
         state.warn(f"cannot open include file {path}: {exc.strerror}")
         return state.bounce(attr, "5.3.5", config_error)
     if "include" not in _prop(state):
-        attr = replace(attr, unmatched=None)
+        attr = evolve(attr, unmatched=None)
     status, _ = await _token_lines(state, attr, usr, text)
     return status
 
@@ -214,7 +213,7 @@ async def forward_finish(state: LocalState, top: Attr, cancel: bool) -> int:
         if new_qid is None:
             status |= state.defer(top, "4.3.0", "unable to forward message")
             continue
-        rcpt = replace(top.rcpt, notify=without_success(top.rcpt.notify))
-        status |= state.sent(replace(top, rcpt=rcpt), "2.0.0", f"forwarded as {new_qid}", "relayed")
+        rcpt = evolve(top.rcpt, notify=without_success(top.rcpt.notify))
+        status |= state.sent(evolve(top, rcpt=rcpt), "2.0.0", f"forwarded as {new_qid}", "relayed")
     state.forwards = {}
     return status

@@ -42,7 +42,6 @@ SEE ALSO
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 from ..bounce.client import TRACE_MTA_VRFY
 from ..maps import MapError
@@ -50,7 +49,7 @@ from ..maps.address import maps_find, split_addr
 from ..maps.tok822 import addresses
 from ..trivial_rewrite import resolve, rewrite
 from .mailbox import deliver_command, deliver_file, deliver_mailbox, deliver_pass
-from .state import (EXPAND_ALIAS, EXPAND_INCL, Attr, LocalState, UserAttr, mask,
+from .state import (EXPAND_ALIAS, EXPAND_INCL, Attr, LocalState, UserAttr, evolve, mask,
                     wants_success, without_success)
 
 NESTING_LIMIT = 100
@@ -62,7 +61,7 @@ def _prop_mask(state: LocalState) -> set[str]:
 
 async def deliver_recipient(state: LocalState, attr: Attr, usr: UserAttr) -> int:
     """Deliver to one local recipient (deliver_recipient in recipient.c)."""
-    # one replace() for the whole level (the reports read only attr.rcpt, which stays)
+    # one evolve() for the whole level (the reports read only attr.rcpt, which stays)
     level = attr.level + 1
     address = attr.rcpt.address
     if level > NESTING_LIMIT:
@@ -85,7 +84,7 @@ async def deliver_recipient(state: LocalState, attr: Attr, usr: UserAttr) -> int
         if "/" in extension:
             state.warn(f"{state.req.qid}: address with illegal extension: {local}")
             extension, local = None, user
-    attr = replace(attr, level=level, delivered=delivered, local=local, domain=domain, user=user,
+    attr = evolve(attr, level=level, delivered=delivered, local=local, domain=domain, user=user,
                    extension=extension, unmatched=extension)
     if not user:
         return state.bounce(attr, "5.1.3", f'null username in "{address}"')
@@ -94,21 +93,21 @@ async def deliver_recipient(state: LocalState, attr: Attr, usr: UserAttr) -> int
 
 async def _switch(state: LocalState, attr: Attr, usr: UserAttr) -> int:
     if attr.rcpt.address.startswith("\\"):
-        attr = replace(attr, level=attr.level + 1, rcpt=replace(attr.rcpt, address=attr.rcpt.address[1:]),
+        attr = evolve(attr, level=attr.level + 1, rcpt=evolve(attr.rcpt, address=attr.rcpt.address[1:]),
                        local=attr.local.lstrip("\\"), user=attr.user.lstrip("\\"))
         found, status = await deliver_mailbox(state, attr, usr)
         return status if found else await deliver_unknown(state, attr, usr)
-    attr = replace(attr, level=attr.level + 1, unmatched=None)
+    attr = evolve(attr, level=attr.level + 1, unmatched=None)
     found, status = await deliver_alias(state, attr, usr, attr.local)
     if found:
         return status
     if attr.extension is not None:
         if "alias" in _prop_mask(state):
-            attr = replace(attr, unmatched=attr.extension)
+            attr = evolve(attr, unmatched=attr.extension)
         found, status = await deliver_alias(state, attr, usr, attr.user)
         if found:
             return status
-        attr = replace(attr, unmatched=attr.extension)
+        attr = evolve(attr, unmatched=attr.extension)
     from .forward import deliver_dotforward, deliver_indirect
     if attr.owner is not None and attr.owner.casefold() != attr.user.casefold():
         return await deliver_indirect(state, attr)
@@ -130,7 +129,7 @@ async def deliver_alias(state: LocalState, attr: Attr, usr: UserAttr, name: str)
     if attr.level + 1 > NESTING_LIMIT:
         state.warn(f"alias database loop for {name}")
         return True, state.bounce(attr, "5.4.6", f"alias database loop for {name}")
-    attr = replace(attr, level=attr.level + 1, exp_from=name)
+    attr = evolve(attr, level=attr.level + 1, exp_from=name)
     try:
         tables = state.ctx.maps("alias_maps", (state.program, state.pid))
     except MapError:
@@ -146,7 +145,7 @@ async def deliver_alias(state: LocalState, attr: Attr, usr: UserAttr, name: str)
             continue
         if state.rep.trace_flags & TRACE_MTA_VRFY:
             return True, state.sent(attr, "2.0.0", f"aliased to {value}")
-        attr = replace(attr, exp_type=EXPAND_ALIAS)
+        attr = evolve(attr, exp_type=EXPAND_ALIAS)
         usr = UserAttr()
         owner_rhs = None
         if state.cfg.get_bool("owner_request_special"):
@@ -155,22 +154,22 @@ async def deliver_alias(state: LocalState, attr: Attr, usr: UserAttr, name: str)
             except MapError:
                 owner_rhs = None
         notify = attr.rcpt.notify
-        rcpt = replace(attr.rcpt, notify=without_success(notify))
+        rcpt = evolve(attr.rcpt, notify=without_success(notify))
         if owner_rhs is not None:
             owner = rewrite(state.ctx, owner_rhs if state.cfg.get_bool("expand_owner_alias")
                             else f"owner-{name}", "local")
-            attr = replace(attr, owner=owner, sender=owner)
-            rcpt = replace(rcpt, orcpt="", orig="")
+            attr = evolve(attr, owner=owner, sender=owner)
+            rcpt = evolve(rcpt, orcpt="", orig="")
         else:
-            attr = replace(attr, owner=None)
-        attr = replace(attr, rcpt=rcpt)
+            attr = evolve(attr, owner=None)
+        attr = evolve(attr, rcpt=rcpt)
         status, count = await deliver_token_string(state, attr, usr, value)
         if count < 1:
             state.warn(f"no recipient in alias lookup result for {name}")
             status = state.defer(attr, "4.3.0", "alias database unavailable")
         elif wants_success(notify):
             what = "delivered" if owner_rhs is not None else "expanded"
-            state.trace(replace(attr, rcpt=replace(attr.rcpt, notify=notify)), "2.0.0",
+            state.trace(evolve(attr, rcpt=evolve(attr.rcpt, notify=notify)), "2.0.0",
                         "alias expanded", what)
         return True, status
     return False, 0
@@ -209,7 +208,7 @@ async def deliver_token(state: LocalState, attr: Attr, usr: UserAttr, dest: str)
 
 async def deliver_resolve_addr(state: LocalState, attr: Attr, usr: UserAttr, addr: str) -> int:
     """Resolve an expansion result; deliver it here when it is ours, else forward it."""
-    attr = replace(attr, level=attr.level + 1)
+    attr = evolve(attr, level=attr.level + 1)
     res = resolve(state.ctx, rewrite(state.ctx, addr, "local"), attr.sender)
     if "fail" in res.flags:
         return state.defer(attr, "4.3.0", "address resolver failure")
@@ -220,7 +219,7 @@ async def deliver_resolve_addr(state: LocalState, attr: Attr, usr: UserAttr, add
         delim = (state.cfg["recipient_delimiter"] or "+")[0]
         local, at, domain = address.rpartition("@")
         address = f"{local}{delim}{attr.unmatched}@{domain}" if at else f"{address}{delim}{attr.unmatched}"
-    attr = replace(attr, rcpt=replace(attr.rcpt, address=address))
+    attr = evolve(attr, rcpt=evolve(attr.rcpt, address=address))
     if res.transport == state.relay:
         return await deliver_recipient(state, attr, usr)
     from .forward import deliver_indirect
@@ -229,7 +228,7 @@ async def deliver_resolve_addr(state: LocalState, attr: Attr, usr: UserAttr, add
 
 async def deliver_unknown(state: LocalState, attr: Attr, usr: UserAttr) -> int:
     """No alias, no .forward, no such user (unknown.c)."""
-    attr = replace(attr, level=attr.level + 1)
+    attr = evolve(attr, level=attr.level + 1)
     if state.been_here(f"deliver_unknown {attr.local}"):
         return 0
     cfg = state.cfg
@@ -244,8 +243,8 @@ async def deliver_unknown(state: LocalState, attr: Attr, usr: UserAttr) -> int:
         return await deliver_pass(state, attr, cfg["fallback_transport"])
     if cfg["luser_relay"]:
         from .expand import local_expand
-        target, _ = local_expand(state, replace(attr, unmatched=None), usr, cfg["luser_relay"], None)
-        return await deliver_resolve_addr(state, replace(attr, unmatched=None), usr, target)
+        target, _ = local_expand(state, evolve(attr, unmatched=None), usr, cfg["luser_relay"], None)
+        return await deliver_resolve_addr(state, evolve(attr, unmatched=None), usr, target)
     if attr.user.casefold() in ("mailer-daemon", "postmaster"):
         state.warn(f"required alias not found: {attr.user}")
         return state.sent(attr, "2.0.0", "discarded")

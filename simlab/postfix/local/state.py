@@ -35,10 +35,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ..bounce.client import Dsn, Reporter
 from ..common.queue import Recipient
+
+_T = TypeVar("_T")
+
+
+def evolve(obj: _T, **changes: Any) -> _T:
+    """dataclasses.replace for Attr, UserAttr and Recipient, which have no __post_init__
+    and no init=False field: a copy of the instance dict (replace() runs per level of
+    every delivery and costs several times more)."""
+    new = object.__new__(type(obj))
+    new.__dict__.update(obj.__dict__, **changes)
+    return new
+
 
 EXPAND_ALIAS = 1
 EXPAND_FWD = 2

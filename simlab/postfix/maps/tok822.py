@@ -31,6 +31,8 @@ DESCRIPTION
 
 from __future__ import annotations
 
+import re
+
 ATOM, QSTRING, DOMLIT, COMMENT, ADDR, STARTGRP = "ATOM", "QSTRING", "DOMLIT", "COMMENT", "ADDR", "STARTGRP"
 OPCHARS = "|%!" + '()<>@,;:\\".[]'
 SPACE_TAB_CR_LF = " \t\r\n"
@@ -356,12 +358,13 @@ def externalize(tp: "Tok | list[Tok] | None") -> str:
 
 # -- local-part quoting (quote_822_local.c) ----------------------------------------------------
 _NEED_QUOTE = set('()<>@,;:\\"[]')
+_NOT_IN_DOT_STRING = re.compile("[ \\x00-\\x1f\\x7f" + re.escape("".join(sorted(_NEED_QUOTE))) + "]")
 
 
 def _is_dot_string(local: str) -> bool:
     if not local or local[0] == "." or local[-1] == "." or ".." in local:
         return False
-    return not any(ch == " " or ord(ch) < 32 or ord(ch) == 127 or ch in _NEED_QUOTE for ch in local)
+    return _NOT_IN_DOT_STRING.search(local) is None
 
 
 def quote_822_local(addr: str) -> str:

@@ -41,10 +41,11 @@ class UnixMap(Map):
         if name not in _FILES:
             raise MapError(f"dict_unix_open: unknown map name: {name}")
         self.file, self.fields = _FILES[name]
+        self._path = str(host_path(self.file, self.root))
 
     def _entries(self) -> dict[str, list[str]]:
         """name -> fields of the first line for that name ({} when the file is missing)."""
-        path = str(host_path(self.file, self.root))
+        path = self._path
         try:
             st = os.stat(path)
         except OSError:

@@ -58,6 +58,7 @@ from .session import Attempt, Verdict, run_session
 
 _CFG_ERRORS = (KeyError, ValueError, ConfigError)
 _DSN_RET = {"1": "FULL", "2": "HDRS", "FULL": "FULL", "HDRS": "HDRS"}
+_SETTINGS: dict[int, tuple[Any, tuple[bool, str], tuple[str, str, str, bool, bool, bool, int]]] = {}
 
 
 class SmtpAgent:
@@ -71,14 +72,9 @@ class SmtpAgent:
         self.prefix = "lmtp" if self.lmtp else "smtp"
         self.program_name = self.prefix
         self.cfg = ctx.config.for_service(service) if hasattr(ctx.config, "for_service") else ctx.config
-        self.ident = ident(self.cfg, self.prefix)
         self.pid = pid
-        self.myhostname = self._str("myhostname", ctx.hostname)
-        self.helo_name = self._str("lmtp_lhlo_name" if self.lmtp else "smtp_helo_name", self.myhostname)
-        self.esmtp = self.lmtp or (not self._bool("smtp_never_send_ehlo", False))
-        self.skip_5xx_greeting = self._bool(self.prefix + "_skip_5xx_greeting", True)
-        self.sasl_soft_bounce = self._bool(self.prefix + "_sasl_auth_soft_bounce", True)
-        self.line_limit = self._int(self.prefix + "_line_length_limit", 998)
+        (self.ident, self.myhostname, self.helo_name, self.esmtp, self.skip_5xx_greeting,
+         self.sasl_soft_bounce, self.line_limit) = self._settings(ctx.hostname)
         self.nexthop = req.nexthop
         attrs = dict(getattr(req, "attrs", {}) or {})
         self.envid = attrs.get("dsn_envid", "")
@@ -95,6 +91,25 @@ class SmtpAgent:
                                  int(getattr(req, "trace_flags", 0) or attrs.get("trace_flags", 0) or 0))
 
     # -- configuration ------------------------------------------------------------
+    def _settings(self, hostname: str) -> tuple[str, str, str, bool, bool, bool, int]:
+        """Memo: what every request reads from the configuration object (replaced, never
+        changed, on reload), per smtp/lmtp and host name."""
+        cfg = self.cfg
+        hit = _SETTINGS.get(id(cfg))
+        if hit is not None and hit[0] is cfg and hit[1] == (self.lmtp, hostname):
+            return hit[2]
+        myhostname = self._str("myhostname", hostname)
+        values = (ident(cfg, self.prefix), myhostname,
+                  self._str("lmtp_lhlo_name" if self.lmtp else "smtp_helo_name", myhostname),
+                  self.lmtp or (not self._bool("smtp_never_send_ehlo", False)),
+                  self._bool(self.prefix + "_skip_5xx_greeting", True),
+                  self._bool(self.prefix + "_sasl_auth_soft_bounce", True),
+                  self._int(self.prefix + "_line_length_limit", 998))
+        if len(_SETTINGS) >= 64:
+            _SETTINGS.clear()
+        _SETTINGS[id(cfg)] = (cfg, (self.lmtp, hostname), values)
+        return values
+
     def _str(self, name: str, default: str) -> str:
         try:
             return self.cfg[name] or default
