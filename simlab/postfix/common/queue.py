@@ -259,7 +259,7 @@ class QueueStore:
         # name (the journal commits the rename with it), and no directory fsync
         # is needed. The mode says "complete", so qmgr may already take the file.
         os.replace(tmp, target)
-        await in_worker(loop, _fsync_close, fd)     # the worker owns fd now, even if we are cancelled
+        await _in_worker(loop, _fsync_close, fd)     # the worker owns fd now, even if we are cancelled
         self.ctx.trace.record("queue", "queue", qid=qf.qid, src=queue if existed else "", dst=queue,
                               action="write", size=qf.size)
         return target
@@ -413,7 +413,7 @@ def _fsync_close(fd: int) -> None:
         os.close(fd)
 
 
-async def in_worker(loop: asyncio.AbstractEventLoop, fn: Any, *args: Any) -> None:
+async def _in_worker(loop: asyncio.AbstractEventLoop, fn: Any, *args: Any) -> None:
     """fn(*args) in the loop's thread pool; in place on a loop without one (the virtual loop)."""
     try:
         fut = loop.run_in_executor(None, fn, *args)

@@ -50,7 +50,6 @@ SEE ALSO
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import itertools
 import os
@@ -63,7 +62,6 @@ from ...store.maildir import Maildir
 from ...store.mbox import Mbox
 from ...store.message import MailboxError, MailboxLockedError
 from ..commands_registry import find_command, is_real
-from ..common.queue import in_worker
 from ..maps import MapError
 from ..maps.address import maps_find
 from ..trivial_rewrite import quote_822_local
@@ -117,35 +115,15 @@ async def _locked_append(state: LocalState, box: Mbox, data: bytes, sender: str)
     """Mbox.append with Postfix's lock retries (deliver_lock_attempts, deliver_lock_delay)."""
     attempts = max(1, state.cfg.get_int("deliver_lock_attempts"))
     delay = state.cfg.get_time("deliver_lock_delay")
-    envelope = quote_822_local(sender) if sender else ""
     for attempt in range(attempts):
         try:
-            if state.ctx.fsync:
-                await _flushed_append(box, data, envelope, state.ctx.now())
-            else:
-                box.append(data, envelope, state.ctx.now())
+            box.append(data, quote_822_local(sender) if sender else "", state.ctx.now(),
+                       fsync=state.ctx.fsync)
             return
         except MailboxLockedError:
             if attempt + 1 >= attempts:
                 raise
             await state.ctx.sleep(delay)
-
-
-# One writer per mailbox file in this process. The locks are held across the flush,
-# which runs in a worker thread so that other sessions go on; a second delivery to the
-# same mailbox waits here instead of finding the lock taken and sleeping
-# deliver_lock_delay, as a second local(8) process would block on the lock.
-_writers: "weakref.WeakValueDictionary[str, asyncio.Lock]" = weakref.WeakValueDictionary()
-
-
-async def _flushed_append(box: Mbox, data: bytes, envelope: str, when: float) -> None:
-    key = str(box.path)
-    guard = _writers.get(key)
-    if guard is None:
-        guard = _writers[key] = asyncio.Lock()
-    loop = asyncio.get_running_loop()
-    async with guard:
-        await box.append_flushed(data, envelope, when, lambda fd: in_worker(loop, os.fsync, fd))
 
 
 def _stat(path: Any) -> os.stat_result | None:
