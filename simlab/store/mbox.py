@@ -39,10 +39,9 @@ SEE ALSO
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
-from typing import Awaitable, Callable, Collection, Iterable, Mapping
+from typing import Collection, Iterable, Mapping
 
 from .locking import acquire, mailbox_lock, release
 from .message import MailboxError, StoredMessage, canonical_flag, rfc822_size
@@ -111,34 +110,6 @@ class Mbox:
                 os.fsync(fd)
         finally:
             release(fd, lock)
-
-    async def append_flushed(self, message: bytes, envelope_sender: str, when: float,
-                             flush: Callable[[int], Awaitable[None]]) -> None:
-        """append() with fsync whose flush is awaited (a worker thread under simlab serve).
-
-        The locks stay held until the flush is done, even if the caller is
-        cancelled meanwhile, so no other writer sees the mailbox half flushed.
-        """
-        record = self._record(message, envelope_sender, when)
-        fd, lock = acquire(self.path, when)
-        try:
-            _append_at_end(fd, record)
-            done = asyncio.ensure_future(flush(fd))
-        except BaseException:
-            release(fd, lock)
-            raise
-        try:
-            await asyncio.shield(done)
-        except asyncio.CancelledError:
-            if not done.done():
-                done.add_done_callback(lambda _f: release(fd, lock))
-                raise
-            release(fd, lock)
-            raise
-        except BaseException:
-            release(fd, lock)
-            raise
-        release(fd, lock)
 
     @staticmethod
     def _record(message: bytes, envelope_sender: str, when: float) -> bytes:
