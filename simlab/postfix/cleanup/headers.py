@@ -62,17 +62,14 @@ def rfc_addr(addr: str) -> str:
 def received_smtpd(*, helo: str, name: str, addr: str, myhostname: str, mail_name: str, protocol: str,
                    qid: str, recipient: str | None, when: float, auth_sender: str = "") -> bytes:
     """smtpd's Received: header; ``recipient`` only when there is exactly one."""
-    lines = [f"Received: from {helo} ({name} [{rfc_addr(addr)}])"]
-    if auth_sender:
-        lines.append(f"\t(Authenticated sender: {auth_sender})")
-    by = f"\tby {myhostname} ({mail_name}) with {protocol}" + (f" id {qid}" if qid else "")
+    auth = f"\t(Authenticated sender: {auth_sender})\n" if auth_sender else ""
+    id_part = f" id {qid}" if qid else ""
     if recipient is not None:
-        lines.append(by)
-        lines.append(f"\tfor <{quote_822_local(recipient)}>; {mail_date(when)}")
+        last = f"\n\tfor <{quote_822_local(recipient)}>; {mail_date(when)}\n"
     else:
-        lines.append(by + ";")
-        lines.append(f"\t{mail_date(when)}")
-    return ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
+        last = f";\n\t{mail_date(when)}\n"
+    return (f"Received: from {helo} ({name} [{rfc_addr(addr)}])\n{auth}"
+            f"\tby {myhostname} ({mail_name}) with {protocol}{id_part}{last}").encode("utf-8", "surrogateescape")
 
 
 def received_local(*, myhostname: str, mail_name: str, uid: int, qid: str, when: float) -> bytes:
@@ -104,7 +101,7 @@ class Header:
 
     @property
     def lname(self) -> str:
-        return self.name.lower()
+        return self.text.partition(":")[0].rstrip(" \t").lower()
 
     @property
     def value(self) -> str:

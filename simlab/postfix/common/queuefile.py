@@ -87,7 +87,16 @@ _MESSAGE_ID = re.compile(rb"(?im)^message-id:[ \t]*(.*(?:\n[ \t].*)*)")
 
 def _message_id(content: bytes) -> str:
     end = content.find(b"\n\n")
-    m = _MESSAGE_ID.search(content, 0, len(content) if end < 0 else end)
+    if end < 0:
+        end = len(content)
+    # _MESSAGE_ID.search() would try the case-blind pattern at every offset of the headers
+    low = content[:end].lower()
+    at = low.find(b"message-id:")
+    while at > 0 and low[at - 1] != 0x0A:
+        at = low.find(b"message-id:", at + 1)
+    if at < 0:
+        return ""
+    m = _MESSAGE_ID.match(content, at, end)
     return m.group(1).decode("utf-8", "replace").replace("\n", "").strip() if m else ""
 
 
@@ -139,13 +148,16 @@ def encode_queue_file(qf: QueueFile, *, maildrop: bool = False, line_limit: int 
             _put_rcpt(out, r, maildrop)
     out += _END
     qf.size = size
-    if not maildrop:
-        flags = 0
-        size_rec = rec(R.REC_TYPE_SIZE, R.SIZE_FORMAT % (size, data_offset, len(qf.recipients), flags, size, 0))
-        out[:len(size_rec)] = size_rec
-    if not qf.msg_id:
-        qf.msg_id = _message_id(qf.content)
-    return bytes(out)
+    if maildrop:
+        if not qf.msg_id:
+            qf.msg_id = _message_id(qf.content)
+        return bytes(out)
+    flags = 0
+    size_rec = rec(R.REC_TYPE_SIZE, R.SIZE_FORMAT % (size, data_offset, len(qf.recipients), flags, size, 0))
+    out[:len(size_rec)] = size_rec
+    data = bytes(out)
+    _remember_content(qf, data[data_offset:data_offset + size])
+    return data
 
 
 _ATTR_HEADS = [bytes((ord(R.REC_TYPE_ATTR), n)) for n in range(0x80)]
@@ -167,6 +179,49 @@ def _put_rcpt(out: bytearray, r: Recipient, maildrop: bool) -> None:
     out += rec(R.REC_TYPE_DONE if r.done else R.REC_TYPE_RCPT, r.address)
 
 
+# memo: a queue file is decoded by qmgr and again by the delivery agent, and its
+# content segment was encoded by cleanup just before. Both memos are keyed by
+# queue id and hold what decoding exactly those bytes gives, which is compared
+# in full before use: a file that changed (a D record) is decoded again.
+_MEMO_ENTRIES = 128
+_MEMO_MAX_BYTES = 1 << 15
+_decoded: dict[str, tuple[bytes, QueueFile]] = {}        # qid -> (file, an unshared copy)
+_contents: dict[str, tuple[bytes, bytes, str]] = {}      # qid -> (content records, content, msg_id)
+
+
+def _remember(memo: dict, key: str, value: tuple) -> None:
+    if len(memo) >= _MEMO_ENTRIES:
+        memo.clear()
+    memo[key] = value
+
+
+def _remember_content(qf: QueueFile, records: bytes) -> None:
+    """Sets qf.msg_id; notes what decoding ``records`` (put_content's output for qf.content) gives."""
+    content = qf.content
+    if not qf.qid or not 0 < len(records) <= _MEMO_MAX_BYTES or type(content) is not bytes:
+        if not qf.msg_id:
+            qf.msg_id = _message_id(content)
+        return
+    decoded = content if content.endswith(b"\n") else content + b"\n"    # the last line's LF
+    mid = _message_id(decoded)
+    if not qf.msg_id:
+        qf.msg_id = mid if decoded is content else _message_id(content)
+    _remember(_contents, qf.qid, (records, decoded, mid))
+
+
+def _copy(qf: QueueFile) -> QueueFile:
+    """A QueueFile sharing nothing mutable with ``qf``."""
+    new = object.__new__(QueueFile)
+    new.__dict__.update(qf.__dict__)
+    new.attrs = dict(qf.attrs)
+    rcpts = new.recipients = []
+    for r in qf.recipients:
+        c = object.__new__(Recipient)
+        c.__dict__.update(r.__dict__)
+        rcpts.append(c)
+    return new
+
+
 def decode_queue_file(data: bytes, qid: str = "") -> QueueFile:
     """A QueueFile from its bytes (either layout); raises records.RecordError when malformed.
 
@@ -175,12 +230,25 @@ def decode_queue_file(data: bytes, qid: str = "") -> QueueFile:
     content segment's N and L records only make up the message, and
     nothing after the end record is read.
     """
+    if type(data) is not bytes:
+        data = bytes(data)
+    hit = _decoded.get(qid) if qid else None
+    if hit is not None and hit[0] == data:
+        return _copy(hit[1])
+    qf = _decode(data, qid)
+    if qid and len(data) <= _MEMO_MAX_BYTES:
+        _remember(_decoded, qid, (data, _copy(qf)))
+    return qf
+
+
+def _decode(data: bytes, qid: str) -> QueueFile:
     qf = QueueFile(qid, 0.0, "", [], b"")
     attrs = qf.attrs
     orig, orcpt, notify = "", "", ""
     content: list[bytes] = []
     cont: list[int] = []            # which of them are L records (parts of a longer line)
     size_field: int | None = None
+    known: tuple[bytes, bytes, str] | None = None     # the content segment, from _contents
     chars = R.TYPE_CHARS
     n = len(data)
     pos = 0
@@ -216,24 +284,21 @@ def decode_queue_file(data: bytes, qid: str = "") -> QueueFile:
             elif t == R.REC_TYPE_XTRA:
                 segment = 2
             continue
-        text = raw.decode("utf-8", "surrogateescape")
         if t == "A":                            # REC_TYPE_ATTR, the most common record
-            name, sep, value = text.partition("=")
-            name = name.strip()
-            if not sep or not name:
-                raise R.RecordError(f"malformed attribute: {text[:100]}")
-            value = value.strip()
-            if name == "create_time":
+            name, value = _attr_memo.get(raw) or _split_attr(raw)
+            if name not in _ENVELOPE_ATTRS:
+                attrs[name] = value
+            elif name == "create_time":
                 qf.create_time = float(value)
             elif name == "log_ident":
                 qf.qid = qf.qid or value
             elif name == "dsn_orig_rcpt":
                 orcpt = value
-            elif name == "notify_flags":
+            else:                               # notify_flags
                 notify = notify_words(int(value or 0))
-            else:
-                attrs[name] = value
-        elif t == "R" or t == "D":              # REC_TYPE_RCPT, REC_TYPE_DONE
+            continue
+        text = raw.decode("utf-8", "surrogateescape")
+        if t == "R" or t == "D":                # REC_TYPE_RCPT, REC_TYPE_DONE
             qf.recipients.append(Recipient(text, orig, notify, orcpt, offset, t == "D", segment == 2))
             orig, orcpt, notify = "", "", ""
         elif t == R.REC_TYPE_ORCP:
@@ -255,12 +320,40 @@ def decode_queue_file(data: bytes, qid: str = "") -> QueueFile:
             orig, orcpt, notify = "", "", ""
         elif t == R.REC_TYPE_MESG and segment == 0:
             segment = 1
+            known = _contents.get(qf.qid)
+            if known is not None:
+                stop = pos + len(known[0])
+                if data.startswith(known[0], pos) and data[stop:stop + 1] == b"X":
+                    pos = stop              # exactly the records that cleanup wrote, then X
+                else:
+                    known = None
         elif t == R.REC_TYPE_END:
             break
+    if known is not None:
+        records, qf.content, qf.msg_id = known
+        qf.size = size_field if size_field is not None else len(records)
+        return qf
     qf.content = R.text_content(content, cont)
     qf.size = size_field if size_field is not None else R.text_size(content)
     qf.msg_id = _message_id(qf.content)
     return qf
+
+
+_ENVELOPE_ATTRS = frozenset(("create_time", "log_ident", "dsn_orig_rcpt", "notify_flags"))
+_attr_memo: dict[bytes, tuple[str, str]] = {}     # memo: most attribute records recur from file to file
+
+
+def _split_attr(raw: bytes) -> tuple[str, str]:
+    """``name=value`` of an attribute record, as split_nameval() splits it."""
+    text = raw.decode("utf-8", "surrogateescape")
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise R.RecordError(f"malformed attribute: {text[:100]}")
+    if len(_attr_memo) >= 4096:
+        _attr_memo.clear()
+    nv = _attr_memo[raw] = (name, value.strip())
+    return nv
 
 
 def _first_word(text: str, what: str) -> str:
