@@ -3,6 +3,7 @@
 
 SUMMARY
     loop = VirtualLoop(); loop.run_until_complete(coro); loop.run(until=60.0)
+    loop.postpone(timer_handle, delay)     # re-arm a pending timer later, keeping its handle
 
 DESCRIPTION
     A SimPy-sized event loop that runs ordinary asyncio code (aiosmtpd,
@@ -103,15 +104,31 @@ class VirtualLoop(asyncio.AbstractEventLoop):
             self._check_closed()
         if context is None:
             context = copy_context()
+        seq = next(self._seq)
         if daemon:
-            handle: asyncio.TimerHandle = _DaemonTimerHandle(when, callback, args, self, context)
+            handle: asyncio.TimerHandle = _DaemonTimerHandle(when, seq, callback, args, self, context)
         else:
-            handle = _TimerHandle(when, callback, args, self, context)
+            handle = _TimerHandle(when, seq, callback, args, self, context)
             self._live += 1
         if self._debug:
             handle._source_traceback = format_helpers.extract_stack(sys._getframe(2))
-        heapq.heappush(self._scheduled, (when, next(self._seq), handle))
+        heapq.heappush(self._scheduled, (when, seq, handle))
         return handle
+
+    def postpone(self, handle: asyncio.TimerHandle, delay: float) -> bool:
+        """Move a pending timer to now + ``delay``, in the order ``cancel()`` + ``call_later()`` give.
+
+        No new handle, no cancelled entry left behind (an idle timer re-armed
+        per command); the old heap entry is corrected when it comes up.
+        False, and nothing done, when the timer ran, was cancelled or would move earlier.
+        """
+        when = self._time + delay if delay > 0 else self._time
+        if type(handle) not in _TIMER_TYPES or not handle._scheduled or handle._cancelled \
+                or handle._loop is not self or when < handle._when:  # type: ignore[attr-defined]
+            return False
+        handle._when = when  # type: ignore[attr-defined]
+        handle._seq = next(self._seq)  # type: ignore[attr-defined]
+        return True
 
     def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
         if handle._scheduled:  # type: ignore[attr-defined]
@@ -189,10 +206,16 @@ class VirtualLoop(asyncio.AbstractEventLoop):
 
     def _next_when(self) -> float | None:
         scheduled = self._scheduled
-        while scheduled and scheduled[0][2]._cancelled:  # type: ignore[attr-defined]
-            heapq.heappop(scheduled)[2]._scheduled = False  # type: ignore[attr-defined]
-            self._dead -= 1
-        return scheduled[0][0] if scheduled else None
+        while scheduled:
+            _, seq, handle = scheduled[0]
+            if handle._cancelled:  # type: ignore[attr-defined]
+                heapq.heappop(scheduled)[2]._scheduled = False  # type: ignore[attr-defined]
+                self._dead -= 1
+            elif seq != handle._seq:  # type: ignore[attr-defined]  # postponed: to its new place
+                heapq.heapreplace(scheduled, (handle._when, handle._seq, handle))  # type: ignore[attr-defined]
+            else:
+                return scheduled[0][0]
+        return None
 
     def _run_once(self, until: float | None) -> bool:
         """Run one batch of due handles; False when there is nothing to do before ``until``."""
@@ -204,11 +227,14 @@ class VirtualLoop(asyncio.AbstractEventLoop):
                 self._time = when
         scheduled, ready, now = self._scheduled, self._ready, self._time
         while scheduled and scheduled[0][0] <= now:
-            handle = heapq.heappop(scheduled)[2]
-            handle._scheduled = False  # type: ignore[attr-defined]
+            _, seq, handle = heapq.heappop(scheduled)
             if handle._cancelled:  # type: ignore[attr-defined]
+                handle._scheduled = False  # type: ignore[attr-defined]
                 self._dead -= 1
+            elif seq != handle._seq:  # type: ignore[attr-defined]  # postponed: to its new place
+                heapq.heappush(scheduled, (handle._when, handle._seq, handle))  # type: ignore[attr-defined]
             else:
+                handle._scheduled = False  # type: ignore[attr-defined]
                 if type(handle) is not _DaemonTimerHandle:
                     self._live -= 1
                 ready.append(handle)
@@ -363,12 +389,17 @@ class _Handle(asyncio.Handle):
 
 
 class _TimerHandle(asyncio.TimerHandle):
-    """asyncio.TimerHandle made in one call; it is in the loop's heap from birth."""
+    """asyncio.TimerHandle made in one call; it is in the loop's heap from birth.
 
-    __slots__ = ()
+    ``_seq`` is its place among timers due at the same instant; the heap
+    entry (when, seq, handle) is out of date when it differs (postpone()).
+    """
 
-    def __init__(self, when: float, callback: Callable[..., Any], args: tuple[Any, ...],
+    __slots__ = ("_seq",)
+
+    def __init__(self, when: float, seq: int, callback: Callable[..., Any], args: tuple[Any, ...],
                  loop: VirtualLoop, context: Any) -> None:
+        self._seq = seq
         self._context = context
         self._loop = loop
         self._callback = callback
@@ -393,6 +424,9 @@ class _DaemonTimerHandle(_TimerHandle):
     """A timer that does not keep ``run()`` busy (see VirtualLoop.call_at)."""
 
     __slots__ = ()
+
+
+_TIMER_TYPES = (_TimerHandle, _DaemonTimerHandle)
 
 
 def _set_result_unless_cancelled(fut: asyncio.Future[Any], result: Any) -> None:

@@ -51,7 +51,8 @@ class _Pipe:
         self.last_arrival = arrival
         self.queue.append((arrival, item))
         if self.timer is None:
-            self._arm()
+            # _arm(), inlined: one write, one timer for the head of the queue
+            self.timer = self.loop._schedule(self.queue[0][0], self._fire, (), None, False)
 
     def _arm(self) -> None:
         if self.timer is not None or not self.queue:
@@ -94,6 +95,7 @@ class VirtualTransport(asyncio.Transport):
         self._lost = False
         self._peer_eof = False
         self._paused = False
+        self._lost_called = False  # connection_lost() was called on our protocol
         self._inbox: collections.deque[Any] = collections.deque()
 
     # -- asyncio.Transport ------------------------------------------------------
@@ -209,14 +211,14 @@ class VirtualTransport(asyncio.Transport):
     def _call_lost(self, exc: BaseException | None) -> None:
         self._lost = True
         proto = self.protocol
-        if proto is not None and not getattr(self, "_lost_called", False):
+        if proto is not None and not self._lost_called:
             self._lost_called = True
             proto.connection_lost(exc)
             self.conn.closed_side(self)
 
     def crash(self) -> None:
         """The host of this end died: drop everything, tell our protocol, reset the peer."""
-        if getattr(self, "_lost_called", False):
+        if self._lost_called:
             return
         self._closing = True
         assert self.pipe is not None

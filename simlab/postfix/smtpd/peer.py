@@ -120,7 +120,10 @@ def _read_file(path: str) -> bytes:
     """The whole file (os-level calls: this runs on every connection)."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        parts = []
+        part = os.read(fd, 1 << 16)
+        if len(part) < 1 << 16:
+            return part  # a short read of a regular file is its end: no second read for the EOF
+        parts = [part]
         while True:
             part = os.read(fd, 1 << 16)
             if not part:

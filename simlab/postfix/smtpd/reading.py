@@ -4,15 +4,18 @@
 SUMMARY
     raw, crlf, too_long = await session.read_line(limit)   # limit: line_length_limit, or None
     got = session.buffered_line(limit)                     # the same without waiting, or None
+    raw, crlf, too_long = await session.wait_line(limit)   # read_line() after buffered_line() gave None
 
 DESCRIPTION
     A line ends at LF; ``crlf`` tells whether a CR came before it. Of a
     line longer than ``limit`` the first ``limit`` bytes are kept and the
     rest is discarded (``too_long``). A line that has already arrived is
     cut from the reader's buffer directly (what StreamReader.readuntil()
-    would return without waiting); otherwise readuntil() waits for it. At
-    the end of the input, or a reset, _Lost is raised; in DATA the bytes
-    of a partial last line still count in data_bytes.
+    would return without waiting); otherwise the reader's data is awaited
+    as readuntil() awaits it, and readuntil() itself takes over for a line
+    longer than the reader's limit. At the end of the input, or a reset,
+    _Lost is raised; in DATA the bytes of a partial last line still count
+    in data_bytes.
 
     Every line read re-arms the smtpd_timeout timer.
 
@@ -42,8 +45,18 @@ class LineReaderMixin:
         got = self.buffered_line(limit)
         if got is not None:
             return got
-        line, too_long = await self._read_line_parts(limit)
-        return self._line_read(line, too_long, limit)
+        return await self.wait_line(limit)
+
+    async def wait_line(self, limit: int | None) -> tuple[bytes, bool, bool]:
+        """read_line() once buffered_line() gave None."""
+        reader = self._reader
+        buf = reader._buffer
+        got = None
+        if reader._exception is None and not reader._eof and len(buf) <= reader._limit and buf.find(b"\n") < 0:
+            got = await self._wait_for_line(reader, buf, limit)
+        if got is None:
+            got = await self._read_line_parts(limit)
+        return self._line_read(got[0], got[1], limit)
 
     def buffered_line(self, limit: int | None) -> tuple[bytes, bool, bool] | None:
         """read_line() without waiting: None when no whole line has arrived yet."""
@@ -101,6 +114,35 @@ class LineReaderMixin:
                 size += len(chunk)
             if done:
                 return b"".join(parts), too_long
+
+    async def _wait_for_line(self, reader: Any, buf: bytearray, limit: int | None) -> tuple[bytes, bool] | None:
+        """_read_line_parts() while readuntil() would only wait, without its generality.
+
+        Called with no line, no EOF and no error pending. Returns (line,
+        too_long) as _read_line_parts() would, or None when the line outgrew
+        the reader's limit (readuntil() and readexactly() take over there).
+        """
+        while True:
+            try:
+                await reader._wait_for_data("readuntil")
+            except (ConnectionError, asyncio.CancelledError):
+                raise _Lost() from None
+            end = buf.find(b"\n") + 1
+            if end:
+                if end > reader._limit + 1:
+                    return None
+                line = bytes(buf[:end])
+                del buf[:end]
+                reader._maybe_resume_transport()
+                if limit is not None and end > limit + 2:
+                    return line[:limit], True
+                return line, False
+            if len(buf) > reader._limit:
+                return None
+            if reader._eof:
+                self.data_bytes += len(buf) if self.in_data else 0
+                buf.clear()
+                raise _Lost()
 
     def pending(self) -> bytes:
         """What the client has sent beyond the current command (vstream_peek)."""

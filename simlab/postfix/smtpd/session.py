@@ -88,6 +88,7 @@ class SmtpdSession(ParamGetters, LineReaderMixin, CommandsMixin, ExtensionsMixin
         self.ident = f"{self.settings.text('syslog_name', 'postfix') or 'postfix'}/smtpd"
         init_smtp(self, _NoHandler(), self.myhostname, loop, self.settings.time("smtpd_timeout", 300.0))
         self._timeout_key: tuple[float, float] | None = None
+        self._postpone = getattr(loop, "postpone", None)
         self.checks = SmtpdChecks(self)
         self.resolved: dict[tuple[str, str], Any] = {}   # recipients.resolve()'s memo
         self.client_addr = ""
@@ -139,7 +140,8 @@ class SmtpdSession(ParamGetters, LineReaderMixin, CommandsMixin, ExtensionsMixin
     def data_received(self, data: bytes) -> None:
         if not self._greeted:
             self._pregreet = (self._pregreet + data)[:100]
-        super().data_received(data)
+        if self._stream_reader_wr is not None:  # StreamReaderProtocol.data_received, one lookup less
+            self._reader.feed_data(data)
 
     def eof_received(self) -> bool | None:
         # Keep serving what is already buffered; the command loop sees the EOF itself.
@@ -156,12 +158,17 @@ class SmtpdSession(ParamGetters, LineReaderMixin, CommandsMixin, ExtensionsMixin
     def _reset_timeout(self, duration: float | None = None) -> None:
         # aiosmtpd re-arms after every line; lines that arrive together (a
         # pipelined group, a DATA chunk) would re-arm with the same deadline,
-        # so the live timer is kept. After a timeout (or on a real clock) it re-arms.
+        # so the live timer is kept. On the virtual clock the timer is moved
+        # (VirtualLoop.postpone: the order cancel + call_later would give),
+        # elsewhere, or after a timeout, it is re-armed.
         d = duration or self._timeout_duration
         key = (self.loop.time(), d)
         handle = self._timeout_handle
         if handle is not None:
             if self._timeout_key == key and not handle.cancelled():
+                return
+            self._timeout_key = key
+            if self._postpone is not None and self._postpone(handle, d):
                 return
             handle.cancel()
         self._timeout_handle = self.loop.call_later(d, self._timeout_cb)
@@ -257,7 +264,7 @@ class SmtpdSession(ParamGetters, LineReaderMixin, CommandsMixin, ExtensionsMixin
                 await self.reply(R.too_many_errors(self.myhostname))
                 raise _Hangup()
             got = self.buffered_line(limit)
-            raw, crlf, too_long = got if got is not None else await self.read_line(limit)
+            raw, crlf, too_long = got if got is not None else await self.wait_line(limit)
             if not crlf and self.bare_lf_mode() == "reject":
                 self.log(f"NOQUEUE: reject: {self.where} from {self.namaddr}: bare <LF> received; "
                          f"proto={self.protocol}" + (f" helo=<{self.helo_name}>" if self.helo_name else ""))
