@@ -165,7 +165,9 @@ def read_log(ctx: Any, service: str, qid: str) -> list[LogRecord]:
 
 
 def has_log(ctx: Any, service: str, qid: str) -> bool:
-    return os.path.isfile(_log_name(ctx, service, qid))
+    name = _log_name(ctx, service, qid)
+    # access() first: asked per message, and isfile() of a missing file raises inside
+    return os.access(name, os.F_OK) and os.path.isfile(name)
 
 
 def remove_log(ctx: Any, service: str, qid: str) -> bool:

@@ -66,9 +66,9 @@ _TV_MEMO: dict[tuple[int, int, int], str] = {}
 
 def format_tv(seconds: float, sig_dig: int = SIG_DIGS, max_dig: int = 2) -> str:
     """A time value with limited precision (Postfix's format_tv)."""
-    total = max(0, int(round(seconds * MILLION)))
-    if not total:
+    if seconds * MILLION <= 0.5:    # what rounds to 0 us (most parts of a virtual-time delay)
         return "0"
+    total = int(round(seconds * MILLION))
     # memo: five values per delivery line, and virtual-time delays repeat
     key = (total, sig_dig, max_dig)
     text = _TV_MEMO.get(key)

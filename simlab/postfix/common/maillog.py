@@ -75,7 +75,8 @@ class MailLog:
         # What one configuration says (host label, idents, log file); rebuilt when ctx.config is replaced.
         self._cfg: Any = None
         self._label = ""
-        self._idents: dict[str, tuple[str, str]] = {}    # program -> (ident, trace component)
+        # program -> (ident, trace component, " label ident[")
+        self._idents: dict[str, tuple[str, str, str]] = {}
         self._file: Path | None = None
         self._path = ""                 # str(self._file), for the per-line stat
         self._out = _LogFile()
@@ -117,9 +118,11 @@ class MailLog:
         known = self._idents.get(program)
         if known is None:
             full = program if "/" in program else ident(self._cfg, program)
-            known = self._idents[program] = (full, full.rsplit("/", 1)[-1])
+            known = self._idents[program] = (full, full.rsplit("/", 1)[-1], f" {self._label} {full}[")
         full = known[0]
-        line = f"{stamp(self.ctx.clock.now())} {self._label} {full}[{pid}]: {text}"
+        now = int(self.ctx.clock.now())
+        when = _last_stamp[1] if _last_stamp[0] == now else stamp(now)
+        line = f"{when}{known[2]}{pid}]: {text}"
         self.lines.append(line)
         if self._path:
             self._out.append(self._path, (line + "\n").encode("utf-8", "surrogateescape"))

@@ -100,7 +100,7 @@ def open_table(ctx: Any, spec: str, proc: tuple[str, int] | None = None) -> Map:
             raise MapError(hit.error)
         return hit.map
     notes = [f"error: {hit.error}"] if hit.error is not None else []
-    stale = stale_database(ctx, spec) if hit.error is None else None
+    stale = _stale(ctx, spec, stamp) if hit.error is None else None
     if stale:
         notes.append(f"warning: {stale}")
     for note in notes:
@@ -108,6 +108,35 @@ def open_table(ctx: Any, spec: str, proc: tuple[str, int] | None = None) -> Map:
             hit.told.add((proc, note))
             ctx.log.line(proc[0], proc[1], note)
     return hit.map
+
+
+def _stale(ctx: Any, spec: str, stamp: Any) -> str | None:
+    """stale_database() from the (mtime_ns, size) stamps ctx._map_stamp() just took of
+    FILE and FILE.db (no second stat of each per lookup); a stamp of another shape
+    (proxy:, no file) takes the long way."""
+    if stamp is None or spec[:5] not in ("hash:", "btree"):
+        return stale_database(ctx, spec)
+    if spec[:6] == "btree:":
+        name = spec[6:]
+    elif spec[:5] == "hash:":
+        name = spec[5:]
+    else:
+        return stale_database(ctx, spec)
+    if name.endswith(("/", ".")):     # FILE.db is not the stamped FILE + ".db" then
+        return stale_database(ctx, spec)
+    src_stamp, db_stamp = stamp[0], stamp[1]
+    if src_stamp is None or db_stamp is None or src_stamp[0] <= db_stamp[0]:
+        return None     # no such file(s), or the index is not older: never stale
+    src, db = ctx.file_time(_seconds(src_stamp[0])), ctx.file_time(_seconds(db_stamp[0]))
+    if src > db and src < ctx.now() - STALE_GRACE:
+        return f"database {name}.db is older than source file {name}"
+    return None
+
+
+def _seconds(ns: int) -> float:
+    """os.stat()'s st_mtime from its st_mtime_ns (the same double: sec + nsec * 1e-9)."""
+    sec, nsec = divmod(ns, 1_000_000_000)
+    return sec + nsec * 1e-9
 
 
 def stale_database(ctx: Any, spec: str) -> str | None:

@@ -364,10 +364,10 @@ class Master:
 
     def _assign(self, state: ServiceState) -> Process:
         svc = state.svc
-        procs = [p for p in self.table.live(svc.name) if p.type == svc.type and p.generation == self.generation]
-        idle = [p for p in procs if p.state == "idle"]
-        if idle:
-            proc = idle[0]
+        procs = self.table.serving(svc.name, svc.type, self.generation)
+        for proc in procs:
+            if proc.state == "idle":
+                break
         else:
             limit = self._limit(svc)
             if limit == 0 or len(procs) < limit:

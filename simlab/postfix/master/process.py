@@ -67,12 +67,25 @@ class Process:
         return self.command
 
 
-def call_later(loop: Any, delay: float, fn: Callable[[], None]) -> Any:
+# loop class -> does its call_later() take daemon=True (the virtual loop's)?
+_DAEMON_TIMERS: dict[type, bool] = {}
+
+
+def call_later(loop: Any, delay: float, fn: Callable[..., None], *args: Any) -> Any:
     """A timer that does not keep a virtual simulation running."""
-    try:
-        return loop.call_later(delay, fn, daemon=True)  # type: ignore[call-arg]
-    except TypeError:
-        return loop.call_later(delay, fn)
+    daemon = _DAEMON_TIMERS.get(type(loop))
+    if daemon is None:
+        try:
+            handle = loop.call_later(delay, fn, *args, daemon=True)
+        except TypeError:       # an asyncio loop: learnt once, not raised per idle process
+            handle = loop.call_later(delay, fn, *args)
+            _DAEMON_TIMERS[type(loop)] = False
+            return handle
+        _DAEMON_TIMERS[type(loop)] = True
+        return handle
+    if daemon:
+        return loop.call_later(delay, fn, *args, daemon=True)
+    return loop.call_later(delay, fn, *args)
 
 
 def run_as(svc: Any, mail_owner: str) -> str:
@@ -107,21 +120,34 @@ class ProcessTable:
         self.ctx = ctx
         self.procs: list[Process] = []
         self.history: list[Process] = []
+        # memo: live(service) runs per client and per delivery; procs holds every service's
+        self._by_service: dict[str, list[Process]] = {}
         self.on_exit = on_exit
         self.loop: Any = None
 
     def has(self, proc: Process) -> bool:
         """Is ``proc`` one of this table's processes? (``in`` would compare every field of each.)"""
-        return any(p is proc for p in self.procs)
+        for p in self._by_service.get(proc.service, ()):
+            if p is proc:
+                return True
+        return False
 
     def live(self, service: str | None = None) -> list[Process]:
-        return [p for p in self.procs if p.state != "exited" and (service is None or p.service == service)]
+        if service is None:
+            return [p for p in self.procs if p.state != "exited"]
+        return [p for p in self._by_service.get(service, ()) if p.state != "exited"]
+
+    def serving(self, service: str, type: str, generation: int) -> list[Process]:
+        """live(service), only the processes of that type and master.cf generation."""
+        return [p for p in self._by_service.get(service, ())
+                if p.type == type and p.generation == generation and p.state != "exited"]
 
     def start(self, svc: Any, generation: int = 0) -> Process:
         proc = Process(self.ctx.pids.next(), svc.name, svc.type, svc.command, ps_argv(svc),
                        self.ctx.now(), user=run_as(svc, self.ctx.config["mail_owner"]),
                        generation=generation)
         self.procs.append(proc)
+        self._by_service.setdefault(proc.service, []).append(proc)
         self.ctx.trace.record(svc.command, "process", event="start", pid=proc.pid, service=svc.name,
                               command=proc.argv)
         return proc
@@ -150,7 +176,7 @@ class ProcessTable:
             proc._timer.cancel()
         if max_idle > 0:
             loop = self.loop or asyncio.get_event_loop()
-            proc._timer = call_later(loop, max_idle, lambda: self._idle_expired(proc))
+            proc._timer = call_later(loop, max_idle, self._idle_expired, proc)
 
     def _idle_expired(self, proc: Process) -> None:
         proc._timer = None
@@ -166,6 +192,10 @@ class ProcessTable:
         proc.state = "exited"
         proc.exited = self.ctx.now()
         self.procs.remove(proc)
+        same = self._by_service[proc.service]
+        same.remove(proc)
+        if not same:
+            del self._by_service[proc.service]
         self.history.append(proc)
         self.ctx.trace.record(proc.command, "process", event="exit", pid=proc.pid, service=proc.service,
                               reason=why)

@@ -48,7 +48,6 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..bounce import Dsn, LogRecord, append_log, has_log, read_log, remove_log
@@ -77,6 +76,7 @@ class MessageJob:
         self.qid = qid
         self.deferred = False
         self.active_arrival = 0.0
+        self.trace_flags = 0
         self._by_offset: dict[int, Recipient] = {}   # the file's recipients, for the copies sent out
 
     def info(self, text: str) -> None:
@@ -92,6 +92,7 @@ class MessageJob:
             self.qmgr.corrupt(self.qid, "active")
             return
         self.active_arrival = self.ctx.now()
+        self.trace_flags = _trace_flags(qf)
         self.info(f"from=<{qf.sender}>, size={qf.size}, nrcpt={len(qf.recipients)} (queue active)")
         if qf.forced_expire:
             self.info(f"from=<{qf.sender}>, status=force-expired, returned to sender")
@@ -101,21 +102,26 @@ class MessageJob:
         remove_log(self.ctx, "defer", self.qid)
         self._by_offset = {r.offset: r for r in qf.recipients if r.offset is not None}
         requests = self._requests(qf)
-        await asyncio.gather(*(self._dispatch(req) for req in requests))
+        if len(requests) == 1:
+            # The usual case, in the same loop turns as gather() takes (the request's
+            # task ends, then a callback, then this one goes on), without gather's bookkeeping.
+            task = asyncio.get_running_loop().create_task(self._dispatch(requests[0]))
+            try:
+                await task
+            finally:
+                await asyncio.sleep(0)
+        else:
+            await asyncio.gather(*(self._dispatch(req) for req in requests))
         await self._finish(qf)
-
-    def _trace_flags(self, qf: QueueFile) -> int:
-        value = qf.attrs.get("trace_flags", "0")
-        return int(value) if (str(value).isascii() and str(value).isdigit()) else 0
 
     def _reporter(self, qf: QueueFile) -> Reporter:
         stats = MsgStats(incoming_arrival=qf.arrival, active_arrival=self.active_arrival)
-        return Reporter(self.ctx, "qmgr", self.qmgr.pid, self.qid, stats, self._trace_flags(qf))
+        return Reporter(self.ctx, "qmgr", self.qmgr.pid, self.qid, stats, self.trace_flags)
 
     def _requests(self, qf: QueueFile) -> list[DeliveryRequest]:
         groups: dict[tuple[str, str], list[Recipient]] = {}
         resolved: list[tuple[str, str, Recipient]] = []
-        trace_flags = self._trace_flags(qf)
+        trace_flags = self.trace_flags
         content_filter = qf.filter if not trace_flags & TRACE_ONLY else ""
         for rcpt in qf.pending():
             if content_filter:
@@ -130,7 +136,7 @@ class MessageJob:
                 self._reporter(qf).bounce(rcpt, "none", Dsn("5.1.3", "bad address syntax"))
                 self.store.mark_done("active", self.qid, rcpt)
                 continue
-            resolved.append((res.transport, res.nexthop, replace(rcpt, address=res.address)))
+            resolved.append((res.transport, res.nexthop, _readdressed(rcpt, res.address)))
         if len(resolved) > 1:
             resolved.sort(key=self._sort_key)
         for transport, nexthop, rcpt in resolved:
@@ -261,7 +267,7 @@ class MessageJob:
     def _may_trace(self, qf: QueueFile) -> bool:
         """Can there be a trace log? As in Postfix, only for traced mail (sendmail -v, -bv,
         verify probes) or when a recipient asked for NOTIFY=SUCCESS: nothing else writes one."""
-        return bool(self._trace_flags(qf)) or any("SUCCESS" in r.notify.upper() for r in qf.recipients)
+        return bool(self.trace_flags) or any("SUCCESS" in r.notify.upper() for r in qf.recipients)
 
     async def _finish(self, qf: QueueFile) -> None:
         ctx, cfg = self.ctx, self.ctx.config
@@ -299,3 +305,16 @@ class MessageJob:
         delay = min(delay, cfg.get_time("maximal_backoff_time"))
         delay = max(delay, cfg.get_time("minimal_backoff_time"))
         self.store.move(self.qid, "active", "deferred", when=now + delay)
+
+
+def _trace_flags(qf: QueueFile) -> int:
+    value = qf.attrs.get("trace_flags", "0")
+    return int(value) if (str(value).isascii() and str(value).isdigit()) else 0
+
+
+def _readdressed(rcpt: Recipient, address: str) -> Recipient:
+    """A copy of ``rcpt`` for the resolved ``address`` (dataclasses.replace() is slow per recipient)."""
+    copy = object.__new__(Recipient)
+    copy.__dict__.update(rcpt.__dict__)
+    copy.address = address
+    return copy

@@ -48,6 +48,7 @@ from typing import Any
 from ..common.delivery_log import daemon_pid
 from ..common.queue import QueueStore
 from ..common.services import master_services
+from ..master.process import call_later
 from .active import MessageJob
 
 
@@ -186,10 +187,7 @@ class QueueManager:
         self._wake = fut
         if self.requests:
             _set(fut)
-        try:
-            handle = loop.call_later(max(0.0, delay), _set, fut, daemon=True)  # type: ignore[call-arg]
-        except TypeError:
-            handle = loop.call_later(max(0.0, delay), _set, fut)
+        handle = call_later(loop, max(0.0, delay), _set, fut)
         try:
             await fut
         finally:
