@@ -58,17 +58,7 @@ class Trace:
         self._listeners: list[Callable[[Event], None]] = []
 
     def record(self, time: float, host: str, component: str, kind: str, **details: Any) -> Event:
-        ev = _NEW(Event)
-        _SET_TIME(ev, time)
-        _SET_HOST(ev, host)
-        _SET_COMPONENT(ev, component)
-        _SET_KIND(ev, kind)
-        _SET_DETAILS(ev, details)
-        self._events.append(ev)
-        if self._listeners:
-            for fn in self._listeners:
-                fn(ev)
-        return ev
+        return self.add(time, host, component, kind, details)
 
     def add(self, time: float, host: str, component: str, kind: str, details: dict[str, Any]) -> Event:
         """``record`` with the details already in a dict (which the event keeps, not a copy)."""
