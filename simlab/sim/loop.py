@@ -49,7 +49,7 @@ from typing import Any, Callable, Coroutine, Iterator, TypeVar
 
 T = TypeVar("T")
 log = logging.getLogger("simlab.loop")
-_GC_GEN0 = 10000    # the youngest generation's threshold while a simulation runs (CPython's: 700)
+_GC_GEN0 = 50000    # the youngest generation's threshold while a simulation runs (CPython's: 700)
 
 
 class VirtualLoop(asyncio.AbstractEventLoop):
