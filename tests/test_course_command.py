@@ -30,7 +30,9 @@ def test_dev_course_opens_the_tour(tmp_path: Path) -> None:
     proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         opener = urllib.request.build_opener(NoRedirect)
-        deadline = time.monotonic() + 60     # a real server process: wait (bounded) until it answers
+        # JupyterLab prints its "is running at" URL before its socket listens (measured: a request
+        # right after that line can be refused), so there is no readiness line to wait for: poll, bounded
+        deadline = time.monotonic() + 60
         while True:
             try:
                 opener.open(f"http://127.0.0.1:{port}/?token={token}", timeout=5)
