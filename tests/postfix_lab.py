@@ -185,6 +185,35 @@ _B52 = "[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]"
 _QID = re.compile(rf"\b(?:[0-9A-F]{{10,12}}|{_B52}{{12,}}z{_B52}+)\b")
 
 
+async def smtp_session(host: Any, lines: list[str], data: bytes | None = None, port: int = 25) -> list[str]:
+    """One SMTP session on a simulated host: the last reply line of every command (and of DATA's end)."""
+    reader, writer = await host.open_connection("127.0.0.1", port, component="test")
+    replies = [(await reader.readline()).decode().rstrip("\r\n")]
+
+    async def reply() -> str:
+        while (line := (await reader.readline()).decode().rstrip("\r\n"))[3:4] == "-":
+            pass
+        return line
+    for line in lines:
+        writer.write((line + "\r\n").encode())
+        replies.append(await reply())
+        if line == "DATA" and data is not None:
+            writer.write(data.replace(b"\n", b"\r\n") + b".\r\n")
+            replies.append(await reply())
+    writer.write(b"QUIT\r\n")
+    await reader.read()
+    return replies
+
+
+def submit_queued(net: Network, rcpts: list[str], body: bytes, port: int = 25) -> str:
+    """EHLO, MAIL, RCPT..., DATA on mail.example.com; the queue id of the accepted message."""
+    replies = net.run_sync(smtp_session(net["mail.example.com"], [
+        "EHLO client.example", "MAIL FROM:<bob@example.com>", *[f"RCPT TO:<{r}>" for r in rcpts], "DATA"],
+        body, port))
+    assert replies[-1].startswith("250 2.0.0 Ok: queued as "), replies
+    return replies[-1].rsplit(" ", 1)[1]
+
+
 def mask(line: str) -> str:
     """Queue ids, pids and time stamps aside."""
     line = _QID.sub("QID", line)

@@ -18,6 +18,7 @@ from typing import Any, Iterator
 import pytest
 
 from _queue_lab import install_lab
+from postfix_lab import smtp_session, submit_queued
 from simlab import Network
 from simlab.postfix.commands_registry import CommandRun, register_command
 from simlab.postfix.system import PostfixSystem
@@ -68,33 +69,9 @@ def start(tmp_path: Path, master_cf: str = "", smtpd_opts: str = "", pickup_opts
     return net, pf
 
 
-async def smtp(host: Any, lines: list[str], data: bytes | None = None, port: int = 25) -> list[str]:
-    """One SMTP session; the last reply line of every command (and of DATA's end)."""
-    reader, writer = await host.open_connection("127.0.0.1", port, component="test")
-    replies = [(await reader.readline()).decode().rstrip("\r\n")]
-
-    async def reply() -> str:
-        while (line := (await reader.readline()).decode().rstrip("\r\n"))[3:4] == "-":
-            pass
-        return line
-    for line in lines:
-        writer.write((line + "\r\n").encode())
-        replies.append(await reply())
-        if line == "DATA" and data is not None:
-            writer.write(data.replace(b"\n", b"\r\n") + b".\r\n")
-            replies.append(await reply())
-    writer.write(b"QUIT\r\n")
-    await reader.read()
-    return replies
-
-
 def submit(net: Network, rcpts: list[str], body: bytes = b"Subject: filtered\n\nhello\n",
            port: int = 25) -> str:
-    replies = net.run_sync(smtp(net["mail.example.com"], [
-        "EHLO client.example", "MAIL FROM:<bob@example.com>", *[f"RCPT TO:<{r}>" for r in rcpts], "DATA"],
-        body, port))
-    assert replies[-1].startswith("250 2.0.0 Ok: queued as "), replies
-    return replies[-1].rsplit(" ", 1)[1]
+    return submit_queued(net, rcpts, body, port)
 
 
 def log_of(pf: Any, qid: str) -> list[str]:
@@ -340,7 +317,7 @@ def test_header_checks_and_access_filter_actions_choose_the_filter(tmp_path: Pat
         scanned = submit(net, ["alice@example.com"], b"Subject: scan me\n\nhi\n")
         bad = submit(net, ["alice@example.com"], b"Subject: no colon\n\nhi\n")
         net.run(until=net.now + 5)
-        replies = net.run_sync(smtp(net["mail.example.com"], ["EHLO client.example", "MAIL FROM:<erin@example.com>",
+        replies = net.run_sync(smtp_session(net["mail.example.com"], ["EHLO client.example", "MAIL FROM:<erin@example.com>",
                                                               "RCPT TO:<alice@example.com>", "DATA"],
                                     b"Subject: from erin\n\nhi\n"))
         by_access = replies[-1].rsplit(" ", 1)[1]

@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from _queue_lab import install_lab
+from postfix_lab import smtp_session, submit_queued
 from simlab import Network
 from simlab.postfix.system import PostfixSystem
 
@@ -40,32 +41,8 @@ def slow(tmp_path: Path) -> Iterator[tuple[Network, PostfixSystem]]:
     net.run_sync(pf.stop())
 
 
-async def smtp(host: Any, lines: list[str], data: bytes | None = None, port: int = 25) -> list[str]:
-    """One SMTP session; returns the last reply line of every command (and of DATA's end)."""
-    reader, writer = await host.open_connection("127.0.0.1", port, component="test")
-    replies = [(await reader.readline()).decode().rstrip("\r\n")]
-
-    async def reply() -> str:
-        while (line := (await reader.readline()).decode().rstrip("\r\n"))[3:4] == "-":
-            pass
-        return line
-    for line in lines:
-        writer.write((line + "\r\n").encode())
-        replies.append(await reply())
-        if line == "DATA" and data is not None:
-            writer.write(data.replace(b"\n", b"\r\n") + b".\r\n")
-            replies.append(await reply())
-    writer.write(b"QUIT\r\n")
-    await reader.read()
-    return replies
-
-
 def submit(net: Network, rcpts: list[str], body: bytes = b"Subject: gaps\n\nhello\n") -> str:
-    host = net["mail.example.com"]
-    replies = net.run_sync(smtp(host, ["EHLO client.example", "MAIL FROM:<bob@example.com>",
-                                       *[f"RCPT TO:<{r}>" for r in rcpts], "DATA"], body))
-    assert replies[-1].startswith("250 2.0.0 Ok: queued as "), replies
-    return replies[-1].rsplit(" ", 1)[1]
+    return submit_queued(net, rcpts, body)
 
 
 def attempts(pf: PostfixSystem, qid: str, rcpt: str) -> list[str]:
@@ -82,7 +59,7 @@ def test_etrn_retries_the_sites_deferred_mail_at_once(slow: Any) -> None:
     assert pf.store.find(qid) == "deferred" and len(attempts(pf, qid, "user1@deferred.example")) == 1
     assert pf.store.find(other) == "deferred"
 
-    replies = net.run_sync(smtp(host, ["EHLO client.example", "ETRN deferred.example"]))
+    replies = net.run_sync(smtp_session(host, ["EHLO client.example", "ETRN deferred.example"]))
     assert replies[-1] == "250 Queuing started"
     net.run(until=net.now + 1)
     tries = attempts(pf, qid, "user1@deferred.example")
@@ -95,7 +72,7 @@ def test_etrn_for_a_site_outside_fast_flush_domains_flushes_nothing(slow: Any) -
     host = net["mail.example.com"]
     qid = submit(net, ["user1@deferred.example"])
     net.run(until=net.now + 1)
-    replies = net.run_sync(smtp(host, ["EHLO client.example", "ETRN elsewhere.example"]))
+    replies = net.run_sync(smtp_session(host, ["EHLO client.example", "ETRN elsewhere.example"]))
     assert replies[-1] == "459 <elsewhere.example>: service unavailable"
     net.run(until=net.now + 1)
     assert len(attempts(pf, qid, "user1@deferred.example")) == 1 and pf.store.find(qid) == "deferred"
@@ -196,9 +173,9 @@ def test_cleanup_uses_the_master_cf_overrides_of_its_service(tmp_path: Path) -> 
         host = net["mail.example.com"]
         session = ["EHLO client.example", "MAIL FROM:<bob@example.com>", "RCPT TO:<alice@example.com>", "DATA"]
         body = b"Subject: reject me\n\nhello\n"
-        refused = net.run_sync(smtp(host, session, body, port=2600))
+        refused = net.run_sync(smtp_session(host, session, body, port=2600))
         assert refused[-1] == "550 5.7.1 no thanks"
-        accepted = net.run_sync(smtp(host, session, body, port=25))     # cleanup: main.cf only
+        accepted = net.run_sync(smtp_session(host, session, body, port=25))     # cleanup: main.cf only
         assert accepted[-1].startswith("250 2.0.0 Ok: queued as ")
         lines = pf.ctx.log.lines
         assert any("postfix/checked/cleanup[" in ln and ": reject: header Subject: reject me from " in ln
@@ -278,7 +255,7 @@ def test_smtpd_size_and_bdat_with_superscript_digits(slow: Any) -> None:
     net, _pf = slow
     host = net["mail.example.com"]
     before = len(net.loop.exceptions)
-    replies = net.run_sync(smtp(host, ["EHLO client.example", "MAIL FROM:<bob@example.com> SIZE=1²",
+    replies = net.run_sync(smtp_session(host, ["EHLO client.example", "MAIL FROM:<bob@example.com> SIZE=1²",
                                        "MAIL FROM:<bob@example.com>", "RCPT TO:<alice@example.com>",
                                        "BDAT ²"]))
     assert replies[2] == "501 5.5.4 Bad message size syntax"
