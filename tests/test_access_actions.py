@@ -7,13 +7,14 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from test_content_filter import SMTP_FILTER, log_of, new_qid, smtp, start
+from postfix_lab import smtp_session
+from test_content_filter import SMTP_FILTER, log_of, new_qid, start
 
 RCPTS = ["alice@example.com", "erin@example.com"]
 
 
 def send(net: Any, sender: str, rcpts: list[str], body: bytes = b"Subject: t\n\nhi\n") -> list[str]:
-    return net.run_sync(smtp(net["mail.example.com"], [
+    return net.run_sync(smtp_session(net["mail.example.com"], [
         "EHLO client.example", f"MAIL FROM:<{sender}>", *[f"RCPT TO:<{r}>" for r in rcpts], "DATA"], body))
 
 

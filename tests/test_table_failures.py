@@ -13,7 +13,8 @@ from typing import Any, Iterator
 import pytest
 
 from simlab import Network
-from test_content_filter import log_of, smtp, start, submit
+from postfix_lab import smtp_session
+from test_content_filter import log_of, start, submit
 
 UNAVAILABLE = ("warning: hash:/etc/postfix/virtual is unavailable. "
                "open database /etc/postfix/virtual.db: No such file or directory")
@@ -43,7 +44,7 @@ def test_smtpd_answers_temporary_lookup_failure_for_a_missing_database(lab: Any)
     os.unlink(pf.ctx.root / "etc/postfix/virtual.db")
     host = net["mail.example.com"]
     for port in (25, 2525):                                     # inside and outside client
-        replies = net.run_sync(smtp(host, [*SESSION, "RCPT TO:<info@alias.example>"], port=port))
+        replies = net.run_sync(smtp_session(host, [*SESSION, "RCPT TO:<info@alias.example>"], port=port))
         assert replies[-1] == "451 4.3.0 <info@alias.example>: Temporary lookup failure"
     smtpd = lines_of(pf, "smtpd") + lines_of(pf, "outside/smtpd")
     assert "error: open database /etc/postfix/virtual.db: No such file or directory" in smtpd
@@ -57,7 +58,7 @@ def test_a_resolver_failure_is_a_temporary_lookup_failure_not_relay_access_denie
     net, pf = start(tmp_path, virtual_alias_domains="$virtual_alias_maps")
     try:
         os.unlink(pf.ctx.root / "etc/postfix/virtual.db")
-        replies = net.run_sync(smtp(net["mail.example.com"], [*SESSION, "RCPT TO:<user@relay.example>"],
+        replies = net.run_sync(smtp_session(net["mail.example.com"], [*SESSION, "RCPT TO:<user@relay.example>"],
                                     port=2525))
         assert replies[-1] == "451 4.3.0 <user@relay.example>: Temporary lookup failure"
     finally:
@@ -89,7 +90,7 @@ def test_smtpd_reinjection_port_without_recipient_checks_gets_the_cleanup_error(
                               "  -o receive_override_options=no_unknown_recipient_checks\n")
     try:
         os.unlink(pf.ctx.root / "etc/postfix/virtual.db")
-        replies = net.run_sync(smtp(net["mail.example.com"], [*SESSION, "RCPT TO:<info@alias.example>", "DATA"],
+        replies = net.run_sync(smtp_session(net["mail.example.com"], [*SESSION, "RCPT TO:<info@alias.example>", "DATA"],
                                     b"Subject: x\n\nx\n", port=10026))
         assert replies[-3:] == ["250 2.1.5 Ok", "354 End data with <CR><LF>.<CR><LF>",
                                 "451 4.3.0 Error: queue file write error"]
