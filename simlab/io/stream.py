@@ -14,10 +14,8 @@ DESCRIPTION
     on the event loop's clock: virtual seconds on the simulated network.
 
     A read with a time-out behaves as ``asyncio.wait_for(reader.read(n), t)``
-    -- the same result, the same TimeoutError, and the same number of event
-    loop turns before the caller resumes, so a simulation interleaves its
-    tasks exactly as before -- without a task, a waiter future and two
-    callbacks per read: ``read_within``.
+    -- the same result and the same TimeoutError -- without a task, a
+    waiter future and two callbacks per read: ``read_within``.
 
     Nothing here is SMTP-specific: any object with ``data_to_send()``,
     ``receive_data(bytes)``, ``receive_eof()``, ``receive_timeout()`` and a
@@ -30,8 +28,7 @@ SEE ALSO
 from __future__ import annotations
 
 import asyncio
-import types
-from typing import Any, Callable, Generator, Protocol, TypeVar, Union
+from typing import Any, Callable, Protocol, TypeVar, Union
 
 
 class ClientCore(Protocol):
@@ -88,17 +85,6 @@ async def run_client(core: C, reader: asyncio.StreamReader, writer: asyncio.Stre
     return core
 
 
-@types.coroutine
-def _turn() -> Generator[None, None, None]:
-    """Give the loop one turn (a bare yield: the task is rescheduled with call_soon)."""
-    yield
-
-
-def _release(fut: "asyncio.Future[None]") -> None:
-    if not fut.done():
-        fut.set_result(None)
-
-
 class _Deadline:
     """The timer of one read_within: cancels the reading task if no data came in time."""
 
@@ -121,14 +107,13 @@ class _Deadline:
 
 
 async def read_within(reader: asyncio.StreamReader, n: int, limit: float) -> bytes:
-    """``await asyncio.wait_for(reader.read(n), limit)``, turn for turn, at a fraction of the cost.
+    """``await asyncio.wait_for(reader.read(n), limit)`` without a task, a waiter and two callbacks.
 
-    wait_for wraps the read in a task and resumes its caller through a waiter
-    future: the caller runs again three loop turns after the read could
-    start (one for the task's first step, one for its done-callback, one for
-    the caller's wake-up), and four after the time-out fires. The same turns
-    are taken here (bare yields, a released future), so the virtual network's event order --
-    and with it the trace -- is unchanged.
+    The same result and the same TimeoutError (a read that completed wins over
+    the time-out, as in wait_for), but the caller resumes in the loop turn the
+    data arrives instead of three turns later: no virtual time passes either
+    way, and wait_for's turn count is an implementation detail that differs
+    between Python versions.
     """
     if limit <= 0:
         return await asyncio.wait_for(reader.read(n), limit)
@@ -138,28 +123,14 @@ async def read_within(reader: asyncio.StreamReader, n: int, limit: float) -> byt
         return await asyncio.wait_for(reader.read(n), limit)
     deadline = _Deadline(task, reader)
     timer = loop.call_later(limit, deadline.expire)
-    data: bytes | None = None
+    deadline.reading = True
     try:
-        await _turn()                   # wait_for: the read task's first step
-        deadline.reading = True
-        data = await reader.read(n)
-        deadline.reading = False
-        # wait_for: the read task's done-callback releases the waiter, whose callback wakes
-        # the caller; a future released by a callback takes the same two turns (and wakes
-        # the whole await chain once, not twice as two bare yields would)
-        released = loop.create_future()
-        loop.call_soon(_release, released)
-        await released
-        return data
-    except asyncio.CancelledError as exc:
-        if data is not None:
-            return data                 # as wait_for: a read that completed wins over a cancel
-        deadline.reading = False
-        for _ in range(3):              # wait_for: cancel the read task and wait for it to end
-            await _turn()
+        return await reader.read(n)
+    except asyncio.CancelledError:
         if deadline.fired:
             task.uncancel()
-            raise asyncio.TimeoutError() from exc
+            raise asyncio.TimeoutError() from None
         raise
     finally:
+        deadline.reading = False
         timer.cancel()
