@@ -3,7 +3,7 @@
 
 SUMMARY
     simlab serve --root ROOT [--smtp ADDR:PORT] [--submission ADDR:PORT]
-                 [--pop3 ADDR:PORT] [--imap ADDR:PORT] [--port-offset N] [-v]
+                 [--pop3 ADDR:PORT] [--imap ADDR:PORT] [--port-offset N] [--one-process] [-v]
 
 DESCRIPTION
     Starts the same Postfix-like MTA that runs on the virtual network, on
@@ -21,8 +21,13 @@ DESCRIPTION
     stderr (scripts and tests wait for it). The maillog goes to the file
     named by ``maillog_file`` under ROOT and, with -v, to stderr.
     SIGINT or SIGTERM stops it cleanly; the queue stays on disk for the
-    next start. Delivery never leaves this machine: the smtp/lmtp clients
-    may connect to loopback addresses only.
+    next start; SIGHUP (``simlab postfix --root ROOT reload``) re-reads
+    main.cf and master.cf. Delivery never leaves this machine: the
+    smtp/lmtp clients may connect to loopback addresses only.
+
+    As Postfix runs each program as its own process, qmgr and the delivery
+    agents run in a second process that this one starts, wakes and stops
+    (serve_split); --one-process keeps them in this one.
 """
 
 from __future__ import annotations
@@ -65,31 +70,49 @@ class StderrLog:
 
 async def serve(root: Path, addrs: dict[str, tuple[str, int]], verbose: bool,
                 ready: asyncio.Event | None = None, stop: asyncio.Event | None = None,
-                port_offset: int = 0, freeze_gc: bool = False) -> int:
+                port_offset: int = 0, freeze_gc: bool = False, split: bool = False) -> int:
     """Run until ``stop`` is set (or a signal arrives); returns the exit status.
 
     ``freeze_gc`` (the command, not tests that serve in a thread): once every
     daemon is up, its long-lived objects leave the collector's generations,
     so full collections during the sessions do not walk them again.
+    ``split``: qmgr and the delivery agents run in a second process (serve_split).
+    SIGHUP is ``postfix reload`` (what ``simlab postfix reload`` sends).
     """
     from ..postfix.system import PostfixSystem
     from ..store.servers import start_store_servers
+    from .serve_split import DeliveryProcess, front_runs
 
     remap = {25: addrs["smtp"], 587: addrs["submission"]}
     pf = PostfixSystem.for_root(root, remap=remap, trace=StderrLog(verbose))
     pf.binder.offset = port_offset
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    second: DeliveryProcess | None = None
+
+    def reload() -> None:
+        loop.create_task(pf.reload(announce=False))
+        if second is not None:
+            second.reload()
+    for sig, action in ((signal.SIGINT, stop.set), (signal.SIGTERM, stop.set), (signal.SIGHUP, reload)):
         try:
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, action)
         except (NotImplementedError, RuntimeError):
             pass  # not the main thread (a test runs us in a thread): the caller sets ``stop``
     try:
-        await pf.start()
+        await pf.start(runs=front_runs if split else None)
     except OSError as e:
         sys.stderr.write(f"simlab serve: fatal: cannot listen: {e.strerror or e}\n")
         return 1
+    if split:
+        assert pf.master is not None
+        try:
+            second = await DeliveryProcess.start(root, verbose, pf.master.log)
+        except (OSError, RuntimeError) as e:
+            sys.stderr.write(f"simlab serve: fatal: {e}\n")
+            await pf.stop()
+            return 1
+        second.forward(pf.ctx)
     store = await start_store_servers(root, pf.ctx, pop3=addrs["pop3"], imap=addrs["imap"])
     bound = ", ".join(f"{h}:{p}" for h, p in pf.binder.bound + store.bound)
     if freeze_gc:
@@ -103,6 +126,8 @@ async def serve(root: Path, addrs: dict[str, tuple[str, int]], verbose: bool,
         await stop.wait()
     finally:
         store.close()
+        if second is not None:
+            await second.stop()
         await pf.stop()
     sys.stderr.write("simlab serve: stopped\n")
     return 0
@@ -117,6 +142,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--port-offset", type=int, default=0, metavar="N",
                    help="move every other inet listener of master.cf from port P to P+N")
     p.add_argument("-v", "--verbose", action="store_true", help="also write the maillog to stderr")
+    p.add_argument("--one-process", action="store_true",
+                   help="run qmgr and the delivery agents in this process too (default: a second process)")
+    p.add_argument("--delivery-process", action="store_true", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     root = Path(a.root)
     if not (root / "etc/postfix/main.cf").exists():
@@ -131,7 +159,11 @@ def main(argv: list[str]) -> int:
     if threshold[0] and threshold[0] < _GC_GEN0:
         gc.set_threshold(_GC_GEN0, *threshold[1:])
     try:
-        return asyncio.run(serve(root, addrs, a.verbose, port_offset=a.port_offset, freeze_gc=True))
+        if a.delivery_process:
+            from .serve_split import run_delivery_process
+            return asyncio.run(run_delivery_process(root, a.verbose, StderrLog(a.verbose)))
+        return asyncio.run(serve(root, addrs, a.verbose, port_offset=a.port_offset, freeze_gc=True,
+                                 split=not a.one_process))
     finally:
         if gc.get_threshold()[0] == _GC_GEN0 and threshold[0] < _GC_GEN0:
             gc.set_threshold(*threshold)

@@ -113,14 +113,20 @@ class PostfixSystem:
     def running(self) -> bool:
         return self.master is not None and self.master.running
 
-    async def start(self) -> None:
-        """``postfix start``."""
+    async def start(self, *, runs: Any = None, quiet: bool = False) -> None:
+        """``postfix start``.
+
+        ``runs`` (a predicate on master.cf entries) and ``quiet`` are for a
+        second master that runs part of the services in another process
+        (``simlab serve``): it logs no start line and writes no pid file.
+        """
         if self.running:
             return
-        self.ctx.log.line("postfix-script", self.ctx.pids.next(), "starting the Postfix mail system")
-        self.master = Master(self.ctx, self.binder)
+        if not quiet:
+            self.ctx.log.line("postfix-script", self.ctx.pids.next(), "starting the Postfix mail system")
+        self.master = Master(self.ctx, self.binder, runs=runs, quiet=quiet)
         await self.master.start()
-        if self.binder.real:
+        if self.binder.real and not quiet:
             self._pid_file().parent.mkdir(parents=True, exist_ok=True)
             self._pid_file().write_text("%10d\n" % os.getpid())
 
@@ -128,10 +134,12 @@ class PostfixSystem:
         """``postfix stop``."""
         if not self.running:
             return
-        self.ctx.log.line("postfix-script", self.ctx.pids.next(), "stopping the Postfix mail system")
         assert self.master is not None
+        quiet = self.master.quiet
+        if not quiet:
+            self.ctx.log.line("postfix-script", self.ctx.pids.next(), "stopping the Postfix mail system")
         await self.master.stop()
-        if self.binder.real:
+        if self.binder.real and not quiet:
             try:
                 self._pid_file().unlink()
             except OSError:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 import weakref
 import zlib
-from typing import Any
+from typing import Any, Callable
 
 QUEUES = ("maildrop", "incoming", "active", "deferred", "hold", "corrupt")
 _SAFE = "0123456789BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz"
@@ -97,12 +97,19 @@ def format_queue_id(when: float, inode: int, long_ids: bool) -> str:
 
 
 class _InodeAllocator:
-    """Lowest free 'inode' at or above a per-host base; ids are never reissued."""
+    """Lowest free 'inode' at or above a per-host base; ids are never reissued.
 
-    def __init__(self, base: int) -> None:
+    ``scan`` gives the inodes of the files in the queue now. It is asked again
+    when the search runs long: another process (simlab serve's delivery
+    process) may have removed files whose inodes this one still counts as used.
+    """
+
+    def __init__(self, base: int, scan: Callable[[], set[int]] | None = None) -> None:
         self.base = base
-        self.in_use: set[int] = set()
+        self.scan = scan
+        self.in_use: set[int] = scan() if scan is not None else set()
         self.issued: set[str] = set()
+        self._rescan_at = max(1024, 2 * len(self.in_use))
 
     def take(self, when: float, long_ids: bool) -> str:
         inode = self.base
@@ -112,6 +119,10 @@ class _InodeAllocator:
                 if qid not in self.issued:
                     break
             inode += 1
+            if inode - self.base > self._rescan_at and self.scan is not None:
+                self.in_use = self.scan()
+                self._rescan_at = max(1024, 2 * len(self.in_use))
+                inode = self.base
         self.in_use.add(inode)
         self.issued.add(qid)
         return qid
@@ -123,15 +134,13 @@ _allocators: "weakref.WeakKeyDictionary[Any, _InodeAllocator]" = weakref.WeakKey
 def _allocator(ctx: Any) -> _InodeAllocator:
     alloc = _allocators.get(ctx)
     if alloc is None:
-        alloc = _InodeAllocator(0x160000 + zlib.crc32(ctx.hostname.encode()) % 0x1000 * 16)
-        from .queue import QueueStore
-        store = QueueStore(ctx)
-        for queue in QUEUES:
-            for qid in store.list(queue):
-                inode = id_inode(qid)
-                if inode is not None:
-                    alloc.in_use.add(inode)
-        _allocators[ctx] = alloc
+        def scan() -> set[int]:
+            from .queue import QueueStore
+            store = QueueStore(ctx)
+            found = (id_inode(qid) for queue in QUEUES for qid in store.list(queue))
+            return {inode for inode in found if inode is not None}
+        base = 0x160000 + zlib.crc32(ctx.hostname.encode()) % 0x1000 * 16 + ctx.shared.get("inode_offset", 0)
+        alloc = _allocators[ctx] = _InodeAllocator(base, scan)
     return alloc
 
 

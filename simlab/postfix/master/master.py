@@ -39,7 +39,7 @@ import asyncio
 import contextvars
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .pools import install_pools, remove_pools
 from .process import Process, ProcessTable, call_later
@@ -68,9 +68,14 @@ class ServiceState:
 class Master:
     """One running master(8) of one Postfix instance."""
 
-    def __init__(self, ctx: Any, binder: Any) -> None:
+    def __init__(self, ctx: Any, binder: Any, *, runs: Callable[[Any], bool] | None = None,
+                 quiet: bool = False) -> None:
         self.ctx = ctx
         self.binder = binder
+        # Which master.cf services this master runs (all by default): ``simlab serve``
+        # runs qmgr and what it spawns under a second, quiet master in another process.
+        self.runs = runs
+        self.quiet = quiet
         self.pid = ctx.pids.next()
         self.started = ctx.now()
         self.table = ProcessTable(ctx)
@@ -99,6 +104,8 @@ class Master:
         self.ctx.log.line("master", self.pid, text)
 
     def _banner(self, what: str) -> None:
+        if self.quiet:
+            return
         cdir = self.ctx.config["config_directory"] or "/etc/postfix"
         self.log(f"{what} -- version {VERSION}, configuration {cdir}")
 
@@ -124,7 +131,8 @@ class Master:
         from . import registry
         if not self.running:
             return
-        self.log("terminating on signal 15")
+        if not self.quiet:
+            self.log("terminating on signal 15")
         self.running = False
         for state in self.services.values():
             self._close_service(state)
@@ -172,7 +180,7 @@ class Master:
 
     async def _apply(self, entries: list[Any]) -> None:
         self._found = {}
-        wanted: dict[str, Any] = {svc.key: svc for svc in entries}
+        wanted: dict[str, Any] = {svc.key: svc for svc in entries if self.runs is None or self.runs(svc)}
         for key in list(self.services):
             if key not in wanted:
                 state = self.services.pop(key)
