@@ -178,3 +178,15 @@ def test_a_flushed_file_is_complete_and_named_when_fsync_runs(tmp_path: Path, mo
     path = asyncio.run(store.enqueue("incoming", qf, fresh=True))
     assert seen == [("AAAAA2", 0o700, os.path.getsize(path))]
     assert os.listdir(store.queue_dir("incoming")) == ["AAAAA2"]
+
+
+def test_queue_id_inodes_are_rescanned_when_another_process_removed_the_files() -> None:
+    """simlab serve's delivery process removes files whose inodes the receiving one still counts."""
+    from simlab.postfix.common.queueid import _InodeAllocator, id_inode
+    on_disk: set[int] = set()
+    alloc = _InodeAllocator(0x160000, lambda: set(on_disk))
+    ids = [alloc.take(1000.0 + i / 1e6, False) for i in range(5000)]     # never released here
+    assert len(set(ids)) == len(ids)
+    assert max(id_inode(q) for q in ids) - 0x160000 <= 1025             # not 5000: it looked at the queue again
+    full = _InodeAllocator(0x160000, lambda: set(range(0x160000, 0x160000 + 3000)))   # a queue really that full
+    assert id_inode(full.take(2000.0, False)) == 0x160000 + 3000
