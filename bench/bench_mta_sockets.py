@@ -23,7 +23,10 @@ DESCRIPTION
     the ceiling for a Python SMTP server on this machine. The goal: simlab's
     end-to-end rate >= 0.5 x the Sink's rate (medians).
 
-    serve runs as its users run it: fsync before every 250, as Postfix does.
+    serve runs as its users run it: fsync before every 250, as Postfix does,
+    and qmgr with the delivery agents in a second process (as Postfix runs
+    its programs as processes); the same run with --one-process is printed
+    beside it.
 
     smtp-source comes from Debian's ``postfix`` package, installed for the
     binary only: never start that Postfix (see bench/README.md).
@@ -107,14 +110,14 @@ def mbox_count(path: Path) -> int:
     return data.startswith(b"From ") + data.count(b"\n\nFrom ")
 
 
-def run_simlab(a: argparse.Namespace) -> tuple[float, float]:
+def run_simlab(a: argparse.Namespace, extra: tuple[str, ...] = ()) -> tuple[float, float]:
     """(accepted/s, end-to-end/s) of one run against a fresh simlab serve."""
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         root = Path(tmp) / "mx"
         subprocess.run([PY, "-m", "simlab", "init", str(root), "--hostname", "mail.example.com",
                         "--user", USER], check=True, stdout=subprocess.DEVNULL)
         ports = {name: free_port() for name in ("smtp", "submission", "pop3", "imap")}
-        cmd = [PY, "-m", "simlab", "serve", "--root", str(root)]
+        cmd = [PY, "-m", "simlab", "serve", "--root", str(root), *extra]
         for name, port in ports.items():
             cmd += [f"--{name}", f"127.0.0.1:{port}"]
         server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -159,20 +162,22 @@ def main() -> None:
     a = ap.parse_args()
     if shutil.which("smtp-source") is None:
         sys.exit("smtp-source not found: install Debian's postfix package for the binary (bench/README.md)")
-    acc, e2e, sink = [], [], []
+    acc, e2e, sink, one = [], [], [], []
     for i in range(a.runs):
         r_acc, r_e2e = run_simlab(a)
         acc.append(r_acc)
         e2e.append(r_e2e)
+        one.append(run_simlab(a, ("--one-process",))[1])
         sink.append(run_sink(a))
-        print(f"run {i + 1}: simlab accepted {r_acc:7.0f}/s  end-to-end {r_e2e:7.0f}/s   "
-              f"aiosmtpd Sink {sink[-1]:7.0f}/s", flush=True)
+        print(f"run {i + 1}: simlab accepted {r_acc:7.0f}/s  end-to-end {r_e2e:7.0f}/s  "
+              f"(--one-process {one[-1]:7.0f}/s)   aiosmtpd Sink {sink[-1]:7.0f}/s", flush=True)
     ma, me, ms = statistics.median(acc), statistics.median(e2e), statistics.median(sink)
     print()
     print(f"smtp-source -s {a.sessions} -m {a.messages} -l {a.size}, {a.runs} runs")
     print(f"{'server':<34}{'median msg/s':>13}{'min':>8}{'max':>8}")
     print(f"{'simlab serve, accepted':<34}{ma:>13.0f}{min(acc):>8.0f}{max(acc):>8.0f}")
     print(f"{'simlab serve, end to end (mbox)':<34}{me:>13.0f}{min(e2e):>8.0f}{max(e2e):>8.0f}")
+    print(f"{'  the same, --one-process':<34}{statistics.median(one):>13.0f}{min(one):>8.0f}{max(one):>8.0f}")
     print(f"{'aiosmtpd Sink (baseline)':<34}{ms:>13.0f}{min(sink):>8.0f}{max(sink):>8.0f}")
     print(f"{'ratio end-to-end / Sink':<34}{me / ms:>13.2f}")
     print(f"{'ratio accepted / Sink':<34}{ma / ms:>13.2f}")
