@@ -15,6 +15,12 @@ DESCRIPTION
     retransmissions would, and flow again when it comes back. ``abort()`` and a
     host crash reset the connection: the peer's protocol sees
     ``ConnectionResetError``. Every write, EOF, close and reset is a trace event.
+
+    Once both ends have told their protocols the connection is lost, the
+    connection lets go of its ends, its ends of their pipes and protocols (as
+    asyncio's socket transports drop theirs): nothing is left in a reference
+    cycle, so a finished connection is freed at once, not by the garbage
+    collector.
 """
 
 from __future__ import annotations
@@ -33,11 +39,10 @@ _RESET = object()
 class _Pipe:
     """One direction of a connection: a FIFO of (arrival time, chunk)."""
 
-    __slots__ = ("conn", "src", "dst", "queue", "last_arrival", "timer", "loop")
+    __slots__ = ("conn", "dst", "queue", "last_arrival", "timer", "loop")
 
-    def __init__(self, conn: "Connection", src: "VirtualTransport", dst: "VirtualTransport") -> None:
+    def __init__(self, conn: "Connection", dst: "VirtualTransport") -> None:
         self.conn = conn
-        self.src = src
         self.dst = dst
         self.queue: collections.deque[tuple[float, Any]] = collections.deque()
         self.last_arrival = 0.0
@@ -82,6 +87,9 @@ class _Pipe:
 class VirtualTransport(asyncio.Transport):
     """One end of an in-memory connection, as asyncio protocols expect it."""
 
+    __slots__ = ("conn", "side", "host", "component", "protocol", "pipe", "_loop", "_closing", "_lost",
+                 "_peer_eof", "_paused", "_lost_called", "_inbox")
+
     def __init__(self, conn: "Connection", side: str, host: str, component: str,
                  sockname: tuple[str, int], peername: tuple[str, int]) -> None:
         super().__init__({"sockname": sockname, "peername": peername})
@@ -91,6 +99,7 @@ class VirtualTransport(asyncio.Transport):
         self.component = component
         self.protocol: asyncio.BaseProtocol | None = None
         self.pipe: _Pipe | None = None  # outgoing
+        self._loop = conn.net.loop
         self._closing = False
         self._lost = False
         self._peer_eof = False
@@ -100,8 +109,7 @@ class VirtualTransport(asyncio.Transport):
 
     # -- asyncio.Transport ------------------------------------------------------
     def get_protocol(self) -> asyncio.BaseProtocol:  # type: ignore[override]
-        assert self.protocol is not None
-        return self.protocol
+        return self.protocol  # type: ignore[return-value]  # None once the connection is lost, as asyncio's
 
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
         self.protocol = protocol
@@ -158,7 +166,7 @@ class VirtualTransport(asyncio.Transport):
     def resume_reading(self) -> None:
         if self._paused:
             self._paused = False
-            self.conn.net.loop.call_soon(self._drain_inbox)
+            self._loop.call_soon(self._drain_inbox)
 
     def is_reading(self) -> bool:
         return not self._paused
@@ -206,7 +214,7 @@ class VirtualTransport(asyncio.Transport):
         if self._lost:
             return
         self._lost = True
-        self.conn.net.loop.call_soon(self._call_lost, exc)
+        self._loop.call_soon(self._call_lost, exc)
 
     def _call_lost(self, exc: BaseException | None) -> None:
         self._lost = True
@@ -214,6 +222,7 @@ class VirtualTransport(asyncio.Transport):
         if proto is not None and not self._lost_called:
             self._lost_called = True
             proto.connection_lost(exc)
+            self.protocol = None
             self.conn.closed_side(self)
 
     def crash(self) -> None:
@@ -247,8 +256,8 @@ class Connection:
 
     def join(self, client: VirtualTransport, server: VirtualTransport) -> None:
         self.client, self.server = client, server
-        client.pipe = _Pipe(self, client, server)
-        server.pipe = _Pipe(self, server, client)
+        client.pipe = _Pipe(self, server)
+        server.pipe = _Pipe(self, client)
 
     def latency(self) -> float:
         """Network.latency(client_host, server_host), without building the key per call."""
@@ -276,3 +285,7 @@ class Connection:
         self._done.add(end.side)
         if self._done == {"C", "S"}:
             self.net._forget(self)
+            # no cycles left: a pipe with a chunk in flight lives on in its timer only
+            client, server = self.client, self.server
+            client.pipe = server.pipe = None
+            del self.client, self.server
