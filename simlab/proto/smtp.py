@@ -116,6 +116,12 @@ class ReplyEvent:
 # the states whose command _skips() may leave out
 _MAY_SKIP = frozenset({State.EHLO, State.LHLO, State.AUTH, State.XFORWARD, State.RCPT, State.DATA,
                        State.DOT})
+_HELLOS = frozenset({State.EHLO, State.LHLO, State.HELO})
+# the members as plain globals: each State.X goes through EnumType's __getattr__ hook (~60 ns),
+# and the machine below compares states a dozen times per reply
+_GREETING, _EHLO, _LHLO, _HELO = State.GREETING, State.EHLO, State.LHLO, State.HELO
+_AUTH, _XFORWARD, _MAIL, _RCPT, _DATA = State.AUTH, State.XFORWARD, State.MAIL, State.RCPT, State.DATA
+_DOT, _RSET, _QUIT, _CLOSED = State.DOT, State.RSET, State.QUIT, State.CLOSED
 
 
 class SMTPClient:
@@ -207,7 +213,7 @@ class SMTPClient:
         """The server closed the connection."""
         if self.done:
             return
-        if self._pending and self._pending[0] is not State.QUIT:
+        if self._pending and self._pending[0] is not _QUIT:
             self._fail(Failure(self._waiting(), "lost"))
         self._finish()
 
@@ -215,7 +221,7 @@ class SMTPClient:
         """The driver waited too long for a reply."""
         if self.done:
             return
-        if self._pending and self._pending[0] is not State.QUIT:
+        if self._pending and self._pending[0] is not _QUIT:
             self._fail(Failure(self._waiting(), "timeout"))
         self._finish()
 
@@ -232,13 +238,13 @@ class SMTPClient:
         """How recipient ``i`` fared."""
         r = self.rcpt_replies[i]
         if r is not None and (r.cls != 2 or self.verify):
-            return Outcome(State.RCPT, r, time=self._times.get((State.RCPT, i), 0.0))
+            return Outcome(_RCPT, r, time=self._times.get((_RCPT, i), 0.0))
         d = self.dot_replies[i]
         if d is not None:
-            return Outcome(State.DOT, d, time=self._times.get((State.DOT, i), 0.0))
+            return Outcome(_DOT, d, time=self._times.get((_DOT, i), 0.0))
         if self.failure is not None:
             return Outcome(self.failure.state, self.failure.reply, self.failure, self.failure.time)
-        return Outcome(State.CLOSED, None, Failure(State.CLOSED, "lost"))
+        return Outcome(_CLOSED, None, Failure(_CLOSED, "lost"))
 
     @property
     def accepted(self) -> list[int]:
@@ -249,19 +255,19 @@ class SMTPClient:
         return self._pending[0] if self._pending else self.state
 
     def _skips(self, state: State) -> bool:
-        if state is State.EHLO:
+        if state is _EHLO:
             return self.lmtp or not self.esmtp
-        if state is State.LHLO:
+        if state is _LHLO:
             return not self.lmtp
-        if state is State.AUTH:
+        if state is _AUTH:
             return not self._auth_started and self._choose_mechanism() is None
-        if state is State.XFORWARD:
+        if state is _XFORWARD:
             return not self._xforward_commands()
-        if state is State.RCPT:
+        if state is _RCPT:
             return self._rcpt_sent >= len(self.recipients)
-        if state is State.DATA:
+        if state is _DATA:
             return self.verify or not (self.mail_reply and self.mail_reply.cls == 2 and self.accepted)
-        if state is State.DOT:
+        if state is _DOT:
             return self._dot_started and self._dot_read >= len(self._dot_rcpts)
         return False
 
@@ -274,9 +280,9 @@ class SMTPClient:
         state = self._pending.popleft()
         if self._stale_target is not None:
             self._events.append(ReplyEvent(state, reply, stale=True))
-            if state is State.DATA and reply.cls == 3:
+            if state is _DATA and reply.cls == 3:
                 self._out += b".\r\n"
-                self._pending.append(State.DOT)
+                self._pending.append(_DOT)
             if not self._pending:
                 target, self._stale_target = self._stale_target, None
                 self._enter(target)
@@ -293,56 +299,56 @@ class SMTPClient:
     def _record(self, state: State, reply: Reply) -> State | None:
         """Keep what a reply says; returns a target only where the caller's rules override the table."""
         idx: int | None = None
-        if state is State.GREETING:
+        if state is _GREETING:
             self.greeting = reply
             if reply.cls != 2:
                 self._fail(Failure(state, "reply", reply))
-        elif state in (State.EHLO, State.LHLO, State.HELO):
+        elif state in _HELLOS:
             self.hello = reply
             self.hello_command = state.name
             if reply.cls == 2:
                 words = reply.text_lines[0].split()
                 self.peer_name = words[0] if words else ""
-                if state is not State.HELO:
+                if state is not _HELO:
                     self.features = parse_features(reply)
                 if self.peer_name.lower() in self.loop_names:
                     self._fail(Failure(state, "loop", reply))
                     self._events.append(ReplyEvent(state, reply))
-                    return State.QUIT
-            elif state is not State.EHLO or reply.code == 421:
+                    return _QUIT
+            elif state is not _EHLO or reply.code == 421:
                 self._fail(Failure(state, "reply", reply))
-        elif state is State.AUTH:
+        elif state is _AUTH:
             self.auth_reply = reply
             if reply.cls == 2:
                 self.authenticated = True
             elif reply.cls != 3:
                 self._fail(Failure(state, "reply", reply))
-        elif state is State.XFORWARD:
+        elif state is _XFORWARD:
             self.xforward_replies.append(reply)
-        elif state is State.MAIL:
+        elif state is _MAIL:
             self.mail_reply = reply
             if reply.cls != 2:
                 self._fail(Failure(state, "reply", reply))
-        elif state is State.RCPT:
+        elif state is _RCPT:
             idx = self._rcpt_read
             self._rcpt_read += 1
             self.rcpt_replies[idx] = reply
-            self._times[(State.RCPT, idx)] = self.clock()
-        elif state is State.DATA:
+            self._times[(_RCPT, idx)] = self.clock()
+        elif state is _DATA:
             self.data_reply = reply
             if reply.cls != 3:
                 self._fail(Failure(state, "reply", reply))
-        elif state is State.DOT:
+        elif state is _DOT:
             if self.lmtp:
                 idx = self._dot_rcpts[self._dot_read]
                 self.dot_replies[idx] = reply
-                self._times[(State.DOT, idx)] = self.clock()
+                self._times[(_DOT, idx)] = self.clock()
             else:
                 for i in self._dot_rcpts:
                     self.dot_replies[i] = reply
-                    self._times[(State.DOT, i)] = self.clock()
+                    self._times[(_DOT, i)] = self.clock()
             self._dot_read += 1 if self.lmtp else len(self._dot_rcpts)
-        elif state is State.QUIT:
+        elif state is _QUIT:
             self.quit_reply = reply
         self._events.append(ReplyEvent(state, reply, idx, time=self.clock()))
         return None
@@ -352,51 +358,51 @@ class SMTPClient:
             self.failure = dataclasses.replace(failure, time=self.clock())
 
     def _finish(self) -> None:
-        self.state = State.CLOSED
+        self.state = _CLOSED
         self._pending.clear()
         self.done = True
 
     def _enter(self, state: State) -> None:
         """Send the command of ``state`` (nothing is in flight when this is called)."""
         self.state = state
-        if state is State.CLOSED:
+        if state is _CLOSED:
             self._finish()
             return
-        if state in (State.EHLO, State.LHLO, State.HELO):
+        if state in _HELLOS:
             self._send(state, f"{state.name} {self.helo_name}")
-        elif state is State.AUTH:
+        elif state is _AUTH:
             self._send(state, self._auth_next())
-        elif state is State.XFORWARD:
+        elif state is _XFORWARD:
             todo = self._xforward_commands()
             if not (self.use_pipelining and "PIPELINING" in self.features):
                 self._send(state, todo.pop(0))
                 return
             while todo:                  # pipelined with MAIL, as smtp(8) does
                 self._send(state, todo.pop(0))
-            self._enter(State.MAIL)
-        elif state is State.MAIL:
+            self._enter(_MAIL)
+        elif state is _MAIL:
             self.setup_done_at = self.clock()
             if self.use_pipelining and "PIPELINING" in self.features:
                 self._send(state, self._mail_command())
                 while self._rcpt_sent < len(self.recipients):
-                    self._send(State.RCPT, self._rcpt_command())
+                    self._send(_RCPT, self._rcpt_command())
                 if not self.verify:
-                    self._send(State.DATA, "DATA")
+                    self._send(_DATA, "DATA")
             else:
                 self._send(state, self._mail_command())
-        elif state is State.RCPT:
+        elif state is _RCPT:
             self._send(state, self._rcpt_command())
-        elif state is State.DATA:
+        elif state is _DATA:
             self._send(state, "DATA")
-        elif state is State.DOT:
+        elif state is _DOT:
             self._dot_rcpts = self.accepted
             self._dot_started = True
             data, self.lines_broken = dot_stuff(self.message, self.line_limit)
             self._out += data + b".\r\n"
-            self._pending.extend([State.DOT] * (len(self._dot_rcpts) if self.lmtp else 1))
-        elif state is State.RSET:
+            self._pending.extend([_DOT] * (len(self._dot_rcpts) if self.lmtp else 1))
+        elif state is _RSET:
             self._send(state, "RSET")
-        elif state is State.QUIT:
+        elif state is _QUIT:
             self._send(state, "QUIT")
 
     def _send(self, state: State, line: str) -> None:

@@ -22,6 +22,10 @@ DESCRIPTION
     with three digits, a line longer than ``max_line`` without an end, or a
     reply of more than ``max_lines`` lines.
 
+    Replies are immutable, so a chunk that arrives whole between replies is
+    parsed once per process: a server sends the same greeting, EHLO list and
+    "250 2.1.0 Ok" to every client (a small memo, emptied when full).
+
 SEE ALSO
     RFC 5321 section 4.2, RFC 3463, RFC 2034
 """
@@ -34,6 +38,9 @@ from typing import Iterator
 
 _ENHANCED = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})(?=\s|$)")
 _LAST_LINE = re.compile(rb"([0-9]{3})(?: ([^\n]*?))?\r*\n")   # "250 text\r\n" or "250\r\n"
+_MEMO_MAX, _MEMO_CHUNK = 512, 2048     # chunks remembered, and the longest one remembered
+# a whole chunk -> (its replies, the most lines in one of them)
+_MEMO: dict[bytes, tuple[tuple["Reply", ...], int]] = {}
 
 
 class SMTPProtocolError(ValueError):
@@ -120,6 +127,20 @@ class ReplyParser:
         return bool(self._buf or self._lines)
 
     def feed(self, data: bytes) -> list[Reply]:
+        idle = not self._buf and not self._lines
+        if idle and type(data) is bytes:
+            hit = _MEMO.get(data)
+            if hit is not None and hit[1] <= self.max_lines:
+                return list(hit[0])
+        out = self._feed(data)
+        if idle and not self._buf and not self._lines and out and type(data) is bytes \
+                and len(data) <= _MEMO_CHUNK:
+            if len(_MEMO) >= _MEMO_MAX:
+                _MEMO.clear()
+            _MEMO[data] = (tuple(out), max(len(r.text_lines) for r in out))
+        return out
+
+    def _feed(self, data: bytes) -> list[Reply]:
         if not self._buf and not self._lines and self.max_lines:
             m = _LAST_LINE.fullmatch(data)
             if m is not None:       # the usual chunk: one single-line reply
