@@ -50,6 +50,7 @@ Timeout = Union[float, Callable[[C], Union[float, None]], None]
 async def run_client(core: C, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                      timeout: "Timeout[C]" = None, chunk: int = 65536) -> C:
     """Run ``core`` to completion over (reader, writer); returns the core."""
+    deadline: _Deadline | None = None
     try:
         while True:
             out = core.data_to_send()
@@ -65,6 +66,8 @@ async def run_client(core: C, reader: asyncio.StreamReader, writer: asyncio.Stre
             try:
                 if limit is None:
                     data = await reader.read(chunk)
+                elif limit > 0 and (deadline is not None or (deadline := _Deadline.start(reader)) is not None):
+                    data = await deadline.read(chunk, limit)
                 else:
                     data = await read_within(reader, chunk, limit)
             except asyncio.TimeoutError:
@@ -77,6 +80,8 @@ async def run_client(core: C, reader: asyncio.StreamReader, writer: asyncio.Stre
             else:
                 core.receive_eof()
     finally:
+        if deadline is not None:
+            deadline.disarm()
         writer.close()
         try:
             await writer.wait_closed()
@@ -86,15 +91,32 @@ async def run_client(core: C, reader: asyncio.StreamReader, writer: asyncio.Stre
 
 
 class _Deadline:
-    """The timer of one read_within: cancels the reading task if no data came in time."""
+    """The timer of the reads of one task: cancels the task if no data came in time.
 
-    __slots__ = ("task", "reader", "reading", "fired")
+    A session's reads reuse one timer: the virtual loop moves it to the next
+    read's deadline (``postpone``: the same order as cancel + call_later); it
+    stays armed between two reads of ``run_client``, when the task never waits
+    and the clock cannot move, and is disarmed when the session ends.
+    """
 
-    def __init__(self, task: "asyncio.Task[Any]", reader: asyncio.StreamReader) -> None:
+    __slots__ = ("task", "reader", "reading", "fired", "timer", "loop", "postpone")
+
+    def __init__(self, task: "asyncio.Task[Any]", reader: asyncio.StreamReader,
+                 loop: asyncio.AbstractEventLoop) -> None:
         self.task = task
         self.reader = reader
         self.reading = False
         self.fired = False
+        self.timer: asyncio.TimerHandle | None = None
+        self.loop = loop
+        self.postpone = getattr(loop, "postpone", None)
+
+    @classmethod
+    def start(cls, reader: asyncio.StreamReader) -> "_Deadline | None":
+        """The deadline of the running task's reads; None outside a task."""
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task(loop)
+        return cls(task, reader, loop) if task is not None else None
 
     def expire(self) -> None:
         reader = self.reader
@@ -104,6 +126,30 @@ class _Deadline:
             return
         self.fired = True
         self.task.cancel()
+
+    def disarm(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    async def read(self, n: int, limit: float) -> bytes:
+        """``read_within(self.reader, n, limit)`` (limit > 0) for the task of this deadline."""
+        timer = self.timer
+        if timer is None or self.postpone is None or not self.postpone(timer, limit):
+            if timer is not None:
+                timer.cancel()
+            self.timer = self.loop.call_later(limit, self.expire)
+        self.fired = False
+        self.reading = True
+        try:
+            return await self.reader.read(n)
+        except asyncio.CancelledError:
+            if self.fired:
+                self.task.uncancel()
+                raise asyncio.TimeoutError() from None
+            raise
+        finally:
+            self.reading = False
 
 
 async def read_within(reader: asyncio.StreamReader, n: int, limit: float) -> bytes:
@@ -115,22 +161,10 @@ async def read_within(reader: asyncio.StreamReader, n: int, limit: float) -> byt
     way, and wait_for's turn count is an implementation detail that differs
     between Python versions.
     """
-    if limit <= 0:
+    deadline = _Deadline.start(reader) if limit > 0 else None
+    if deadline is None:
         return await asyncio.wait_for(reader.read(n), limit)
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task(loop)
-    if task is None:
-        return await asyncio.wait_for(reader.read(n), limit)
-    deadline = _Deadline(task, reader)
-    timer = loop.call_later(limit, deadline.expire)
-    deadline.reading = True
     try:
-        return await reader.read(n)
-    except asyncio.CancelledError:
-        if deadline.fired:
-            task.uncancel()
-            raise asyncio.TimeoutError() from None
-        raise
+        return await deadline.read(n, limit)
     finally:
-        deadline.reading = False
-        timer.cancel()
+        deadline.disarm()
