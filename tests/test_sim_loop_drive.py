@@ -22,7 +22,7 @@ def _program(seed: int, stepwise: bool) -> tuple[list[tuple[float, str]], int]:
         log.append((loop.time(), name))
         if len(log) > 300:
             return
-        for _ in range(rng.randrange(3)):
+        for _ in range(rng.randrange(4)):
             x, n = rng.random(), f"h{next(names)}"
             if x < 0.35:
                 handles.append(loop.call_soon(fire, n))
