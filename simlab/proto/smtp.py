@@ -113,6 +113,25 @@ class ReplyEvent:
     time: float = 0.0
 
 
+_new = object.__new__
+_EVENT_FIELDS = ("state", "reply", "rcpt", "stale", "time")
+assert tuple(f.name for f in dataclasses.fields(ReplyEvent)) == _EVENT_FIELDS
+
+
+def _reply_event(state: State, reply: Reply, rcpt: int | None = None, stale: bool = False,
+                 time: float = 0.0) -> ReplyEvent:
+    """ReplyEvent(...) at a quarter of the cost: a frozen dataclass's __init__ sets each
+    field through object.__setattr__; the instance dict is filled directly instead."""
+    ev = _new(ReplyEvent)
+    d = ev.__dict__
+    d["state"] = state
+    d["reply"] = reply
+    d["rcpt"] = rcpt
+    d["stale"] = stale
+    d["time"] = time
+    return ev
+
+
 # the states whose command _skips() may leave out
 _MAY_SKIP = frozenset({State.EHLO, State.LHLO, State.AUTH, State.XFORWARD, State.RCPT, State.DATA,
                        State.DOT})
@@ -279,7 +298,7 @@ class SMTPClient:
     def _on_reply(self, reply: Reply) -> None:
         state = self._pending.popleft()
         if self._stale_target is not None:
-            self._events.append(ReplyEvent(state, reply, stale=True))
+            self._events.append(_reply_event(state, reply, stale=True))
             if state is _DATA and reply.cls == 3:
                 self._out += b".\r\n"
                 self._pending.append(_DOT)
@@ -313,7 +332,7 @@ class SMTPClient:
                     self.features = parse_features(reply)
                 if self.peer_name.lower() in self.loop_names:
                     self._fail(Failure(state, "loop", reply))
-                    self._events.append(ReplyEvent(state, reply))
+                    self._events.append(_reply_event(state, reply))
                     return _QUIT
             elif state is not _EHLO or reply.code == 421:
                 self._fail(Failure(state, "reply", reply))
@@ -350,7 +369,7 @@ class SMTPClient:
             self._dot_read += 1 if self.lmtp else len(self._dot_rcpts)
         elif state is _QUIT:
             self.quit_reply = reply
-        self._events.append(ReplyEvent(state, reply, idx, time=self.clock()))
+        self._events.append(_reply_event(state, reply, idx, time=self.clock()))
         return None
 
     def _fail(self, failure: Failure) -> None:
