@@ -95,3 +95,25 @@ def test_the_timer_is_disarmed_when_the_session_ends() -> None:
     end = net.run()
     assert end < 10.0                       # no 300 s timer left to keep the loop going
     assert loop._live == 0
+
+
+def test_drain_is_skipped_only_when_it_would_return_at_once() -> None:
+    from simlab.io.stream import _drain_waits
+
+    net, cli = _pair({})
+
+    async def main():
+        reader, writer = await cli.open_connection("10.0.0.2", 7, component="cli")
+        seen = [_drain_waits(writer)]
+        writer._protocol.pause_writing()          # a full socket buffer: drain must wait
+        seen.append(_drain_waits(writer))
+        writer._protocol.resume_writing()
+        reader.set_exception(ConnectionResetError())   # drain must raise it
+        seen.append(_drain_waits(writer))
+        reader._exception = None
+        writer.close()                            # drain yields to the loop first
+        seen.append(_drain_waits(writer))
+        return seen
+
+    assert net.run_sync(main()) == [False, True, True, True]
+    net.run()

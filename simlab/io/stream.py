@@ -56,10 +56,11 @@ async def run_client(core: C, reader: asyncio.StreamReader, writer: asyncio.Stre
             out = core.data_to_send()
             if out:
                 writer.write(out)
-                try:
-                    await writer.drain()
-                except (ConnectionError, OSError):
-                    core.receive_eof()
+                if _drain_waits(writer):
+                    try:
+                        await writer.drain()
+                    except (ConnectionError, OSError):
+                        core.receive_eof()
             if core.done:
                 break
             limit = timeout(core) if callable(timeout) else timeout
@@ -88,6 +89,22 @@ async def run_client(core: C, reader: asyncio.StreamReader, writer: asyncio.Stre
         except (ConnectionError, OSError):
             pass
     return core
+
+
+def _drain_waits(writer: asyncio.StreamWriter) -> bool:
+    """False when ``writer.drain()`` would return at once (no error, not closing, not paused).
+
+    Then awaiting it changes nothing but costs two coroutines; whenever it could
+    raise or yield to the loop it is awaited as before. Unknown writer internals
+    count as "it may wait".
+    """
+    reader = getattr(writer, "_reader", None)
+    if reader is not None and reader.exception() is not None:
+        return True
+    if writer.transport.is_closing():
+        return True
+    proto = getattr(writer, "_protocol", None)
+    return getattr(proto, "_connection_lost", True) is not False or getattr(proto, "_paused", True) is not False
 
 
 class _Deadline:
