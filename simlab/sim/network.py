@@ -125,14 +125,14 @@ class Network:
         return sorted((names[0], names[-1]) for names in pairs)
 
     def latency(self, a: str, b: str) -> float:
-        if a == b:
-            return 0.0
+        if a == b or not self._latency:     # no pair key to build when no link was set
+            return 0.0 if a == b else self.default_latency
         return self._latency.get(frozenset((a, b)), self.default_latency)
 
     def path_up(self, a: str, b: str) -> bool:
         if not (self.hosts[a].up and self.hosts[b].up):
             return False
-        return a == b or frozenset((a, b)) not in self._links_down
+        return a == b or not self._links_down or frozenset((a, b)) not in self._links_down
 
     @property
     def faults(self) -> Any:

@@ -92,7 +92,7 @@ class VirtualTransport(asyncio.Transport):
 
     def __init__(self, conn: "Connection", side: str, host: str, component: str,
                  sockname: tuple[str, int], peername: tuple[str, int]) -> None:
-        super().__init__({"sockname": sockname, "peername": peername})
+        self._extra = {"sockname": sockname, "peername": peername}   # what BaseTransport.__init__ stores
         self.conn = conn
         self.side = side  # "C" or "S"
         self.host = host
