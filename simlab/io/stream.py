@@ -68,7 +68,17 @@ async def run_client(core: C, reader: asyncio.StreamReader, writer: asyncio.Stre
                 if limit is None:
                     data = await reader.read(chunk)
                 elif limit > 0 and (deadline is not None or (deadline := _Deadline.start(reader)) is not None):
-                    data = await deadline.read(chunk, limit)
+                    # deadline.read(chunk, limit), inlined: one coroutine less per read
+                    deadline.arm(limit)
+                    try:
+                        data = await reader.read(chunk)
+                    except asyncio.CancelledError:
+                        if not deadline.fired:
+                            raise
+                        deadline.task.uncancel()
+                        raise asyncio.TimeoutError() from None
+                    finally:
+                        deadline.reading = False
                 else:
                     data = await read_within(reader, chunk, limit)
             except asyncio.TimeoutError:
@@ -149,8 +159,8 @@ class _Deadline:
             self.timer.cancel()
             self.timer = None
 
-    async def read(self, n: int, limit: float) -> bytes:
-        """``read_within(self.reader, n, limit)`` (limit > 0) for the task of this deadline."""
+    def arm(self, limit: float) -> None:
+        """Fire ``limit`` seconds from now; a read is in progress until ``reading`` is cleared."""
         timer = self.timer
         if timer is None or self.postpone is None or not self.postpone(timer, limit):
             if timer is not None:
@@ -158,6 +168,10 @@ class _Deadline:
             self.timer = self.loop.call_later(limit, self.expire)
         self.fired = False
         self.reading = True
+
+    async def read(self, n: int, limit: float) -> bytes:
+        """``read_within(self.reader, n, limit)`` (limit > 0) for the task of this deadline."""
+        self.arm(limit)
         try:
             return await self.reader.read(n)
         except asyncio.CancelledError:
