@@ -417,6 +417,8 @@ class Master:
                 try:
                     lost(exc)
                 finally:
+                    # proto -> this closure -> its bound method -> proto: a cycle to break
+                    proto.__dict__.pop("connection_lost", None)
                     self.release(proc)
             proto.connection_lost = connection_lost
             try:

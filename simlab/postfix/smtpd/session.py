@@ -116,6 +116,8 @@ class SmtpdSession(ParamGetters, LineReaderMixin, CommandsMixin, ExtensionsMixin
         self.hangup = False
         self._pregreet = b""
         self._greeted = False
+        self._conn_lost = False
+        self._finished = False
         self.reset_transaction()
 
     def _int(self, name: str, default: int) -> int:
@@ -154,6 +156,19 @@ class SmtpdSession(ParamGetters, LineReaderMixin, CommandsMixin, ExtensionsMixin
             self._timeout_handle.cancel()
         asyncio.StreamReaderProtocol.connection_lost(self, error)
         self.transport = None
+        self._conn_lost = True
+        if self._finished:
+            self._break_cycles()
+
+    def _break_cycles(self) -> None:
+        # Once the command loop has ended and the connection is gone, drop the
+        # references that lead back to this session (aiosmtpd's callback and
+        # StreamWriter, the reader's transport, the checks), so that it dies by
+        # reference counting instead of waiting for the cycle collector.
+        self._client_connected_cb = None
+        self._writer = None
+        self._reader = None
+        self.checks.s = None
 
     def _reset_timeout(self, duration: float | None = None) -> None:
         # aiosmtpd re-arms after every line; lines that arrive together (a
@@ -236,6 +251,9 @@ class SmtpdSession(ParamGetters, LineReaderMixin, CommandsMixin, ExtensionsMixin
             self.loop.call_exception_handler({"message": "smtpd session failed", "exception": exc})
         finally:
             self._disconnect()
+            self._finished = True
+            if self._conn_lost:
+                self._break_cycles()
 
     async def _connect(self) -> None:
         self.client_name = await client_name(self, self.client_addr)
