@@ -22,6 +22,7 @@ SEE ALSO
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from ...dns.zone import DNSError, reverse_name
@@ -84,9 +85,13 @@ def _ptr(resolver: Any, addr: str) -> tuple[str | None, str]:
     return (recs[0].data.rstrip(".") if recs else None), ("ok" if recs else "perm")
 
 
-# file -> (its bytes, the table they give): read on every connection, parsed when changed
-_HOSTS: dict[str, tuple[bytes, dict[str, str]]] = {}
+# file -> (its stat key, whether that key can be trusted, its bytes, the table they give)
+_HOSTS: dict[str, tuple[tuple[int, ...], bool, bytes, dict[str, str]]] = {}
 
+# A file whose timestamps are this much older than the moment it was read gets new
+# ones on any later change (file times come from the kernel's coarse clock, which
+# lags by at most a tick): its stat() key then stands for its contents.
+_SETTLED_NS = 100_000_000
 
 _NO_HOSTS = {"127.0.0.1": "localhost", "::1": "localhost"}
 
@@ -97,14 +102,27 @@ def hosts_file(ctx: Any) -> dict[str, str]:
 
 
 def _hosts_table(ctx: Any) -> dict[str, str]:
-    """hosts_file() without the copy (callers only read it)."""
+    """hosts_file() without the copy (callers only read it).
+
+    Checked with one stat() per connection; read again when it changed, or
+    while it is too recent for its timestamps to tell a change.
+    """
     path = str(ctx.path("/etc/hosts"))
+    now = time.time_ns()
+    try:
+        st = os.stat(path)
+    except OSError:
+        return _NO_HOSTS
+    key = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino, st.st_dev)
+    hit = _HOSTS.get(path)
+    if hit is not None and hit[1] and hit[0] == key:
+        return hit[3]
     try:
         data = _read_file(path)
     except OSError:
         return _NO_HOSTS
-    hit = _HOSTS.get(path)
-    if hit is None or hit[0] != data:
+    settled = max(st.st_mtime_ns, st.st_ctime_ns) < now - _SETTLED_NS
+    if hit is None or hit[2] != data:
         out: dict[str, str] = {}
         for line in data.decode("utf-8", "replace").splitlines():
             words = line.split("#", 1)[0].split()
@@ -112,12 +130,15 @@ def _hosts_table(ctx: Any) -> dict[str, str]:
                 out.setdefault(words[0], words[1])
         if len(_HOSTS) > 256:
             _HOSTS.clear()
-        hit = _HOSTS[path] = (data, out)
-    return hit[1]
+        table = out
+    else:
+        table = hit[3]
+    _HOSTS[path] = (key, settled, data, table)
+    return table
 
 
 def _read_file(path: str) -> bytes:
-    """The whole file (os-level calls: this runs on every connection)."""
+    """The whole file (os-level calls)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         part = os.read(fd, 1 << 16)
