@@ -153,9 +153,12 @@ class ProcessTable:
         return proc
 
     def busy(self, proc: Process) -> None:
-        if proc._timer is not None:
-            proc._timer.cancel()
+        timer = proc._timer
+        if timer is not None and self._postpone is None:
+            timer.cancel()
             proc._timer = None
+        # On the virtual loop the idle timer stays armed while the process is busy
+        # (it does nothing then): arm_idle() moves it instead of making a new one.
         proc.busy_count += 1
         proc.clients += 1
         proc.state = "busy"
@@ -172,11 +175,21 @@ class ProcessTable:
         self.arm_idle(proc, max_idle)
 
     def arm_idle(self, proc: Process, max_idle: float) -> None:
-        if proc._timer is not None:
-            proc._timer.cancel()
+        timer = proc._timer
+        if timer is not None:
+            # VirtualLoop.postpone(): the timer moved as cancel() + call_later() would place it
+            if max_idle > 0 and self._postpone is not None and self._postpone(timer, max_idle):
+                return
+            timer.cancel()
+            proc._timer = None
         if max_idle > 0:
             loop = self.loop or asyncio.get_event_loop()
             proc._timer = call_later(loop, max_idle, self._idle_expired, proc)
+
+    @property
+    def _postpone(self) -> Callable[[Any, float], bool] | None:
+        loop = self.loop
+        return getattr(loop, "postpone", None) if loop is not None else None
 
     def _idle_expired(self, proc: Process) -> None:
         proc._timer = None
