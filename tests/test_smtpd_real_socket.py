@@ -47,3 +47,37 @@ def test_smtpd_on_loopback_socket(tmp_path):
     assert QueueStore(ctx).list("incoming") == [qid]
     log = (root / "var/log/postfix.log").read_text()
     assert "warning: non-SMTP command from localhost[127.0.0.1]: 1234 x" in log
+
+
+def test_smtpd_timeout_counts_from_the_last_command_on_a_real_loop(tmp_path):
+    # The timer is armed once and re-armed when it fires before the deadline
+    # that the later commands moved; the client still gets its full smtpd_timeout.
+    root = make_root(tmp_path)
+    with open(root / "etc/postfix/main.cf", "a") as f:
+        f.write("smtpd_timeout = 1s\n")
+    ctx = PostfixContext.create(root, hostname="mail.example.com", clock=RealClock(), net=RealNetAccess())
+    svc = next(s for s in read_master_cf(root / "etc/postfix") if s.name == "smtp")
+
+    async def main() -> tuple[float, list[str]]:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(make_smtpd_protocol(ctx, svc), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        lines = [(await reader.readline()).decode()]
+        for _ in range(3):
+            await asyncio.sleep(0.6)
+            writer.write(b"NOOP\r\n")
+            lines.append((await reader.readline()).decode())
+        last = loop.time()
+        lines.append((await asyncio.wait_for(reader.readline(), 10)).decode())
+        waited = loop.time() - last
+        writer.close()
+        server.close()
+        await server.wait_closed()
+        return waited, [ln.rstrip("\r\n") for ln in lines]
+
+    waited, lines = asyncio.run(main())
+    assert lines[1:4] == ["250 2.0.0 Ok"] * 3
+    assert lines[4] == "421 4.4.2 mail.example.com Error: timeout exceeded"
+    assert 0.9 <= waited < 2.0
+    assert "timeout after NOOP from localhost[127.0.0.1]" in (root / "var/log/postfix.log").read_text()

@@ -88,6 +88,7 @@ class SmtpdSession(ParamGetters, LineReaderMixin, CommandsMixin, ExtensionsMixin
         self.ident = f"{self.settings.text('syslog_name', 'postfix') or 'postfix'}/smtpd"
         init_smtp(self, _NoHandler(), self.myhostname, loop, self.settings.time("smtpd_timeout", 300.0))
         self._timeout_key: tuple[float, float] | None = None
+        self._deadline: float | None = None     # when the client's time is up (see _reset_timeout)
         self._postpone = getattr(loop, "postpone", None)
         self.checks = SmtpdChecks(self)
         self.resolved: dict[tuple[str, str], Any] = {}   # recipients.resolve()'s memo
@@ -176,20 +177,35 @@ class SmtpdSession(ParamGetters, LineReaderMixin, CommandsMixin, ExtensionsMixin
         # so the live timer is kept. On the virtual clock the timer is moved
         # (VirtualLoop.postpone: the order cancel + call_later would give),
         # elsewhere, or after a timeout, it is re-armed.
+        # Elsewhere (asyncio's loop) the armed timer is kept and only the deadline
+        # moves: _timeout_cb() re-arms itself when it comes before the deadline.
         d = duration or self._timeout_duration
-        key = (self.loop.time(), d)
+        now = self.loop.time()
+        key = (now, d)
         handle = self._timeout_handle
         if handle is not None:
             if self._timeout_key == key and not handle.cancelled():
                 return
             self._timeout_key = key
-            if self._postpone is not None and self._postpone(handle, d):
+            if self._postpone is not None:
+                if self._postpone(handle, d):
+                    return
+            elif self._deadline is not None and not handle.cancelled() and handle.when() <= now + d:
+                self._deadline = now + d
                 return
             handle.cancel()
         self._timeout_handle = self.loop.call_later(d, self._timeout_cb)
         self._timeout_key = key
+        self._deadline = now + d
 
     def _timeout_cb(self) -> None:
+        deadline = self._deadline
+        if deadline is not None and self._postpone is None:
+            rest = deadline - self.loop.time()
+            if rest > 0:
+                self._timeout_handle = self.loop.call_later(rest, self._timeout_cb)
+                return
+        self._deadline = None
         self._timeout_key = None
         if self.transport is None:
             return
