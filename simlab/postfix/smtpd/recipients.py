@@ -52,7 +52,7 @@ from ..maps.address import lookup_address
 from ..trivial_rewrite import resolve as _tr_resolve
 from ..trivial_rewrite import rewrite as _tr_rewrite
 from ..trivial_rewrite.domains import is_local_domain
-from .lists import get, split_list
+from .lists import get
 from .settings import settings_for
 
 _DSN = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})(?:\s+|$)")
@@ -99,7 +99,10 @@ def resolve(ctx: Any, address: str, sender: str = "", memo: dict[Any, Any] | Non
 
 
 def _sender_dependent(cfg: Any) -> bool:
-    settings = settings_for(cfg)
+    return settings_for(cfg).derived("sender_dependent", _find_sender_dependent)
+
+
+def _find_sender_dependent(settings: Any) -> bool:
     return bool(settings.text("sender_dependent_default_transport_maps").strip()
                 or settings.text("sender_dependent_relayhost_maps").strip())
 
@@ -115,15 +118,15 @@ def addr_match(checks: Any, params: list[str], address: str, reply_name: str = "
     "451 4.3.0 <reply_name>: Temporary lookup failure".
     """
     s = checks.s
-    proc = (s.ident, s.pid)
+    settings = s.settings
     maps = []
     for param in params:
-        for spec in split_list(get(checks.cfg, param)):
-            maps.append(s.ctx.map(spec, proc))
+        for spec in settings.words(param):
+            maps.append(s.ctx.map(spec, (s.ident, s.pid)))
     if not maps:
         return False
     try:
-        return lookup_address(maps, address.lower(), get(checks.cfg, "recipient_delimiter"),
+        return lookup_address(maps, address.lower(), settings.text("recipient_delimiter"),
                               kind="virtual", local_domain=_local_domain(s.ctx)) is not None
     except TableUnavailable as exc:
         for text in exc.warnings():
@@ -140,7 +143,7 @@ def temporary_lookup_failure(checks: Any, reply_name: str) -> None:
 def check_rcpt_maps(checks: Any, address: str, cls: str) -> None:
     """Refuse an address that its address class does not know (via checks.fail)."""
     s = checks.s
-    if "no_unknown_recipient_checks" in get(checks.cfg, "receive_override_options").replace(",", " ").split():
+    if "no_unknown_recipient_checks" in checks.s.settings.words("receive_override_options"):
         return
     sender_class = cls.startswith("Sender")
     if address.lower() == "postmaster":

@@ -8,6 +8,7 @@ SUMMARY
     p.text("smtpd_banner", "")               # param_str(cfg, ...), remembered
     p.words("smtpd_relay_restrictions")      # tuple(split_list(...)), remembered
     p.upper_words("smtpd_noop_commands")     # frozenset of the list's words, upper case
+    p.derived("name", fn)                    # fn(p), remembered
 
 DESCRIPTION
     smtpd reads some parameters on every command and every reply (error
@@ -24,7 +25,7 @@ SEE ALSO
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from ..config.fallback import param_bool, param_int, param_str, param_time
 from .lists import split_list
@@ -82,6 +83,14 @@ class Settings:
         if value is _MISSING:
             words = split_list(param_str(self.cfg, name, default))
             value = self._values[key] = frozenset(w.upper() for w in words)
+        return value
+
+    def derived(self, name: str, fn: Callable[[Settings], Any]) -> Any:
+        """fn(self), a value computed from this configuration's parameters, remembered."""
+        key = ("d", name, None)
+        value = self._values.get(key, _MISSING)
+        if value is _MISSING:
+            value = self._values[key] = fn(self)
         return value
 
 
