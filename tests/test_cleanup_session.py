@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -175,3 +176,30 @@ def test_cleanup_local_submission_fullname_and_extract(lab):
     cs = open_cleanup(lab.ctx, lab.ctx.config, local)
     result = lab.run(cs.finish("root", [], b"Subject: nobody\n\nx\n", {}, extract=True))
     assert not result.ok and result.reply == "550 5.1.0 Error: no recipients specified"
+
+
+def test_cleanup_header_rewrites_are_remembered_per_config_only(tmp_path):
+    # No canonical table: the rewritten header values depend on main.cf alone
+    # (remembered per Config object); a reload with another myorigin rewrites anew.
+    from simlab.postfix.config import load_config
+    lab = Lab(tmp_path)
+    msg = b"From: Bob <bob>\nTo: alice\nSubject: hi\n\nx\n"
+    for _ in range(2):
+        result, qf = run(lab, "bob", ["alice@example.com"], msg)
+        assert qf.content.decode().startswith("From: Bob <bob@example.com>\nTo: alice@example.com\n")
+    with open(lab.root / "etc/postfix/main.cf", "a") as f:
+        f.write("myorigin = other.example\n")
+    lab.ctx.config = load_config(lab.root / "etc/postfix", facts=lab.ctx.config._facts)
+    result, qf = run(lab, "bob", ["alice@example.com"], msg)
+    assert qf.content.decode().startswith("From: Bob <bob@other.example>\nTo: alice@other.example\n")
+
+
+def test_cleanup_header_rewrites_search_a_changed_canonical_table(tmp_path):
+    lab = Lab(tmp_path, "canonical_maps = texthash:/etc/postfix/canonical\n")
+    table = lab.root / "etc/postfix/canonical"
+    msg = b"From: <bob@example.com>\nSubject: hi\n\nx\n"
+    for target in ("robert@example.com", "bobby@example.com"):
+        table.write_text(f"bob@example.com {target}\n")
+        os.utime(table, ns=(0, len(target) * 1_000_000_000))   # a new stamp for the table
+        result, qf = run(lab, "carol@example.com", ["alice@example.com"], msg)
+        assert qf.content.decode().startswith(f"From: <{target}>\n")

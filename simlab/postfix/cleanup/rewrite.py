@@ -71,6 +71,8 @@ def _split(value: str) -> list[str]:
 
 
 _MEMOS: dict[int, tuple[Any, dict[Any, Any]]] = {}
+_MISSING = object()
+_HEADER_MEMO_LIMIT = 4096      # rewritten header values kept per Config before starting afresh
 
 
 def config_memo(cfg: Any) -> dict[Any, Any]:
@@ -244,6 +246,39 @@ class AddressMapper(ParamGetters):
     # -- addresses in headers ------------------------------------------------------------
     def header_addresses(self, value: str, context: str, is_sender: bool) -> str | None:
         """Rewrite every address of an address header's value; None when nothing changed."""
+        memo = self._header_memo()
+        if memo is None:
+            return self._header_addresses(value, context, is_sender)
+        key = (value, context, is_sender)
+        hit = memo.get(key, _MISSING)
+        if hit is _MISSING:
+            hit = self._header_addresses(value, context, is_sender)
+            if len(memo) >= _HEADER_MEMO_LIMIT:
+                memo.clear()
+            memo[key] = hit
+        return hit
+
+    def _header_memo(self) -> dict[Any, Any] | None:
+        """Rewritten header values, when they depend on the configuration only.
+
+        They do while no canonical table is searched (no sender_canonical_maps,
+        recipient_canonical_maps or canonical_maps, or no address mappings):
+        what is left (trivial-rewrite's rewrite, masquerading) reads main.cf
+        and logs nothing. The same From:/To: values come in message after message.
+        """
+        memo = self.memo
+        if self.mappings and (memo_specs(memo, self.cfg, "canonical_maps")
+                              or memo_specs(memo, self.cfg, "sender_canonical_maps")
+                              or memo_specs(memo, self.cfg, "recipient_canonical_maps")):
+            return None
+        key = ("header addresses", self.mappings)
+        hit = memo.get(key)
+        config = self.ctx.config          # trivial-rewrite's rewrite() reads the main Config
+        if hit is None or hit[0] is not config:
+            hit = memo[key] = (config, {})
+        return hit[1]
+
+    def _header_addresses(self, value: str, context: str, is_sender: bool) -> str | None:
         tree = tok822.parse(value)
         changed = False
         tp = tree
