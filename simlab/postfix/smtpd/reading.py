@@ -51,11 +51,31 @@ class LineReaderMixin:
         """read_line() once buffered_line() gave None."""
         reader = self._reader
         buf = reader._buffer
-        got = None
         if reader._exception is None and not reader._eof and len(buf) <= reader._limit and buf.find(b"\n") < 0:
-            got = await self._wait_for_line(reader, buf, limit)
-        if got is None:
-            got = await self._read_line_parts(limit)
+            # readuntil()'s wait without its generality, in this coroutine: no line, EOF
+            # or error is pending; an overlong line goes to _read_line_parts() below.
+            while True:
+                try:
+                    await reader._wait_for_data("readuntil")
+                except (ConnectionError, asyncio.CancelledError):
+                    raise _Lost() from None
+                end = buf.find(b"\n") + 1
+                if end:
+                    if end > reader._limit + 1:
+                        break
+                    line = bytes(buf[:end])
+                    del buf[:end]
+                    reader._maybe_resume_transport()
+                    if limit is not None and end > limit + 2:
+                        return self._line_read(line[:limit], True, limit)
+                    return self._line_read(line, False, limit)
+                if len(buf) > reader._limit:
+                    break
+                if reader._eof:
+                    self.data_bytes += len(buf) if self.in_data else 0
+                    buf.clear()
+                    raise _Lost()
+        got = await self._read_line_parts(limit)
         return self._line_read(got[0], got[1], limit)
 
     def buffered_line(self, limit: int | None) -> tuple[bytes, bool, bool] | None:
@@ -114,35 +134,6 @@ class LineReaderMixin:
                 size += len(chunk)
             if done:
                 return b"".join(parts), too_long
-
-    async def _wait_for_line(self, reader: Any, buf: bytearray, limit: int | None) -> tuple[bytes, bool] | None:
-        """_read_line_parts() while readuntil() would only wait, without its generality.
-
-        Called with no line, no EOF and no error pending. Returns (line,
-        too_long) as _read_line_parts() would, or None when the line outgrew
-        the reader's limit (readuntil() and readexactly() take over there).
-        """
-        while True:
-            try:
-                await reader._wait_for_data("readuntil")
-            except (ConnectionError, asyncio.CancelledError):
-                raise _Lost() from None
-            end = buf.find(b"\n") + 1
-            if end:
-                if end > reader._limit + 1:
-                    return None
-                line = bytes(buf[:end])
-                del buf[:end]
-                reader._maybe_resume_transport()
-                if limit is not None and end > limit + 2:
-                    return line[:limit], True
-                return line, False
-            if len(buf) > reader._limit:
-                return None
-            if reader._eof:
-                self.data_bytes += len(buf) if self.in_data else 0
-                buf.clear()
-                raise _Lost()
 
     def pending(self) -> bytes:
         """What the client has sent beyond the current command (vstream_peek)."""

@@ -221,7 +221,8 @@ class SmtpdChecks(ParamGetters, AccessMixin, AddressChecksMixin, HostChecksMixin
         return None
 
     def discarding(self) -> bool:
-        return any(action == "DISCARD" for action, _ in self.s.saved_actions)
+        actions = self.s.saved_actions
+        return bool(actions) and any(action == "DISCARD" for action, _ in actions)
 
     # -- rejection ---------------------------------------------------------------------
     def reject(self, reply: Reply, log: bool = True) -> Reply:

@@ -364,7 +364,9 @@ class SmtpdSession(ParamGetters, LineReaderMixin, CommandsMixin, ExtensionsMixin
         return False
 
     def _count(self, verb: str, ok: bool) -> None:
-        c = self.counts.setdefault(verb, [0, 0])
+        c = self.counts.get(verb)
+        if c is None:
+            c = self.counts[verb] = [0, 0]
         c[1] += 1
         if ok:
             c[0] += 1
