@@ -417,8 +417,10 @@ class Master:
                 try:
                     lost(exc)
                 finally:
-                    # proto -> this closure -> its bound method -> proto: a cycle to break
-                    proto.__dict__.pop("connection_lost", None)
+                    try:    # proto -> this closure -> its bound method -> proto: a cycle to break
+                        del proto.connection_lost
+                    except AttributeError:
+                        pass
                     self.release(proc)
             proto.connection_lost = connection_lost
             try:
