@@ -289,6 +289,13 @@ def _stamp(path: Path) -> tuple[int, int] | None:
     return (st.st_mtime_ns, st.st_size)
 
 
+# What _map_stamp() watches per table type (the files that type's reader opens).
+_INDEXED = ("", ".db")
+_TEXT = ("",)
+_TABLE_FILES = {"hash": _INDEXED, "btree": _INDEXED, "texthash": _TEXT, "regexp": _TEXT,
+                "pcre": _TEXT, "cidr": _TEXT}
+
+
 # -- the context ------------------------------------------------------------------------
 @dataclass(eq=False)
 class PostfixContext:
@@ -377,10 +384,21 @@ class PostfixContext:
         return [self.map(spec, proc) for spec in self.config.get_list(param)]
 
     def _map_stamp(self, spec: str) -> Any:
+        """The (mtime_ns, size) of the files a table is read from; None when it has no file name.
+
+        A hash:/btree: table is FILE and FILE.db, a text table (texthash, regexp, pcre,
+        cidr) FILE alone: the index files of other types could not change what they read.
+        Other types (unsupported ones included) get every candidate.
+        """
         kind, _, rest = spec.partition(":")
         if not rest.startswith("/"):
             return None
         base = str(self.path(rest))
+        files = _TABLE_FILES.get(kind)
+        if files is _INDEXED:
+            return (_stat_stamp(base), _stat_stamp(base + ".db"))
+        if files is _TEXT:
+            return (_stat_stamp(base),)
         return (_stat_stamp(base), _stat_stamp(base + ".db"), _stat_stamp(base + ".cdb"),
                 _stat_stamp(base + ".lmdb"))
 

@@ -89,7 +89,9 @@ def open_table(ctx: Any, spec: str, proc: tuple[str, int] | None = None) -> Map:
     """ctx.map(): the cached table; see the module description for ``proc``."""
     stamp = ctx._map_stamp(spec)
     hit = ctx._maps.get(spec)
-    if hit is None or hit.stamp != stamp or hit.map.changed():
+    # A stamp covers the file the table watches (FILE.db, or FILE), more finely than
+    # map.changed()'s mtime: that second stat is only needed for tables without one.
+    if hit is None or hit.stamp != stamp or (stamp is None and hit.map.changed()):
         try:
             hit = _Entry(stamp, open_map(spec, root=ctx.root), None)
         except MapError as exc:

@@ -65,6 +65,9 @@ def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
     return con
 
 
+_MEMO_ENTRIES = 1024
+
+
 class HashMap(FileMap):
     """Read side of a hash:/btree: table."""
 
@@ -79,6 +82,7 @@ class HashMap(FileMap):
         db_path = host_path(self.db_name, root)
         self.try1 = nul != "0"
         self.try0 = nul != "1"
+        self._memo: dict[bytes, str | None] = {}
         try:
             st = db_path.stat()
             self.con = _connect(db_path, readonly)
@@ -112,6 +116,20 @@ class HashMap(FileMap):
         if self.fold:
             key = fold_key(key)
         k = _enc(key)
+        # memo: the same keys come back per message (aliases, local_recipient_maps). An
+        # answer stays right for this open table: a found key keeps the null-byte form it
+        # matched in (that form stays enabled), and a form once disabled only makes fewer
+        # keys match. A changed FILE.db is a new table object (ctx.map), delete() clears it.
+        memo = self._memo
+        if k in memo:
+            return memo[k]
+        value = self._lookup(k)
+        if len(memo) >= _MEMO_ENTRIES:
+            memo.clear()
+        memo[k] = value
+        return value
+
+    def _lookup(self, k: bytes) -> str | None:
         if self.try1:
             v = self._get(k + b"\0")
             if v is not None:
@@ -133,6 +151,7 @@ class HashMap(FileMap):
             yield _dec(k), _dec(v)
 
     def delete(self, key: str) -> bool:
+        self._memo.clear()
         if self.fold:
             key = fold_key(key)
         k = _enc(key)
