@@ -69,3 +69,46 @@ def test_common_event_bus_and_virtual_clock(tmp_path):
     clock = VirtualClock(loop, 1000.0)
     loop.run_until_complete(clock.sleep(30))
     assert clock.now() == 1030.0
+
+
+def _later(monkeypatch, seconds: float) -> None:
+    """Move maillog's wall clock on by ``seconds`` (its check of the file's name is timed)."""
+    import simlab.postfix.common.maillog as maillog
+    now = maillog._monotonic() + seconds
+    monkeypatch.setattr(maillog, "_monotonic", lambda: now)
+
+
+def test_common_maillog_removed_file_is_recreated(tmp_path, monkeypatch):
+    from simlab.postfix.common.maillog import RECHECK_SECONDS
+    ctx, _ = make(tmp_path)
+    log = tmp_path / "var/log/postfix.log"
+    ctx.log.line("smtpd", 1, "first")
+    log.unlink()
+    _later(monkeypatch, RECHECK_SECONDS)
+    second = ctx.log.line("smtpd", 1, "second")
+    assert log.read_text().splitlines() == [second]
+
+
+def test_common_maillog_rotated_file_gets_a_new_one(tmp_path, monkeypatch):
+    from simlab.postfix.common.maillog import RECHECK_SECONDS
+    ctx, _ = make(tmp_path)
+    log = tmp_path / "var/log/postfix.log"
+    first = ctx.log.line("smtpd", 1, "first")
+    log.rename(tmp_path / "var/log/postfix.log.1")
+    _later(monkeypatch, RECHECK_SECONDS)
+    second = ctx.log.line("smtpd", 1, "second")
+    assert (tmp_path / "var/log/postfix.log.1").read_text().splitlines() == [first]
+    assert log.read_text().splitlines() == [second]
+
+
+def test_common_maillog_close_and_changed_file_name(tmp_path):
+    ctx, _ = make(tmp_path)
+    log = tmp_path / "var/log/postfix.log"
+    ctx.log.line("smtpd", 1, "first")
+    ctx.log.close()             # master stop: the next line opens the file again, whatever time it is
+    log.unlink()
+    second = ctx.log.line("smtpd", 1, "second")
+    assert log.read_text().splitlines() == [second]
+    ctx.config = Cfg(dict(ctx.config, maillog_file="/var/log/other.log"))
+    third = ctx.log.line("smtpd", 1, "third")
+    assert (tmp_path / "var/log/other.log").read_text().splitlines() == [third]

@@ -19,7 +19,8 @@ DESCRIPTION
     Each line is appended to ``maillog_file`` (resolved under the host root)
     when that parameter is set: as by postlogd(8), through one descriptor
     kept open (O_APPEND), opened again when the parameter changes or the
-    file was removed or renamed (log rotation); ``close()`` lets it go
+    file was removed or renamed (log rotation: noticed within
+    RECHECK_SECONDS of wall-clock time, not per line); ``close()`` lets it go
     (master stop). The line is also recorded in the trace as a ``log``
     event (details: program, pid, text, line) and passed to every
     subscriber (the ``-v`` echo of ``simlab serve``).
@@ -157,24 +158,33 @@ _MAX_OPEN = 64
 _OPEN: dict[int, "_LogFile"] = {}
 
 
+# How long a descriptor is used before the file's name is looked at again (wall-clock
+# seconds). postlogd(8) keeps its descriptor until reload; simlab also notices a removed or
+# renamed (rotated) file by itself, within this time instead of with a stat per line.
+RECHECK_SECONDS = 0.01
+_monotonic = time.monotonic
+
+
 class _LogFile:
     """One append-only descriptor, re-opened when its file is no longer the one at ``path``."""
 
     def __init__(self) -> None:
         self.fd = -1
         self.ident: tuple[int, int] = (0, 0)
+        self.check_at = 0.0
 
     def append(self, path: str, data: bytes) -> None:
         if self.fd >= 0:
-            # One stat per line instead of open+close: a removed or renamed
-            # (rotated) file must not swallow the lines that follow.
-            try:
-                st = os.stat(path)
-            except OSError:
-                self.close()
-            else:
-                if (st.st_ino, st.st_dev) != self.ident:
+            now = _monotonic()
+            if now >= self.check_at:
+                self.check_at = now + RECHECK_SECONDS
+                try:
+                    st = os.stat(path)
+                except OSError:
                     self.close()
+                else:
+                    if (st.st_ino, st.st_dev) != self.ident:
+                        self.close()
         if self.fd < 0:
             self._open(path)
         os.write(self.fd, data)
@@ -187,6 +197,7 @@ class _LogFile:
             fd = os.open(path, _APPEND, 0o666)
         st = os.fstat(fd)
         self.fd, self.ident = fd, (st.st_ino, st.st_dev)
+        self.check_at = _monotonic() + RECHECK_SECONDS
         while len(_OPEN) >= _MAX_OPEN:
             _OPEN[next(iter(_OPEN))].close()
         _OPEN[id(self)] = self
