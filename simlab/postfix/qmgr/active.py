@@ -105,7 +105,7 @@ class MessageJob:
         if len(requests) == 1:
             # The usual case, in the same loop turns as gather() takes (the request's
             # task ends, then a callback, then this one goes on), without gather's bookkeeping.
-            task = asyncio.get_running_loop().create_task(self._dispatch(requests[0]))
+            task = (self.qmgr._loop or asyncio.get_running_loop()).create_task(self._dispatch(requests[0]))
             try:
                 await task
             finally:
@@ -273,6 +273,13 @@ class MessageJob:
         ctx, cfg = self.ctx, self.ctx.config
         if has_log(ctx, "bounce", self.qid) and not await bounce_flush(ctx, "active", self.qid):
             self.deferred = True
+        if not self.deferred and not self._may_trace(qf):
+            # All done, nothing to report: as qmgr_active_done_2_generic(), no look at the
+            # file before it is removed (mail_open_ok() only for a deferred message); a file
+            # that went away meanwhile is not logged as removed.
+            if self.store.remove("active", self.qid):
+                self.info("removed")
+            return
         if not self._still_active(qf):
             return
         if self.deferred:
