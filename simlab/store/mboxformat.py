@@ -145,21 +145,26 @@ def _split_header(data: bytes, start: int, end: int) -> tuple[list[bytes], bool,
 
 def _message_flags(msg: MboxMessage) -> None:
     flags: set[str] = set()
-    status = msg.header(b"status")
+    first: dict[bytes, bytes] = {}      # msg.header() of each name, from one pass over the fields
+    for raw in msg.headers:
+        name = field_name(raw)
+        if name not in first:
+            first[name] = raw
+    status = first.get(b"status")
     if status is not None:
         chars = field_value(status)
         if "R" in chars:
             flags.add(SEEN)
         msg.old = "O" in chars
-    xstatus = msg.header(b"x-status")
+    xstatus = first.get(b"x-status")
     if xstatus is not None:
         chars = field_value(xstatus)
         flags.update(flag for flag, ch in _XSTATUS if ch in chars)
-    keywords = msg.header(b"x-keywords")
+    keywords = first.get(b"x-keywords")
     if keywords is not None:
         flags.update(canonical_flag(k) for k in field_value(keywords).split())
     msg.flags = frozenset(flags)
-    xuid = msg.header(b"x-uid")
+    xuid = first.get(b"x-uid")
     if xuid is not None:
         msg.has_xuid = True
         value = field_value(xuid)
