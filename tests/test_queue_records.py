@@ -190,3 +190,24 @@ def test_queue_id_inodes_are_rescanned_when_another_process_removed_the_files() 
     assert max(id_inode(q) for q in ids) - 0x160000 <= 1025             # not 5000: it looked at the queue again
     full = _InodeAllocator(0x160000, lambda: set(range(0x160000, 0x160000 + 3000)))   # a queue really that full
     assert id_inode(full.take(2000.0, False)) == 0x160000 + 3000
+
+
+def test_enqueue_under_serve_creates_names_and_flushes_in_a_worker_thread(tmp_path: Path, monkeypatch) -> None:
+    # The event loop does not wait for the file system: the whole file (create, write, mode,
+    # rename, fsync) is made in a worker thread, and enqueue() returns after the flush.
+    import asyncio
+    import threading
+    ctx = load_context(lab_root(tmp_path))
+    store = QueueStore(ctx)
+    ctx.fsync = True
+    where: dict[str, str] = {}
+    real_replace, real_fsync = os.replace, os.fsync
+    monkeypatch.setattr(os, "replace", lambda a, b: where.setdefault("replace", threading.current_thread().name)
+                        and real_replace(a, b))
+    monkeypatch.setattr(os, "fsync", lambda fd: where.setdefault("fsync", threading.current_thread().name)
+                        and real_fsync(fd))
+    qf = QueueFile("AAAAA3", 1795527573.0, "s@x", [Recipient("r@x")], b"x\n")
+    path = asyncio.run(store.enqueue("incoming", qf, fresh=True))
+    main = threading.main_thread().name
+    assert where["replace"] != main and where["fsync"] != main
+    assert os.listdir(store.queue_dir("incoming")) == ["AAAAA3"] and os.stat(path).st_mode & 0o777 == 0o700

@@ -247,19 +247,9 @@ class QueueStore:
         target = self._name(queue, qf.qid)
         existed = not fresh and os.path.exists(target)
         mode |= MODE_EXPIRE if qf.forced_expire else 0
-        tmp, fd = _create_tmp(target)
-        try:
-            os.write(fd, data)
-            os.fchmod(fd, mode)
-        except BaseException:
-            os.close(fd)
-            raise
-        # Renamed before the flush, as Postfix's cleanup names its file before
-        # mail_stream_finish() fsyncs it: one fsync then covers the data and the
-        # name (the journal commits the rename with it), and no directory fsync
-        # is needed. The mode says "complete", so qmgr may already take the file.
-        os.replace(tmp, target)
-        await _in_worker(loop, _fsync_close, fd)     # the worker owns fd now, even if we are cancelled
+        # All of it in the worker: creating and naming a file can wait for the journal
+        # behind other sessions' fsyncs, and the event loop serves them meanwhile.
+        await _in_worker(loop, _write_flushed, target, data, mode)
         self.ctx.trace.record("queue", "queue", qid=qf.qid, src=queue if existed else "", dst=queue,
                               action="write", size=qf.size)
         return target
@@ -379,6 +369,25 @@ def _create_tmp(target: str) -> tuple[str, int]:
         os.makedirs(os.path.dirname(target), exist_ok=True)
         fd = os.open(tmp, flags, 0o600)
     return tmp, fd
+
+
+def _write_flushed(target: str, data: bytes, mode: int) -> None:
+    """enqueue()'s file: written, marked complete, named, then flushed.
+
+    Renamed before the flush, as Postfix's cleanup names its file before
+    mail_stream_finish() fsyncs it: one fsync then covers the data and the
+    name (the journal commits the rename with it), and no directory fsync
+    is needed. The mode says "complete", so qmgr may already take the file.
+    """
+    tmp, fd = _create_tmp(target)
+    try:
+        os.write(fd, data)
+        os.fchmod(fd, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        os.close(fd)
+        raise
+    _fsync_close(fd)
 
 
 def _read_file(fd: int, size: int) -> bytes:
