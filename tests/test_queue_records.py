@@ -211,3 +211,21 @@ def test_enqueue_under_serve_creates_names_and_flushes_in_a_worker_thread(tmp_pa
     main = threading.main_thread().name
     assert where["replace"] != main and where["fsync"] != main
     assert os.listdir(store.queue_dir("incoming")) == ["AAAAA3"] and os.stat(path).st_mode & 0o777 == 0o700
+
+
+def test_a_finished_network_is_not_kept_alive_by_its_queue_id_allocator(tmp_path) -> None:
+    import gc
+    import weakref
+
+    from simlab.postfix.common.queueid import new_queue_id
+    from simlab.sim.network import Network
+
+    def build() -> "weakref.ref[Network]":
+        net = Network(seed=1, workdir=str(tmp_path))
+        host = net.host("mail.example.com", ip="10.0.0.25", mta=True)
+        new_queue_id(host.postfix.ctx)
+        net.close()
+        return weakref.ref(net)
+    ref = build()
+    gc.collect()
+    assert ref() is None

@@ -134,9 +134,11 @@ _allocators: "weakref.WeakKeyDictionary[Any, _InodeAllocator]" = weakref.WeakKey
 def _allocator(ctx: Any) -> _InodeAllocator:
     alloc = _allocators.get(ctx)
     if alloc is None:
+        ref = weakref.ref(ctx)      # the allocator is the value of a weak-keyed entry: no strong path back
+
         def scan() -> set[int]:
             from .queue import QueueStore
-            store = QueueStore(ctx)
+            store = QueueStore(ref())
             found = (id_inode(qid) for queue in QUEUES for qid in store.list(queue))
             return {inode for inode in found if inode is not None}
         base = 0x160000 + zlib.crc32(ctx.hostname.encode()) % 0x1000 * 16 + ctx.shared.get("inode_offset", 0)
