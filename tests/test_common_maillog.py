@@ -112,3 +112,27 @@ def test_common_maillog_close_and_changed_file_name(tmp_path):
     ctx.config = Cfg(dict(ctx.config, maillog_file="/var/log/other.log"))
     third = ctx.log.line("smtpd", 1, "third")
     assert (tmp_path / "var/log/other.log").read_text().splitlines() == [third]
+
+
+def test_common_maillog_removed_between_two_runs_loses_no_line(tmp_path):
+    """A notebook cell removes the log, the next cell runs at once: the new lines are in a new file."""
+    from simlab.sim.network import Network
+    net = Network(seed=1, workdir=str(tmp_path))
+    mx = net.host("mail.example.com", ip="10.0.0.25", mta=True)
+    pc = net.host("pc.example.com", ip="10.0.0.5")
+    log = mx.path("/var/log/mail.log")
+
+    async def connect_and_quit() -> None:
+        r, w = await pc.open_connection("10.0.0.25", 25, component="test")
+        await r.readline()
+        w.write(b"QUIT\r\n")
+        await r.readline()
+        w.close()
+    net.run_sync(connect_and_quit())
+    net.run()
+    assert "connect from" in log.read_text()
+    log.unlink()                                  # well within the wall-clock recheck interval
+    net.run_sync(connect_and_quit())
+    net.run()
+    assert "connect from pc.example.com" in log.read_text()
+    net.close()

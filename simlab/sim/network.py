@@ -160,10 +160,12 @@ class Network:
 
     def run(self, until: float | None = None) -> float:
         """Run the simulation until it is quiet, or until virtual time ``until``."""
+        _recheck_logs()
         return self.loop.run(until)
 
     def run_sync(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run one coroutine to completion in virtual time and return its result."""
+        _recheck_logs()
         return self.loop.run_until_complete(coro)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task[Any]:
@@ -343,3 +345,9 @@ class Host:
 
 def _name(h: "Host | str") -> str:
     return h if isinstance(h, str) else h.name
+
+
+def _recheck_logs() -> None:
+    """A run starts: the hosts' maillog files are looked at again (removed or rotated meanwhile)."""
+    from ..postfix.common.maillog import recheck_files
+    recheck_files()

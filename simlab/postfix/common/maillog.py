@@ -165,6 +165,13 @@ RECHECK_SECONDS = 0.01
 _monotonic = time.monotonic
 
 
+def recheck_files() -> None:
+    """Look at every log file's name again at its next line (a simulation run starts:
+    a notebook cell may have removed or rotated the file since the last one)."""
+    for out in _OPEN.values():
+        out.check_at = 0.0
+
+
 class _LogFile:
     """One append-only descriptor, re-opened when its file is no longer the one at ``path``."""
 
