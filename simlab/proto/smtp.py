@@ -44,92 +44,15 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-from dataclasses import dataclass
 from typing import Callable
 
+from .smtp_records import Credentials, Failure, Outcome, Rcpt, ReplyEvent, _reply_event
 from .smtp_reply import Reply, ReplyParser, SMTPProtocolError
-from .smtp_table import SKIP, STATE_COMMAND, STATE_STAGE, State, next_state
+from .smtp_table import SKIP, State, next_state
 from .smtp_wire import b64, dot_stuff, parse_features, quote_821, xtext
 
 __all__ = ["Credentials", "Failure", "Outcome", "Rcpt", "Reply", "ReplyEvent", "SMTPClient",
            "State", "dot_stuff", "quote_821", "xtext"]
-
-
-@dataclass(frozen=True)
-class Rcpt:
-    """An envelope recipient and its DSN parameters (sent only to a DSN server)."""
-
-    address: str
-    orcpt: str = ""     # "rfc822;alice@example.com"
-    notify: str = ""    # "SUCCESS,FAILURE" or "NEVER"
-
-
-@dataclass(frozen=True)
-class Credentials:
-    username: str
-    password: str
-    mechanism: str | None = None    # PLAIN or LOGIN; None = the first the server offers
-
-
-@dataclass(frozen=True)
-class Failure:
-    """What ended the transaction early."""
-
-    state: State
-    kind: str                 # "reply" | "lost" | "timeout" | "protocol" | "loop"
-    reply: Reply | None = None
-    detail: str = ""
-    time: float = 0.0
-
-    @property
-    def command(self) -> str:
-        return STATE_COMMAND.get(self.state, self.state.name)
-
-    @property
-    def stage(self) -> str:
-        return STATE_STAGE.get(self.state, self.state.name)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How one recipient fared: the reply that decided it, or the failure."""
-
-    state: State
-    reply: Reply | None
-    failure: Failure | None = None
-    time: float = 0.0         # when it was decided, by the clock the core was given
-
-    @property
-    def ok(self) -> bool:
-        return self.reply is not None and self.reply.cls == 2 and self.failure is None
-
-
-@dataclass(frozen=True)
-class ReplyEvent:
-    state: State
-    reply: Reply
-    rcpt: int | None = None     # which recipient a RCPT (or LMTP dot) reply is for
-    stale: bool = False         # a pipelined reply the client had already given up on
-    time: float = 0.0
-
-
-_new = object.__new__
-_EVENT_FIELDS = ("state", "reply", "rcpt", "stale", "time")
-assert tuple(f.name for f in dataclasses.fields(ReplyEvent)) == _EVENT_FIELDS
-
-
-def _reply_event(state: State, reply: Reply, rcpt: int | None = None, stale: bool = False,
-                 time: float = 0.0) -> ReplyEvent:
-    """ReplyEvent(...) at a quarter of the cost: a frozen dataclass's __init__ sets each
-    field through object.__setattr__; the instance dict is filled directly instead."""
-    ev = _new(ReplyEvent)
-    d = ev.__dict__
-    d["state"] = state
-    d["reply"] = reply
-    d["rcpt"] = rcpt
-    d["stale"] = stale
-    d["time"] = time
-    return ev
 
 
 # the states whose command _skips() may leave out
