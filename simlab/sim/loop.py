@@ -240,6 +240,12 @@ class VirtualLoop(asyncio.AbstractEventLoop):
                 if type(handle) is not _DaemonTimerHandle:
                     self._live -= 1
                 ready.append(handle)
+        self._run_ready()
+        return True
+
+    def _run_ready(self) -> None:
+        """Run the handles that are ready now (not those they make ready)."""
+        ready = self._ready
         popleft = ready.popleft
         for _ in range(len(ready)):
             handle = popleft()
@@ -252,7 +258,6 @@ class VirtualLoop(asyncio.AbstractEventLoop):
                 raise
             except BaseException as exc:
                 self._callback_failed(handle, exc)
-        return True
 
     def _callback_failed(self, handle: asyncio.Handle, exc: BaseException) -> None:
         """What asyncio.Handle._run reports when a callback raises."""
@@ -299,9 +304,7 @@ class VirtualLoop(asyncio.AbstractEventLoop):
 
     def _drive(self, until: float | None, quiet_stops: bool, stop_when: Callable[[], bool] | None) -> None:
         with self._entered():
-            # _run_once, inlined for the common case: a batch of ready handles, no timer due
             ready = self._ready
-            popleft = ready.popleft
             while not self._stopping:
                 if stop_when is not None and stop_when():
                     return
@@ -310,17 +313,8 @@ class VirtualLoop(asyncio.AbstractEventLoop):
                 if not ready or (self._scheduled and self._scheduled[0][0] <= self._time):
                     if not self._run_once(until):
                         break
-                    continue
-                for _ in range(len(ready)):
-                    handle = popleft()
-                    if handle._cancelled:  # type: ignore[attr-defined]
-                        continue
-                    try:
-                        handle._context.run(handle._callback, *handle._args)  # type: ignore[attr-defined]
-                    except (SystemExit, KeyboardInterrupt):
-                        raise
-                    except BaseException as exc:
-                        self._callback_failed(handle, exc)
+                else:
+                    self._run_ready()       # the common turn: ready handles, no timer due
             if until is not None and self._time < until and not self._stopping:
                 self._time = float(until)
 
