@@ -8,22 +8,15 @@ import gc
 from simlab.sim.network import Network
 from simlab.sim.transport import Connection, VirtualTransport, _Pipe
 
+from test_sim_network import echo_pair
+
 
 def _alive() -> int:
     return sum(1 for o in gc.get_objects() if type(o) in (Connection, VirtualTransport, _Pipe))
 
 
 def test_closed_connections_leave_no_reference_cycles() -> None:
-    net = Network(seed=3, latency=0.01)
-    srv = net.host("srv.example", ip="10.0.0.2")
-    cli = net.host("cli.example", ip="10.0.0.3")
-
-    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while line := await reader.readline():
-            writer.write(b"echo " + line)
-        writer.close()
-
-    srv.listen_streams(7, echo, component="echo")
+    net, _srv, cli = echo_pair()
 
     async def one() -> bytes:
         reader, writer = await cli.open_connection("10.0.0.2", 7, component="cli")
