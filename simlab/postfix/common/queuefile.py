@@ -249,7 +249,6 @@ def _decode(data: bytes, qid: str) -> QueueFile:
     cont: list[int] = []            # which of them are L records (parts of a longer line)
     size_field: int | None = None
     known: tuple[bytes, bytes, str] | None = None     # the content segment, from _contents
-    chars = R.TYPE_CHARS
     n = len(data)
     pos = 0
     seen: set[int] = set()
@@ -259,15 +258,7 @@ def _decode(data: bytes, qid: str) -> QueueFile:
             pos = R.short_text(data, pos, content)
         if pos >= n:
             raise R.RecordError("no end-of-message record")
-        i = pos + 1
-        length = data[i] if i < n else 0x80
-        end = i + 1 + length
-        if length < 0x80 and end <= n:
-            t = chars[data[pos]]
-            raw = data[i + 1:end]
-        else:
-            rec, end = R.read_record(data, pos)
-            t, raw = rec.type, rec.data
+        t, raw, end = R.next_record(data, pos, n)
         if t == R.REC_TYPE_PTR:
             target = int(raw.strip() or b"0")
             if target > 0 and target not in seen:

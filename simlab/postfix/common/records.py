@@ -162,15 +162,7 @@ def iter_raw(buf: bytes, start: int = 0, follow_pointers: bool = True) -> Iterat
     n = len(buf)
     seen: set[int] = set()
     while pos < n:
-        i = pos + 1
-        length = buf[i] if i < n else 0x80
-        end = i + 1 + length
-        if length < 0x80 and end <= n:
-            rtype = TYPE_CHARS[buf[pos]]
-            data = buf[i + 1:end]
-        else:
-            rec, end = read_record(buf, pos)
-            rtype, data = rec.type, rec.data
+        rtype, data, end = next_record(buf, pos, n)
         if rtype == REC_TYPE_PTR and follow_pointers:
             target = int(data.strip() or b"0")
             if target > 0 and target not in seen:
@@ -182,6 +174,21 @@ def iter_raw(buf: bytes, start: int = 0, follow_pointers: bool = True) -> Iterat
 
 
 TYPE_CHARS = [chr(b) for b in range(256)]     # a type byte as a str, without a call
+
+
+def next_record(buf: bytes, pos: int, n: int) -> tuple[str, bytes, int]:
+    """(type, data, offset after it) of the record at ``pos``; ``n`` is len(buf).
+
+    A record shorter than 128 bytes (one length byte) is sliced here; others go
+    through read_record(), which checks the length and raises RecordError.
+    """
+    i = pos + 1
+    length = buf[i] if i < n else 0x80
+    end = i + 1 + length
+    if length < 0x80 and end <= n:
+        return TYPE_CHARS[buf[pos]], buf[i + 1:end], end
+    rec, end = read_record(buf, pos)
+    return rec.type, rec.data, end
 
 
 def short_text(buf: bytes, pos: int, content: list[bytes]) -> int:
