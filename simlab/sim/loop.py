@@ -383,6 +383,18 @@ class VirtualLoop(asyncio.AbstractEventLoop):
         raise RuntimeError("the virtual network has no threads: call the function directly")
 
 
+def _init_handle(h: asyncio.Handle, callback: Callable[..., Any], args: tuple[Any, ...],
+                 loop: VirtualLoop, context: Any) -> None:
+    """asyncio.Handle.__init__ without its debug check (the loop adds the traceback in debug mode)."""
+    h._context = context  # type: ignore[attr-defined]
+    h._loop = loop  # type: ignore[attr-defined]
+    h._callback = callback  # type: ignore[attr-defined]
+    h._args = args  # type: ignore[attr-defined]
+    h._cancelled = False  # type: ignore[attr-defined]
+    h._repr = None  # type: ignore[attr-defined]
+    h._source_traceback = None  # type: ignore[attr-defined]
+
+
 class _Handle(asyncio.Handle):
     """asyncio.Handle without its per-handle debug check (the loop adds the traceback in debug mode)."""
 
@@ -390,13 +402,7 @@ class _Handle(asyncio.Handle):
 
     def __init__(self, callback: Callable[..., Any], args: tuple[Any, ...], loop: VirtualLoop,
                  context: Any) -> None:
-        self._context = context
-        self._loop = loop
-        self._callback = callback
-        self._args = args
-        self._cancelled = False
-        self._repr = None
-        self._source_traceback = None
+        _init_handle(self, callback, args, loop, context)
 
 
 class _TimerHandle(asyncio.TimerHandle):
@@ -411,13 +417,7 @@ class _TimerHandle(asyncio.TimerHandle):
     def __init__(self, when: float, seq: int, callback: Callable[..., Any], args: tuple[Any, ...],
                  loop: VirtualLoop, context: Any) -> None:
         self._seq = seq
-        self._context = context
-        self._loop = loop
-        self._callback = callback
-        self._args = args
-        self._cancelled = False
-        self._repr = None
-        self._source_traceback = None
+        _init_handle(self, callback, args, loop, context)
         self._when = when
         self._scheduled = True
 

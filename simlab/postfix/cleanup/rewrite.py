@@ -92,32 +92,29 @@ def config_memo(cfg: Any) -> dict[Any, Any]:
     return memo
 
 
-def memo_words(memo: dict[Any, Any], cfg: Any, param: str, default: str = "") -> frozenset[str]:
-    """The words of a class list (``canonical_classes``...), as a set."""
-    key = ("words", param, default)
+def _memo(memo: dict[Any, Any], key: tuple[str, ...], make: Callable[[], Any]) -> Any:
     hit = memo.get(key)
     if hit is None:
-        hit = memo[key] = frozenset(_split(param_str(cfg, param, default)))
+        hit = memo[key] = make()
     return hit
+
+
+def memo_words(memo: dict[Any, Any], cfg: Any, param: str, default: str = "") -> frozenset[str]:
+    """The words of a class list (``canonical_classes``...), as a set."""
+    return _memo(memo, ("words", param, default), lambda: frozenset(_split(param_str(cfg, param, default))))
 
 
 def memo_list(memo: dict[Any, Any], cfg: Any, param: str) -> tuple[str, ...]:
     """The words of a list parameter, in order."""
-    key = ("list", param)
-    hit = memo.get(key)
-    if hit is None:
-        hit = memo[key] = tuple(_split(param_str(cfg, param)))
-    return hit
+    return _memo(memo, ("list", param), lambda: tuple(_split(param_str(cfg, param))))
 
 
 def memo_specs(memo: dict[Any, Any], cfg: Any, param: str) -> tuple[str, ...]:
     """The table specs a parameter lists (``virtual_alias_maps``...)."""
-    key = ("specs", param)
-    hit = memo.get(key)
-    if hit is None:
+    def make() -> tuple[str, ...]:
         from ..smtpd.lists import split_list     # not at the top: smtpd imports cleanup
-        hit = memo[key] = tuple(split_list(param_str(cfg, param)))
-    return hit
+        return tuple(split_list(param_str(cfg, param)))
+    return _memo(memo, ("specs", param), make)
 
 
 class AddressMapper(ParamGetters):
