@@ -192,6 +192,37 @@ def test_queue_id_inodes_are_rescanned_when_another_process_removed_the_files() 
     assert id_inode(full.take(2000.0, False)) == 0x160000 + 3000
 
 
+def test_queue_id_allocator_hands_out_what_a_search_from_the_base_would() -> None:
+    """The search starts above the inodes known to be in use; releases and rescans move it back."""
+    import random
+    from simlab.postfix.common.queueid import _InodeAllocator, format_queue_id
+
+    def naive(alloc: _InodeAllocator, when: float) -> str:      # the lowest free inode, from base
+        inode = alloc.base
+        while inode in alloc.in_use or format_queue_id(when, inode, False) in alloc.issued:
+            inode += 1
+        return format_queue_id(when, inode, False)
+
+    rng = random.Random(5)
+    on_disk: set[int] = set()
+    alloc = _InodeAllocator(0x160000, lambda: set(on_disk))
+    alloc._rescan_at = 10 ** 9           # rescans are the test above's; here: releases and same-time ids
+    when = 1000.0
+    for _ in range(3000):
+        if rng.random() < 0.3 and alloc.in_use:
+            alloc.release(rng.choice(sorted(alloc.in_use)))
+            continue
+        when += rng.choice((0.0, 0.0, 1e-6, 0.5))           # equal times: a free inode's id may be taken
+        expected = naive(alloc, when)
+        assert alloc.take(when, False) == expected
+    on_disk.update(range(0x160000, 0x160000 + 40))
+    alloc._rescan_at = 0                                     # the next search rescans: below it is free again
+    alloc.in_use.update(range(0x160000, 0x160000 + 5000))
+    alloc._low = 0x160000 + 5000
+    qid = alloc.take(when + 1, False)
+    assert id_inode(qid) == 0x160000 + 40
+
+
 def test_enqueue_under_serve_creates_names_and_flushes_in_a_worker_thread(tmp_path: Path, monkeypatch) -> None:
     # The event loop does not wait for the file system: the whole file (create, write, mode,
     # rename, fsync) is made in a worker thread, and enqueue() returns after the flush.

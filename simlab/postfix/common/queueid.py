@@ -110,22 +110,47 @@ class _InodeAllocator:
         self.in_use: set[int] = scan() if scan is not None else set()
         self.issued: set[str] = set()
         self._rescan_at = max(1024, 2 * len(self.in_use))
+        # Every inode in [base, _low) is in use: the search starts at _low, so that a
+        # queue that keeps its files (no qmgr, a long deferred queue) costs O(1) per id.
+        self._low = base
 
     def take(self, when: float, long_ids: bool) -> str:
-        inode = self.base
+        inode = self._low
+        if inode - self.base > self._rescan_at and self.scan is not None:
+            inode = self._rescan()      # the search from base would have got this far
+        in_use = self.in_use
+        contiguous = True
         while True:
-            if inode not in self.in_use:
+            if inode not in in_use:
                 qid = format_queue_id(when, inode, long_ids)
                 if qid not in self.issued:
                     break
+                contiguous = False      # free but not usable at this time: stays below _low
+            elif contiguous:
+                self._low = inode + 1
             inode += 1
             if inode - self.base > self._rescan_at and self.scan is not None:
-                self.in_use = self.scan()
-                self._rescan_at = max(1024, 2 * len(self.in_use))
-                inode = self.base
-        self.in_use.add(inode)
+                inode = self._rescan()
+                in_use = self.in_use
+                contiguous = True
+        in_use.add(inode)
+        if contiguous:
+            self._low = inode + 1
         self.issued.add(qid)
         return qid
+
+    def _rescan(self) -> int:
+        """Ask the queue again which inodes are in use; the search starts over at base."""
+        assert self.scan is not None
+        self.in_use = self.scan()
+        self._rescan_at = max(1024, 2 * len(self.in_use))
+        self._low = self.base
+        return self.base
+
+    def release(self, inode: int) -> None:
+        self.in_use.discard(inode)
+        if inode < self._low:
+            self._low = inode
 
 
 _allocators: "weakref.WeakKeyDictionary[Any, _InodeAllocator]" = weakref.WeakKeyDictionary()
@@ -157,4 +182,4 @@ def release_queue_id(ctx: Any, qid: str) -> None:
     inode = id_inode(qid)
     alloc = _allocators.get(ctx)
     if alloc is not None and inode is not None:
-        alloc.in_use.discard(inode)
+        alloc.release(inode)
