@@ -60,6 +60,8 @@ COMMANDS = ("HELO", "EHLO", "XCLIENT", "XFORWARD", "STARTTLS", "AUTH", "MAIL", "
 # Commands that must end a pipelined group (SMTPD_CMD_FLAG_LAST).
 LAST_IN_GROUP = {"HELO", "EHLO", "DATA", "NOOP", "VRFY", "QUIT", "STARTTLS", "AUTH"}
 _HANDLERS = {verb: "cmd_" + verb.lower() for verb in COMMANDS}
+_STATS_ORDER = {verb: i for i, verb in enumerate(COMMANDS + ("UNKNOWN",))}
+_STATS_NAME = {verb: verb.lower() for verb in _STATS_ORDER}
 
 
 class _Hangup(Exception):
@@ -373,16 +375,15 @@ class SmtpdSession(ParamGetters, LineReaderMixin, CommandsMixin, ExtensionsMixin
 
     def stats(self) -> str:
         parts = []
-        total = [0, 0]
-        for verb in COMMANDS + ("UNKNOWN",):
-            if verb not in self.counts:
-                continue
-            ok, n = self.counts[verb]
-            parts.append(f"{verb.lower()}={ok}" if ok == n else f"{verb.lower()}={ok}/{n}")
-            total[0] += ok
-            total[1] += n
-        ok, n = total
-        parts.append(f"commands={ok}" if ok == n and n else f"commands={ok}/{n}")
+        total_ok = total = 0
+        counts = self.counts
+        # the verbs this session used (a handful), in the command table's order
+        for verb in sorted(counts, key=_STATS_ORDER.__getitem__):
+            ok, n = counts[verb]
+            parts.append(f"{_STATS_NAME[verb]}={ok}" if ok == n else f"{_STATS_NAME[verb]}={ok}/{n}")
+            total_ok += ok
+            total += n
+        parts.append(f"commands={total_ok}" if total_ok == total and total else f"commands={total_ok}/{total}")
         return " ".join(parts)
 
     def _disconnect(self) -> None:
