@@ -156,7 +156,9 @@ def encode_queue_file(qf: QueueFile, *, maildrop: bool = False, line_limit: int 
     size_rec = rec(R.REC_TYPE_SIZE, R.SIZE_FORMAT % (size, data_offset, len(qf.recipients), flags, size, 0))
     out[:len(size_rec)] = size_rec
     data = bytes(out)
-    _remember_content(qf, data[data_offset:data_offset + size])
+    known = _remember_content(qf, data[data_offset:data_offset + size])
+    if known is not None:
+        _remember_decoded(qf, data, sec + usec / 1_000_000, known)
     return data
 
 
@@ -195,18 +197,80 @@ def _remember(memo: dict, key: str, value: tuple) -> None:
     memo[key] = value
 
 
-def _remember_content(qf: QueueFile, records: bytes) -> None:
-    """Sets qf.msg_id; notes what decoding ``records`` (put_content's output for qf.content) gives."""
+def _remember_content(qf: QueueFile, records: bytes) -> tuple[bytes, bytes, str] | None:
+    """Sets qf.msg_id; notes what decoding ``records`` (put_content's output for qf.content) gives.
+
+    Returns the note (records, content, msg_id), or None when none was made.
+    """
     content = qf.content
     if not qf.qid or not 0 < len(records) <= _MEMO_MAX_BYTES or type(content) is not bytes:
         if not qf.msg_id:
             qf.msg_id = _message_id(content)
-        return
+        return None
     decoded = content if content.endswith(b"\n") else content + b"\n"    # the last line's LF
     mid = _message_id(decoded)
     if not qf.msg_id:
         qf.msg_id = mid if decoded is content else _message_id(content)
-    _remember(_contents, qf.qid, (records, decoded, mid))
+    known = (records, decoded, mid)
+    _remember(_contents, qf.qid, known)
+    return known
+
+
+def _remember_decoded(qf: QueueFile, data: bytes, arrival: float, known: tuple[bytes, bytes, str]) -> None:
+    """Notes what decode_queue_file(data, qf.qid) gives, worked out from ``qf`` instead of ``data``.
+
+    qmgr reads every file just after cleanup wrote it; its decoder would find
+    exactly the values written, normalised as they are here (arrival to the
+    microsecond, whole seconds, NOTIFY words in Postfix's order). A file whose
+    attributes the decoder would change (white space around a name or value,
+    an "=" in a name, a name it takes as an envelope attribute) is not noted.
+    tests/test_queue_records.py compares this with _decode() itself.
+    """
+    if len(data) > _MEMO_MAX_BYTES or not _all_str(qf.sender, qf.fullname or "", qf.filter or ""):
+        return
+    attrs: dict[str, str] = {}
+    if "rewrite_context" in qf.attrs:       # the encoder's order: rewrite_context first
+        attrs["rewrite_context"] = qf.attrs["rewrite_context"]
+    attrs.update(qf.attrs)
+    plain = _PLAIN_NAMES
+    for name, value in attrs.items():
+        if name not in plain and not _plain_name(name) or type(value) is not str or value != value.strip():
+            return
+    rcpts = []
+    for extracted in (False, True):         # the envelope segment's, then the extracted segment's
+        for r in qf.recipients:
+            if bool(r.extracted) is extracted:
+                if not _all_str(r.address, r.orig, r.notify, r.orcpt) or r.orcpt != r.orcpt.strip():
+                    return
+                notify = notify_words(notify_mask(r.notify)) if r.notify else ""
+                rcpts.append(Recipient(r.address, r.orig, notify, r.orcpt or "", r.offset, bool(r.done), extracted))
+    records, content, msg_id = known
+    warn_time = float(int(qf.warn_time)) if qf.warn_time > 0 and qf.sender else 0.0
+    decoded = QueueFile(qf.qid, arrival, qf.sender, rcpts, content, attrs, size=qf.size, warn_time=warn_time,
+                        msg_id=msg_id, fullname=qf.fullname or "",
+                        create_time=float(int(qf.create_time or qf.arrival)), filter=qf.filter or "")
+    _remember(_decoded, qf.qid, (data, decoded))
+
+
+_PLAIN_NAMES: set[str] = set()         # memo: attribute names that come back as they are
+
+
+def _plain_name(name: object) -> bool:
+    """An attribute name that the decoder gives back unchanged and keeps among the attributes."""
+    if type(name) is not str or not name or name != name.strip() or "=" in name or name in _ENVELOPE_ATTRS:
+        return False
+    if len(_PLAIN_NAMES) >= 1024:
+        _PLAIN_NAMES.clear()
+    _PLAIN_NAMES.add(name)
+    return True
+
+
+def _all_str(*values: object) -> bool:
+    """Values that a record holds as they are (bytes would come back as str)."""
+    for v in values:
+        if type(v) is not str:
+            return False
+    return True
 
 
 def _copy(qf: QueueFile) -> QueueFile:
