@@ -83,7 +83,8 @@ class VirtualLoop(asyncio.AbstractEventLoop):
     def call_soon(self, callback, *args, context=None):  # type: ignore[override]
         if self._closed:
             self._check_closed()
-        handle = _Handle(callback, args, self, context if context is not None else copy_context())
+        handle = _init_handle(_new(_Handle), callback, args, self,
+                              context if context is not None else copy_context())
         if self._debug:
             handle._source_traceback = format_helpers.extract_stack(sys._getframe(1))
         self._ready.append(handle)
@@ -105,15 +106,35 @@ class VirtualLoop(asyncio.AbstractEventLoop):
         if context is None:
             context = copy_context()
         seq = next(self._seq)
-        if daemon:
-            handle: asyncio.TimerHandle = _DaemonTimerHandle(when, seq, callback, args, self, context)
-        else:
-            handle = _TimerHandle(when, seq, callback, args, self, context)
+        handle = _init_handle(_new(_DaemonTimerHandle if daemon else _TimerHandle), callback, args, self, context)
+        handle._when = when  # type: ignore[attr-defined]
+        handle._seq = seq  # type: ignore[attr-defined]
+        handle._scheduled = True  # type: ignore[attr-defined]
+        if not daemon:
             self._live += 1
         if self._debug:
             handle._source_traceback = format_helpers.extract_stack(sys._getframe(2))
         heapq.heappush(self._scheduled, (when, seq, handle))
-        return handle
+        return handle  # type: ignore[return-value]
+
+    def _arm(self, timer: "Rearmable", when: float, callback: Callable[[], Any]) -> None:
+        """Put ``timer`` (not in the heap) in the heap at ``when``: ``_schedule`` without a new handle.
+
+        The same sequence number, context copy and accounting as a fresh timer, so
+        events run in the same order as with one handle per arming.
+        """
+        if self._closed:
+            self._check_closed()
+        seq = next(self._seq)
+        timer._when = when
+        timer._seq = seq
+        timer._scheduled = True
+        timer._callback = callback
+        timer._context = copy_context()
+        self._live += 1
+        if self._debug:
+            timer._source_traceback = format_helpers.extract_stack(sys._getframe(2))
+        heapq.heappush(self._scheduled, (when, seq, timer))
 
     def postpone(self, handle: asyncio.TimerHandle, delay: float) -> bool:
         """Move a pending timer to now + ``delay``, in the order ``cancel()`` + ``call_later()`` give.
@@ -383,9 +404,16 @@ class VirtualLoop(asyncio.AbstractEventLoop):
         raise RuntimeError("the virtual network has no threads: call the function directly")
 
 
-def _init_handle(h: asyncio.Handle, callback: Callable[..., Any], args: tuple[Any, ...],
-                 loop: VirtualLoop, context: Any) -> None:
-    """asyncio.Handle.__init__ without its debug check (the loop adds the traceback in debug mode)."""
+_new = object.__new__
+H = TypeVar("H", bound=asyncio.Handle)
+
+
+def _init_handle(h: H, callback: Callable[..., Any] | None, args: tuple[Any, ...],
+                 loop: VirtualLoop, context: Any) -> H:
+    """asyncio.Handle.__init__ without its debug check (the loop adds the traceback in debug mode).
+
+    Used on ``object.__new__(cls)``: one Python call per handle instead of three.
+    """
     h._context = context  # type: ignore[attr-defined]
     h._loop = loop  # type: ignore[attr-defined]
     h._callback = callback  # type: ignore[attr-defined]
@@ -393,33 +421,23 @@ def _init_handle(h: asyncio.Handle, callback: Callable[..., Any], args: tuple[An
     h._cancelled = False  # type: ignore[attr-defined]
     h._repr = None  # type: ignore[attr-defined]
     h._source_traceback = None  # type: ignore[attr-defined]
+    return h
 
 
 class _Handle(asyncio.Handle):
-    """asyncio.Handle without its per-handle debug check (the loop adds the traceback in debug mode)."""
+    """asyncio.Handle made by the loop with ``_init_handle`` (no per-handle debug check)."""
 
     __slots__ = ()
 
-    def __init__(self, callback: Callable[..., Any], args: tuple[Any, ...], loop: VirtualLoop,
-                 context: Any) -> None:
-        _init_handle(self, callback, args, loop, context)
-
 
 class _TimerHandle(asyncio.TimerHandle):
-    """asyncio.TimerHandle made in one call; it is in the loop's heap from birth.
+    """asyncio.TimerHandle made by the loop with ``_init_handle``; it is in the loop's heap from birth.
 
     ``_seq`` is its place among timers due at the same instant; the heap
     entry (when, seq, handle) is out of date when it differs (postpone()).
     """
 
     __slots__ = ("_seq",)
-
-    def __init__(self, when: float, seq: int, callback: Callable[..., Any], args: tuple[Any, ...],
-                 loop: VirtualLoop, context: Any) -> None:
-        self._seq = seq
-        _init_handle(self, callback, args, loop, context)
-        self._when = when
-        self._scheduled = True
 
     def cancel(self) -> None:
         if not self._cancelled:
@@ -438,6 +456,24 @@ class _DaemonTimerHandle(_TimerHandle):
 
 
 _TIMER_TYPES = (_TimerHandle, _DaemonTimerHandle)
+
+
+class Rearmable(_TimerHandle):
+    """A timer its owner arms again and again, one arming at a time (``VirtualLoop._arm``).
+
+    For an owner with one pending timer at most (a pipe's next arrival): no
+    handle per arming. The callback is set per arming and should be dropped
+    by the owner when it ran (a bound method of the owner is a cycle).
+    ``postpone`` and ``cancel`` are not for it: the owner decides what runs.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, loop: VirtualLoop) -> None:
+        _init_handle(self, None, (), loop, None)
+        self._when = 0.0
+        self._seq = -1
+        self._scheduled = False
 
 
 def _set_result_unless_cancelled(fut: asyncio.Future[Any], result: Any) -> None:

@@ -29,6 +29,8 @@ import asyncio
 import collections
 from typing import TYPE_CHECKING, Any
 
+from .loop import Rearmable
+
 if TYPE_CHECKING:
     from .network import Network
 
@@ -36,52 +38,56 @@ _EOF = object()
 _RESET = object()
 
 
-class _Pipe:
-    """One direction of a connection: a FIFO of (arrival time, chunk)."""
+class _Pipe(Rearmable):
+    """One direction of a connection: a FIFO of (arrival time, chunk).
 
-    __slots__ = ("conn", "dst", "queue", "last_arrival", "timer", "loop")
+    The pipe is its own arrival timer (one armed at a time, for the head of the
+    queue): no timer handle per chunk.
+    """
+
+    __slots__ = ("conn", "dst", "queue", "last_arrival", "armed")
 
     def __init__(self, conn: "Connection", dst: "VirtualTransport") -> None:
+        super().__init__(conn.net.loop)
         self.conn = conn
         self.dst = dst
         self.queue: collections.deque[tuple[float, Any]] = collections.deque()
         self.last_arrival = 0.0
-        self.timer: asyncio.TimerHandle | None = None
-        self.loop = conn.net.loop
+        self.armed = False
 
     def push(self, item: Any) -> None:
-        arrival = self.loop._time + self.conn.latency()
+        loop = self._loop
+        arrival = loop._time + self.conn.latency()
         if arrival < self.last_arrival:
             arrival = self.last_arrival
         self.last_arrival = arrival
         self.queue.append((arrival, item))
-        if self.timer is None:
-            # _arm(), inlined: one write, one timer for the head of the queue
-            self.timer = self.loop._schedule(self.queue[0][0], self._fire, (), None, False)
-
-    def _arm(self) -> None:
-        if self.timer is not None or not self.queue:
-            return
-        self.timer = self.loop._schedule(self.queue[0][0], self._fire, (), None, False)
+        if not self.armed:
+            self.armed = True
+            loop._arm(self, self.queue[0][0], self._fire)
 
     def _fire(self) -> None:
-        self.timer = None
-        if not self.conn.path_up():
-            return  # held, as TCP retransmits; Network.wake() re-arms on repair
-        now, dst = self.loop._time, self.dst
-        while self.queue and self.queue[0][0] <= now:
-            dst._arrive(self.queue.popleft()[1])
-        if self.queue:
-            self._arm()
+        self.armed = False
+        if self.conn.path_up():     # else held, as TCP retransmits; Network.wake() re-arms on repair
+            now, dst = self._loop._time, self.dst
+            while self.queue and self.queue[0][0] <= now:
+                dst._arrive(self.queue.popleft()[1])
+            if self.queue and not self.armed:
+                self._rearm()
+        if not self.armed:
+            self._callback = self._context = None  # type: ignore[assignment]  # no cycle while idle
+
+    def _rearm(self) -> None:
+        self.armed = True
+        self._loop._arm(self, self.queue[0][0], self._fire)
 
     def wake(self) -> None:
         """Deliver what waited while the path was down (after one more latency)."""
-        if self.queue and self.timer is None and self.conn.path_up():
-            loop = self.conn.net.loop
-            now = loop.time() + self.conn.latency()
+        if self.queue and not self.armed and self.conn.path_up():
+            now = self._loop._time + self.conn.latency()
             self.queue = collections.deque((max(t, now), item) for t, item in self.queue)
             self.last_arrival = max(self.last_arrival, now)
-            self._arm()
+            self._rearm()
 
 
 class VirtualTransport(asyncio.Transport):
