@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import gc
 import heapq
 import itertools
@@ -69,6 +70,9 @@ class VirtualLoop(asyncio.AbstractEventLoop):
         self._exception_handler: Callable[..., Any] | None = None
         self._task_factory: Callable[..., Any] | None = None
         self.exceptions: list[dict[str, Any]] = []
+        # a future per read of an asyncio stream: made in C, without a Python frame (the
+        # cycle loop -> partial -> loop is no new one: a Network and its loop are already one)
+        self.create_future = functools.partial(futures.Future, loop=self)  # type: ignore[method-assign]
 
     # -- clock ---------------------------------------------------------------
     def time(self) -> float:
