@@ -174,7 +174,7 @@ class VirtualLoop(asyncio.AbstractEventLoop):
             else:
                 keep.append(entry)
         heapq.heapify(keep)
-        self._scheduled = keep
+        self._scheduled[:] = keep     # in place: _drive holds the list
         self._dead = 0
 
     async def sleep(self, delay: float, *, daemon: bool = False) -> None:
@@ -244,8 +244,9 @@ class VirtualLoop(asyncio.AbstractEventLoop):
                 return scheduled[0][0]
         return None
 
-    def _run_once(self, until: float | None) -> bool:
-        """Run one batch of due handles; False when there is nothing to do before ``until``."""
+    def _collect_due(self, until: float | None) -> bool:
+        """Make the timers due now ready, first moving the clock to the next timer when nothing
+        is ready; False when there is nothing to do before ``until``."""
         if not self._ready:
             when = self._next_when()
             if when is None or (until is not None and when > until):
@@ -265,24 +266,7 @@ class VirtualLoop(asyncio.AbstractEventLoop):
                 if type(handle) is not _DaemonTimerHandle:
                     self._live -= 1
                 ready.append(handle)
-        self._run_ready()
         return True
-
-    def _run_ready(self) -> None:
-        """Run the handles that are ready now (not those they make ready)."""
-        ready = self._ready
-        popleft = ready.popleft
-        for _ in range(len(ready)):
-            handle = popleft()
-            if handle._cancelled:  # type: ignore[attr-defined]
-                continue
-            # Handle._run inlined: one frame less per callback, the same error report
-            try:
-                handle._context.run(handle._callback, *handle._args)  # type: ignore[attr-defined]
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                self._callback_failed(handle, exc)
 
     def _callback_failed(self, handle: asyncio.Handle, exc: BaseException) -> None:
         """What asyncio.Handle._run reports when a callback raises."""
@@ -327,21 +311,39 @@ class VirtualLoop(asyncio.AbstractEventLoop):
             if outer_task is not None:
                 tasks._enter_task(outer_loop, outer_task)  # type: ignore[attr-defined]
 
-    def _drive(self, until: float | None, quiet_stops: bool, stop_when: Callable[[], bool] | None) -> None:
+    def _drive(self, until: float | None, quiet_stops: bool, stop_when: Callable[[], bool] | None,
+               once: bool = False) -> bool:
+        """Run batches of handles: those ready now, not those they make ready; timers due join
+        a batch when it starts. With ``once`` one batch only: False when there was none."""
         with self._entered():
-            ready = self._ready
+            ready, scheduled = self._ready, self._scheduled
+            popleft = ready.popleft
             while not self._stopping:
                 if stop_when is not None and stop_when():
-                    return
-                if quiet_stops and not ready and self._live <= 0:
-                    return
-                if not ready or (self._scheduled and self._scheduled[0][0] <= self._time):
-                    if not self._run_once(until):
+                    return True
+                if not ready or (scheduled and scheduled[0][0] <= self._time):
+                    if quiet_stops and not ready and self._live <= 0:
+                        return True
+                    if not self._collect_due(until):
+                        if once:
+                            return False
                         break
-                else:
-                    self._run_ready()       # the common turn: ready handles, no timer due
+                for _ in range(len(ready)):
+                    handle = popleft()
+                    if handle._cancelled:  # type: ignore[attr-defined]
+                        continue
+                    # Handle._run inlined: one frame less per callback, the same error report
+                    try:
+                        handle._context.run(handle._callback, *handle._args)  # type: ignore[attr-defined]
+                    except (SystemExit, KeyboardInterrupt):
+                        raise
+                    except BaseException as exc:
+                        self._callback_failed(handle, exc)
+                if once:
+                    return True
             if until is not None and self._time < until and not self._stopping:
                 self._time = float(until)
+        return True
 
     def run_forever(self) -> None:
         """Run until ``stop()`` or until nothing at all is scheduled."""
@@ -358,8 +360,7 @@ class VirtualLoop(asyncio.AbstractEventLoop):
 
     def step(self) -> bool:
         """Run one batch of due handles, advancing the clock if needed; False when idle."""
-        with self._entered():
-            return self._run_once(None)
+        return self._drive(None, quiet_stops=False, stop_when=None, once=True)
 
     def run_until_complete(self, future):  # type: ignore[override]
         """Run until ``future`` (a coroutine or future) is done; return its result."""
