@@ -66,7 +66,7 @@ class VirtualLoop(asyncio.AbstractEventLoop):
         self._running = False
         self._stopping = False
         self._closed = False
-        self._debug = False
+        self.set_debug(False)
         self._exception_handler: Callable[..., Any] | None = None
         self._task_factory: Callable[..., Any] | None = None
         self.exceptions: list[dict[str, Any]] = []
@@ -231,29 +231,28 @@ class VirtualLoop(asyncio.AbstractEventLoop):
         """True while something other than daemon timers is pending."""
         return bool(self._ready) or self._live > 0
 
-    def _next_when(self) -> float | None:
-        scheduled = self._scheduled
-        while scheduled:
-            _, seq, handle = scheduled[0]
-            if handle._cancelled:  # type: ignore[attr-defined]
-                heapq.heappop(scheduled)[2]._scheduled = False  # type: ignore[attr-defined]
-                self._dead -= 1
-            elif seq != handle._seq:  # type: ignore[attr-defined]  # postponed: to its new place
-                heapq.heapreplace(scheduled, (handle._when, handle._seq, handle))  # type: ignore[attr-defined]
-            else:
-                return scheduled[0][0]
-        return None
-
     def _collect_due(self, until: float | None) -> bool:
         """Make the timers due now ready, first moving the clock to the next timer when nothing
         is ready; False when there is nothing to do before ``until``."""
-        if not self._ready:
-            when = self._next_when()
-            if when is None or (until is not None and when > until):
+        scheduled, ready = self._scheduled, self._ready
+        if not ready:
+            while scheduled:        # the first live timer: drop cancelled ones, move postponed ones
+                _, seq, handle = scheduled[0]
+                if handle._cancelled:  # type: ignore[attr-defined]
+                    heapq.heappop(scheduled)[2]._scheduled = False  # type: ignore[attr-defined]
+                    self._dead -= 1
+                elif seq != handle._seq:  # type: ignore[attr-defined]  # postponed: to its new place
+                    heapq.heapreplace(scheduled, (handle._when, handle._seq, handle))  # type: ignore[attr-defined]
+                else:
+                    break
+            else:
+                return False
+            when = scheduled[0][0]
+            if until is not None and when > until:
                 return False
             if when > self._time:
                 self._time = when
-        scheduled, ready, now = self._scheduled, self._ready, self._time
+        now = self._time
         while scheduled and scheduled[0][0] <= now:
             _, seq, handle = heapq.heappop(scheduled)
             if handle._cancelled:  # type: ignore[attr-defined]
@@ -378,6 +377,8 @@ class VirtualLoop(asyncio.AbstractEventLoop):
 
     def set_debug(self, enabled: bool) -> None:
         self._debug = enabled
+        # asked by every future and task made (from C): a C callable there, not a Python frame
+        self.get_debug = itertools.repeat(enabled).__next__  # type: ignore[method-assign]
 
     def set_exception_handler(self, handler) -> None:  # type: ignore[override]
         self._exception_handler = handler
