@@ -87,8 +87,15 @@ class VirtualLoop(asyncio.AbstractEventLoop):
     def call_soon(self, callback, *args, context=None):  # type: ignore[override]
         if self._closed:
             self._check_closed()
-        handle = _init_handle(_new(_Handle), callback, args, self,
-                              context if context is not None else copy_context())
+        # _init_handle inlined: the hottest constructor (a future's callbacks, every task step)
+        handle = _new(_Handle)
+        handle._context = context if context is not None else copy_context()
+        handle._loop = self
+        handle._callback = callback
+        handle._args = args
+        handle._cancelled = False
+        handle._repr = None
+        handle._source_traceback = None
         if self._debug:
             handle._source_traceback = format_helpers.extract_stack(sys._getframe(1))
         self._ready.append(handle)

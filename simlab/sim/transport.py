@@ -42,7 +42,9 @@ class _Pipe(Rearmable):
     """One direction of a connection: a FIFO of (arrival time, chunk).
 
     The pipe is its own arrival timer (one armed at a time, for the head of the
-    queue): no timer handle per chunk.
+    queue): no timer handle per chunk. When it fires it hands what has arrived to
+    ``dst``: bytes straight to its protocol, or through its inbox while reading is
+    paused or something else (EOF, reset) is queued.
     """
 
     __slots__ = ("conn", "dst", "queue", "last_arrival", "armed")
@@ -71,7 +73,15 @@ class _Pipe(Rearmable):
         if self.conn.path_up():     # else held, as TCP retransmits; Network.wake() re-arms on repair
             now, dst = self._loop._time, self.dst
             while self.queue and self.queue[0][0] <= now:
-                dst._arrive(self.queue.popleft()[1])
+                item = self.queue.popleft()[1]
+                if dst._lost:
+                    continue
+                if dst._paused or dst._inbox or type(item) is not bytes:
+                    dst._inbox.append(item)
+                    if not dst._paused:
+                        dst._drain_inbox()
+                else:
+                    dst.protocol.data_received(item)  # type: ignore[union-attr]  # the common case: no queue
             if self.queue and not self.armed:
                 self._rearm()
         if not self.armed:
@@ -187,16 +197,6 @@ class VirtualTransport(asyncio.Transport):
         return None
 
     # -- arrival side -------------------------------------------------------------
-    def _arrive(self, item: Any) -> None:
-        if self._lost:
-            return
-        if self._paused or self._inbox or type(item) is not bytes:
-            self._inbox.append(item)
-            if not self._paused:
-                self._drain_inbox()
-        else:
-            self.protocol.data_received(item)  # type: ignore[union-attr]  # the common case: no queue
-
     def _drain_inbox(self) -> None:
         proto = self.protocol
         while self._inbox and not self._paused and not self._lost:
