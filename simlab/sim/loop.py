@@ -191,7 +191,8 @@ class VirtualLoop(asyncio.AbstractEventLoop):
         try:
             await fut
         finally:
-            h.cancel()
+            if h._scheduled:  # type: ignore[attr-defined]  # not when it ran: nothing left to cancel
+                h.cancel()
 
     def create_future(self) -> asyncio.Future[Any]:
         return futures.Future(loop=self)

@@ -50,7 +50,7 @@ class _Pipe(Rearmable):
     __slots__ = ("conn", "dst", "queue", "last_arrival", "armed")
 
     def __init__(self, conn: "Connection", dst: "VirtualTransport") -> None:
-        super().__init__(conn.net.loop)
+        Rearmable.__init__(self, conn.net.loop)
         self.conn = conn
         self.dst = dst
         self.queue: collections.deque[tuple[float, Any]] = collections.deque()
@@ -103,7 +103,7 @@ class _Pipe(Rearmable):
 class VirtualTransport(asyncio.Transport):
     """One end of an in-memory connection, as asyncio protocols expect it."""
 
-    __slots__ = ("conn", "side", "host", "component", "protocol", "pipe", "_loop", "_closing", "_lost",
+    __slots__ = ("conn", "side", "host", "component", "protocol", "pipe", "_loop", "_trace", "_closing", "_lost",
                  "_peer_eof", "_paused", "_lost_called", "_inbox")
 
     def __init__(self, conn: "Connection", side: str, host: str, component: str,
@@ -116,6 +116,7 @@ class VirtualTransport(asyncio.Transport):
         self.protocol: asyncio.BaseProtocol | None = None
         self.pipe: _Pipe | None = None  # outgoing
         self._loop = conn.net.loop
+        self._trace = conn.net.trace
         self._closing = False
         self._lost = False
         self._peer_eof = False
@@ -138,10 +139,9 @@ class VirtualTransport(asyncio.Transport):
             return
         if type(data) is not bytes:
             data = bytes(data)
-        conn = self.conn
-        conn.net.trace.add(conn.net.loop._time, self.host, self.component, "send",
-                           {"conn": conn.id, "side": self.side,
-                            "data": data.decode("utf-8", "surrogateescape"), "bytes": len(data)})
+        self._trace.add(self._loop._time, self.host, self.component, "send",
+                        {"conn": self.conn.id, "side": self.side,
+                         "data": data.decode("utf-8", "surrogateescape"), "bytes": len(data)})
         self.pipe.push(data)  # type: ignore[union-attr]
 
     def writelines(self, list_of_data) -> None:  # type: ignore[override]
