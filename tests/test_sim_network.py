@@ -254,3 +254,26 @@ def test_same_seed_gives_a_byte_identical_trace() -> None:
     a, _ = smtp_session(5)
     b, _ = smtp_session(5)
     assert a.trace.to_jsonl() == b.trace.to_jsonl()
+
+
+def test_latency_changes_reach_open_connections() -> None:
+    # a connection looks its link's latency up once; link() and default_latency must still reach it
+    net, srv, cli = echo_pair(latency=0.01)
+
+    async def rtts() -> list[float]:
+        reader, writer = await cli.open_connection("10.0.0.2", 7, component="cli")
+        out = []
+        for change in (None, lambda: setattr(net, "default_latency", 0.5), lambda: net.link(srv, cli, 0.25),
+                       lambda: setattr(net, "default_latency", 2.0)):
+            if change is not None:
+                change()
+            start = net.now
+            writer.write(b"hi\n")
+            assert await reader.readline() == b"echo hi\n"
+            out.append(round(net.now - start, 9))
+        writer.close()
+        return out
+
+    assert net.run_sync(rtts()) == [0.02, 1.0, 0.5, 0.5]
+    net.default_latency = 0.125
+    assert net.default_latency == 0.125 and net.latency("srv.example", "other") == 0.125

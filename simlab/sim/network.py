@@ -62,7 +62,7 @@ class Network:
         self.loop = VirtualLoop()
         self.trace = Trace()
         self.dns = Zones(self)
-        self.default_latency = latency
+        self._default_latency = latency
         self.connect_timeout = connect_timeout
         self.hosts: dict[str, Host] = {}
         self._by_ip: dict[str, Host] = {}
@@ -106,9 +106,25 @@ class Network:
     def __getitem__(self, name: str) -> "Host":
         return self.hosts[name]
 
+    @property
+    def default_latency(self) -> float:
+        """The one-way latency of a pair of hosts ``link()`` did not set."""
+        return self._default_latency
+
+    @default_latency.setter
+    def default_latency(self, latency: float) -> None:
+        self._default_latency = latency
+        self._relink()
+
     def link(self, a: "Host | str", b: "Host | str", latency: float) -> None:
         """Set the one-way latency between two hosts."""
         self._latency[frozenset((_name(a), _name(b)))] = latency
+        self._relink()
+
+    def _relink(self) -> None:
+        """A latency changed: the open connections send their next chunks with the new one."""
+        for conn in self._conns.values():
+            conn.relink()
 
     def link_down(self, a: "Host | str", b: "Host | str") -> None:
         self._links_down.add(frozenset((_name(a), _name(b))))
@@ -126,8 +142,8 @@ class Network:
 
     def latency(self, a: str, b: str) -> float:
         if a == b or not self._latency:     # no pair key to build when no link was set
-            return 0.0 if a == b else self.default_latency
-        return self._latency.get(frozenset((a, b)), self.default_latency)
+            return 0.0 if a == b else self._default_latency
+        return self._latency.get(frozenset((a, b)), self._default_latency)
 
     def path_up(self, a: str, b: str) -> bool:
         if not (self.hosts[a].up and self.hosts[b].up):

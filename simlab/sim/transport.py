@@ -59,7 +59,7 @@ class _Pipe(Rearmable):
 
     def push(self, item: Any) -> None:
         loop = self._loop
-        arrival = loop._time + self.conn.latency()
+        arrival = loop._time + self.conn.lat
         if arrival < self.last_arrival:
             arrival = self.last_arrival
         self.last_arrival = arrival
@@ -94,7 +94,7 @@ class _Pipe(Rearmable):
     def wake(self) -> None:
         """Deliver what waited while the path was down (after one more latency)."""
         if self.queue and not self.armed and self.conn.path_up():
-            now = self._loop._time + self.conn.latency()
+            now = self._loop._time + self.conn.lat
             self.queue = collections.deque((max(t, now), item) for t, item in self.queue)
             self.last_arrival = max(self.last_arrival, now)
             self._rearm()
@@ -259,18 +259,18 @@ class Connection:
         self._same = client_host == server_host
         self._pair = frozenset((client_host, server_host))
         self._hosts = (net.hosts[client_host], net.hosts[server_host])
+        self.relink()
 
     def join(self, client: VirtualTransport, server: VirtualTransport) -> None:
         self.client, self.server = client, server
         client.pipe = _Pipe(self, server)
         server.pipe = _Pipe(self, client)
 
-    def latency(self) -> float:
-        """Network.latency(client_host, server_host), without building the key per call."""
-        if self._same:
-            return 0.0
+    def relink(self) -> None:
+        """Take the link's latency (``lat``) again: Network.latency(client_host, server_host),
+        looked up once per connection and per ``Network.link()``, not per chunk."""
         net = self.net
-        return net._latency.get(self._pair, net.default_latency)
+        self.lat = 0.0 if self._same else net._latency.get(self._pair, net._default_latency)
 
     def path_up(self) -> bool:
         """Network.path_up(client_host, server_host), likewise."""
