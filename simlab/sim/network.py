@@ -212,7 +212,7 @@ class Network:
         else:
             target = self._by_ip.get(dest) or self.hosts.get(dest)
             addr = target.ip if target is not None else dest
-        now = loop.time()
+        now = loop._time
         if target is None or not self.path_up(src.name, target.name):
             self.trace.record(now, src.name, component, "timeout", dest=addr, port=port)
             await loop.sleep(self.connect_timeout)
@@ -236,13 +236,11 @@ class Network:
         server = VirtualTransport(conn, "S", target.name, listener.component, (addr, port), (src_addr, cport))
         conn.join(client, server)
         self._conns[cid] = conn
-        self.trace.record(loop.time(), src.name, component, "connect", conn=cid, client=src.name,
+        self.trace.record(loop._time, src.name, component, "connect", conn=cid, client=src.name,
                           server=target.name, client_ip=src_addr, server_ip=addr, port=port,
                           server_component=listener.component)
-        sproto = listener.factory()
-        server.set_protocol(sproto)
-        cproto = factory()
-        client.set_protocol(cproto)
+        server.protocol = sproto = listener.factory()
+        client.protocol = cproto = factory()
         sproto.connection_made(server)
         cproto.connection_made(client)
         return client, cproto
