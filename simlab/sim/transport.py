@@ -29,7 +29,7 @@ import asyncio
 import collections
 from typing import TYPE_CHECKING, Any
 
-from .loop import Rearmable
+from .handles import Rearmable
 
 if TYPE_CHECKING:
     from .network import Network
