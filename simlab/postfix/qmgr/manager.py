@@ -73,14 +73,21 @@ class Slots:
         """``async with slots.slot(transport, dest):`` one delivery to that destination."""
         return _Slot(self, (transport, dest))
 
+    def take(self, key: tuple[str, str]) -> bool:
+        """Take a free slot now (True), else False: then ``await acquire(key)`` waits for one."""
+        busy = self.busy.get(key, 0)
+        if busy:
+            limit = self.qmgr.limit(key[0], "destination_concurrency_limit")
+            if limit > 0 and busy >= limit:
+                return False
+        self.busy[key] = busy + 1
+        return True
+
     async def acquire(self, key: tuple[str, str]) -> None:
-        limit = self.qmgr.limit(key[0], "destination_concurrency_limit")
-        if limit > 0 and self.busy.get(key, 0) >= limit:
+        if not self.take(key):
             fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self.waiters.setdefault(key, collections.deque()).append(fut)
             await fut
-        else:
-            self.busy[key] = self.busy.get(key, 0) + 1
 
     def release(self, key: tuple[str, str]) -> None:
         queue = self.waiters.get(key)
@@ -134,6 +141,8 @@ class QueueManager:
         self._next_deferred = 0.0
         self._limits: tuple[Any, dict[tuple[str, str], int]] = (None, {})
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: Any = None         # the wait's timeout (the next deferred scan)
+        self._postpone: Any = None      # VirtualLoop.postpone, when the loop has one
 
     def _own_pid(self) -> int:
         from ..master.master import current_process
@@ -181,22 +190,37 @@ class QueueManager:
         if self._wake is not None:
             _set(self._wake)
 
+    def _timeout(self) -> None:
+        self._timer = None
+        if self._wake is not None:
+            _set(self._wake)
+
     async def _idle(self, delay: float) -> None:
         loop = self._loop or asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
         self._wake = fut
         if self.requests:
             _set(fut)
-        handle = call_later(loop, max(0.0, delay), _set, fut)
+        delay = max(0.0, delay)
+        # On the virtual loop the timer stays armed between waits (it does nothing while qmgr
+        # works) and is moved per wait, as cancel() + call_later() would place it, not made anew.
+        timer, postpone = self._timer, self._postpone
+        if timer is None or postpone is None or not postpone(timer, delay):
+            if timer is not None:
+                timer.cancel()
+            timer = self._timer = call_later(loop, delay, self._timeout)
         try:
             await fut
         finally:
-            handle.cancel()
             self._wake = None
+            if postpone is None:
+                timer.cancel()
+                self._timer = None
 
     # -- the work loop --------------------------------------------------------------------------
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()     # the loop _scan() and _idle() work on
+        self._postpone = getattr(self._loop, "postpone", None)
         self._unsubscribe = self.ctx.events.subscribe(self.name, self.trigger)
         try:
             for qid in self.store.list("active"):
@@ -208,9 +232,9 @@ class QueueManager:
                 requests, self.requests = self.requests, set()
                 now = self.ctx.now()
                 scan_all = "A" in requests
-                if requests & {"I", "W", "A"}:
+                if "I" in requests or "W" in requests or scan_all:
                     self._scan("incoming", scan_all)
-                if requests & {"D", "A"} or now >= self._next_deferred:
+                if "D" in requests or scan_all or now >= self._next_deferred:
                     self._scan("deferred", scan_all)
                     self._next_deferred = now + self.ctx.config.get_time("queue_run_delay")
                 if self.requests:
@@ -218,6 +242,9 @@ class QueueManager:
                     continue
                 await self._idle(self._next_deferred - self.ctx.now())
         finally:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
             if self._unsubscribe is not None:
                 self._unsubscribe()
 
