@@ -103,12 +103,14 @@ class MessageJob:
         self._by_offset = {r.offset: r for r in qf.recipients if r.offset is not None}
         requests = self._requests(qf)
         if len(requests) == 1:
-            # The usual case, in the same loop turns as gather() takes (the request's
-            # task ends, then a callback, then this one goes on), without gather's bookkeeping.
-            task = (self.qmgr._loop or asyncio.get_running_loop()).create_task(self._dispatch(requests[0]))
+            # The usual case, in the same loop turns as gather() takes (the request's task
+            # starts on the next turn; when it ends, a callback, then this one goes on), without a
+            # task: each sleep(0) queues this task's next step where the other one's step was.
             try:
-                await task
+                await asyncio.sleep(0)
+                await self._dispatch(requests[0])
             finally:
+                await asyncio.sleep(0)
                 await asyncio.sleep(0)
         else:
             await asyncio.gather(*(self._dispatch(req) for req in requests))
@@ -184,7 +186,11 @@ class MessageJob:
     async def _dispatch(self, req: DeliveryRequest) -> None:
         limit = self.qmgr.recipient_limit(req.transport)
         dest = req.nexthop if limit != 1 else f"{req.nexthop}\0{req.recipients[0].address}"
-        async with self.qmgr.slots.slot(req.transport, dest):
+        # slots.slot()'s "async with", without its coroutines when a slot is free
+        slots, key = self.qmgr.slots, (req.transport, dest)
+        if not slots.take(key):
+            await slots.acquire(key)
+        try:
             svc = find_service(self.ctx, req.transport)
             deliver = agent_for(svc.command) if svc is not None else None
             if svc is None or deliver is None:
@@ -201,6 +207,8 @@ class MessageJob:
                 except Exception as exc:  # an agent crash is a transport problem, not lost mail
                     self.qmgr.warn(f"private/{req.transport} socket: malformed response ({exc!r})")
                     statuses = self._unavailable(req, "unknown mail transport error")
+        finally:
+            slots.release(key)
         for st in statuses:
             self._record(req, st)
 

@@ -54,10 +54,13 @@ class DeliveryRequest:
     trace_flags: int = 0
 
     def handed_off(self, when: float) -> "DeliveryRequest":
-        """This request as the delivery agent gets it (dataclasses.replace() is slow per message)."""
-        return DeliveryRequest(self.qid, self.queue, self.sender, self.nexthop, self.recipients,
-                               self.transport, self.arrival, self.attrs, self.active_arrival, when,
-                               self.trace_flags)
+        """This request as the delivery agent gets it (a frozen dataclass's __init__, or
+        dataclasses.replace(), sets each field through object.__setattr__: slow per message)."""
+        copy = object.__new__(DeliveryRequest)
+        fields = copy.__dict__
+        fields.update(self.__dict__)
+        fields["agent_handoff"] = when
+        return copy
 
     def stats(self) -> MsgStats:
         return MsgStats(incoming_arrival=self.arrival, active_arrival=self.active_arrival,
