@@ -61,6 +61,13 @@ def _read(cfg: Any) -> list[Any]:
 
 def _current(ctx: Any) -> _Services:
     cfg = ctx.config
+    # A PostfixContext's shared dict first: a WeakKeyDictionary lookup makes a weakref per call
+    shared = getattr(ctx, "shared", None)
+    if type(shared) is dict:
+        hit = shared.get("services:master.cf")
+        if hit is None or hit.config is not cfg:
+            hit = shared["services:master.cf"] = _Services(cfg)
+        return hit
     hit = _CACHE.get(ctx)
     if hit is None or hit.config is not cfg:
         hit = _CACHE[ctx] = _Services(cfg)

@@ -96,10 +96,16 @@ _SERVICE_CONFIGS: "weakref.WeakKeyDictionary[Any, tuple[Any, dict[Any, Any], dic
 def service_config(ctx: Any, service: Any) -> Any:
     """main.cf plus the service's -o overrides, built once per configuration and service."""
     cfg = ctx.config
-    hit = _SERVICE_CONFIGS.get(ctx)
+    # A PostfixContext's shared dict first: a WeakKeyDictionary lookup makes a weakref per call
+    shared = getattr(ctx, "shared", None)
+    known = shared if type(shared) is dict else None
+    hit = known.get("qmgr:service_configs") if known is not None else _SERVICE_CONFIGS.get(ctx)
     if hit is None or hit[0] is not cfg:
         hit = (cfg, {}, {})
-        _SERVICE_CONFIGS[ctx] = hit
+        if known is not None:
+            known["qmgr:service_configs"] = hit
+        else:
+            _SERVICE_CONFIGS[ctx] = hit
     # memo: the master.cf entries are the same objects for one configuration (services.py)
     seen = hit[2].get(id(service))
     if seen is not None and seen[0] is service:
