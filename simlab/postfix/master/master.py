@@ -63,6 +63,10 @@ class ServiceState:
     factory: Any = None
     warned_limit: bool = False
     timer: Any = None
+    key: str = field(init=False, default="")     # svc.key, a property that formats per call
+
+    def __post_init__(self) -> None:
+        self.key = self.svc.key
 
 
 class Master:
@@ -320,7 +324,7 @@ class Master:
     def find(self, name: str) -> ServiceState | None:
         """A service by master.cf name (unix-side first) or, failing that, by command."""
         found = self._found.get(name, self)
-        if found is self or (found is not None and self.services.get(found.svc.key) is not found):
+        if found is self or (found is not None and self.services.get(found.key) is not found):
             found = self._found[name] = self._find(name)
         return found    # type: ignore[return-value]
 
@@ -372,11 +376,9 @@ class Master:
 
     def _assign(self, state: ServiceState) -> Process:
         svc = state.svc
-        procs = self.table.serving(svc.name, svc.type, self.generation)
-        for proc in procs:
-            if proc.state == "idle":
-                break
-        else:
+        proc = self.table.idle_one(svc.name, svc.type, self.generation)
+        if proc is None:
+            procs = self.table.serving(svc.name, svc.type, self.generation)
             limit = self._limit(svc)
             if limit == 0 or len(procs) < limit:
                 proc = self.table.start(svc, self.generation)

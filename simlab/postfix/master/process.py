@@ -123,7 +123,8 @@ class ProcessTable:
         # memo: live(service) runs per client and per delivery; procs holds every service's
         self._by_service: dict[str, list[Process]] = {}
         self.on_exit = on_exit
-        self.loop: Any = None
+        self._loop: Any = None
+        self._postpone: Callable[[Any, float], bool] | None = None
 
     def has(self, proc: Process) -> bool:
         """Is ``proc`` one of this table's processes? (``in`` would compare every field of each.)"""
@@ -141,6 +142,13 @@ class ProcessTable:
         """live(service), only the processes of that type and master.cf generation."""
         return [p for p in self._by_service.get(service, ())
                 if p.type == type and p.generation == generation and p.state != "exited"]
+
+    def idle_one(self, service: str, type: str, generation: int) -> Process | None:
+        """The first idle process of serving(service, type, generation), without the list."""
+        for p in self._by_service.get(service, ()):
+            if p.state == "idle" and p.type == type and p.generation == generation:
+                return p
+        return None
 
     def start(self, svc: Any, generation: int = 0) -> Process:
         proc = Process(self.ctx.pids.next(), svc.name, svc.type, svc.command, ps_argv(svc),
@@ -183,13 +191,18 @@ class ProcessTable:
             timer.cancel()
             proc._timer = None
         if max_idle > 0:
-            loop = self.loop or asyncio.get_event_loop()
+            loop = self._loop or asyncio.get_event_loop()
             proc._timer = call_later(loop, max_idle, self._idle_expired, proc)
 
     @property
-    def _postpone(self) -> Callable[[Any, float], bool] | None:
-        loop = self.loop
-        return getattr(loop, "postpone", None) if loop is not None else None
+    def loop(self) -> Any:
+        return self._loop
+
+    @loop.setter
+    def loop(self, loop: Any) -> None:
+        # memo: busy() and arm_idle() ask for VirtualLoop.postpone per client
+        self._loop = loop
+        self._postpone = getattr(loop, "postpone", None) if loop is not None else None
 
     def _idle_expired(self, proc: Process) -> None:
         proc._timer = None
