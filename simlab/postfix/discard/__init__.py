@@ -34,9 +34,10 @@ async def deliver(ctx: Any, service: Any, req: Any) -> list[RecipientStatus]:
     cfg = service_config(ctx, service)
     reason = req.nexthop.strip() or service.name
     out = []
+    dsn = Dsn("2.0.0", reason)      # immutable: one for all recipients
     with agent_process(ctx, service) as pid:
         rep = reporter(ctx, ident(cfg, service.command), pid, req)
         for rcpt in req.recipients:
-            rep.sent(rcpt, "none", Dsn("2.0.0", reason))
+            rep.sent(rcpt, "none", dsn)
             out.append(RecipientStatus(rcpt, "2.0.0", "sent", reason, "none", logged=True))
     return out
