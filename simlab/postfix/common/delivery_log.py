@@ -114,6 +114,15 @@ def _delta(later: float, earlier: float) -> float:
     return max(0.0, later - earlier)
 
 
+def _usec(seconds: float) -> int:
+    """format_tv()'s rounding: what its text depends on (0 for what rounds to 0 us)."""
+    return 0 if seconds * MILLION <= 0.5 else int(round(seconds * MILLION))
+
+
+# memo: (delay, a, b, c, d in us, max_dig) -> the text; virtual-time delays repeat
+_DELAY_MEMO: dict[tuple[int, int, int, int, int, int], str] = {}
+
+
 def delay_text(stats: MsgStats, now: float, max_dig: int = 2) -> str:
     """"delay=D, delays=a/b/c/d" as log_adhoc() computes them."""
     end = stats.deliver_done or now
@@ -132,9 +141,14 @@ def delay_text(stats: MsgStats, now: float, max_dig: int = 2) -> str:
             adelay = _delta(end, stats.active_arrival)
     else:
         pdelay = _delta(end, stats.incoming_arrival)
-    return (f"delay={format_tv(delay, SIG_DIGS, max_dig)}, delays={format_tv(pdelay, SIG_DIGS, max_dig)}/"
-            f"{format_tv(adelay, SIG_DIGS, max_dig)}/{format_tv(sdelay, SIG_DIGS, max_dig)}/"
-            f"{format_tv(xdelay, SIG_DIGS, max_dig)}")
+    key = (_usec(delay), _usec(pdelay), _usec(adelay), _usec(sdelay), _usec(xdelay), max_dig)
+    text = _DELAY_MEMO.get(key)
+    if text is None:
+        if len(_DELAY_MEMO) >= 4096:
+            _DELAY_MEMO.clear()
+        tv = [_format_tv(total, SIG_DIGS, max_dig) if total else "0" for total in key[:5]]
+        text = _DELAY_MEMO[key] = f"delay={tv[0]}, delays={tv[1]}/{tv[2]}/{tv[3]}/{tv[4]}"
+    return text
 
 
 def delivery_text(qid: str, address: str, orig: str, relay: str, stats: MsgStats, now: float,
@@ -157,9 +171,17 @@ def log_delivery(ctx: Any, program: str, pid: int, qid: str, address: str, orig:
     text = delivery_text(qid, address, orig, relay, stats, ctx.clock.now(), dsn, status, reason,
                          max_dig)
     line = ctx.log.line(program, pid, text)
-    ctx.trace.record(program.rsplit("/", 1)[-1], "delivery", qid=qid, to=address, orig_to=orig,
+    component = _COMPONENTS.get(program)
+    if component is None:
+        if len(_COMPONENTS) >= 256:
+            _COMPONENTS.clear()
+        component = _COMPONENTS[program] = program.rsplit("/", 1)[-1]
+    ctx.trace.record(component, "delivery", qid=qid, to=address, orig_to=orig,
                      relay=relay, dsn=dsn, status=status, reason=reason)
     return line
+
+
+_COMPONENTS: dict[str, str] = {}     # program ident -> its trace component ("postfix/discard" -> "discard")
 
 
 def _resolution(ctx: Any) -> int:

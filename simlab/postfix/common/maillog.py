@@ -114,20 +114,25 @@ class MailLog:
 
     def line(self, program: str, pid: int, text: str) -> str:
         """Log ``text`` as ``program[pid]``; returns the line as written."""
-        if self.ctx.config is not self._cfg:
+        ctx = self.ctx
+        if ctx.config is not self._cfg:
             self._settings()
         known = self._idents.get(program)
         if known is None:
             full = program if "/" in program else ident(self._cfg, program)
             known = self._idents[program] = (full, full.rsplit("/", 1)[-1], f" {self._label} {full}[")
-        full = known[0]
-        now = int(self.ctx.clock.now())
+        now = int(ctx.clock.now())
         when = _last_stamp[1] if _last_stamp[0] == now else stamp(now)
         line = f"{when}{known[2]}{pid}]: {text}"
         self.lines.append(line)
         if self._path:
-            self._out.append(self._path, (line + "\n").encode("utf-8", "surrogateescape"))
-        self.ctx.trace.record(known[1], "log", program=full, pid=pid, text=text, line=line)
+            out = self._out
+            data = (line + "\n").encode("utf-8", "surrogateescape")
+            if out.fd >= 0 and _monotonic() < out.check_at:
+                os.write(out.fd, data)      # append() when its file needs no look: a call less per line
+            else:
+                out.append(self._path, data)
+        ctx.trace.record(known[1], "log", program=known[0], pid=pid, text=text, line=line)
         if self._subs:
             for fn in list(self._subs):
                 fn(line)
