@@ -307,3 +307,24 @@ def test_qmgr_stop_finishes_running_deliveries(ctx):
     ctx.loop.run_until_complete(qmgr.stop())
     ctx.loop.run_until_complete(asyncio.wait_for(ctx.qmgr_task, 5))
     assert ctx.qmgr_task.done()
+
+
+def test_qmgr_wait_timer_is_moved_per_wake_up_and_still_runs_the_deferred_queue(ctx):
+    """The wait's timer is kept and moved (VirtualLoop.postpone) across wake-ups, not made anew;
+    the deferred queue is still scanned queue_run_delay after the last scan, and stopping
+    the queue manager cancels the timer."""
+    qmgr = start_qmgr(ctx)
+    qid = ctx.loop.run_until_complete(submit(ctx, "bob@example.com", ["late@deferred.example"], MSG))
+    ctx.loop.run()
+    timer = qmgr._timer
+    assert timer is not None and not timer.cancelled()
+    for _ in range(3):      # wake-ups with nothing to do keep the same handle
+        qmgr.trigger("I")
+        ctx.loop.run()
+        assert qmgr._timer is timer
+    first = active_times(ctx, qid)
+    delay = ctx.config.get_time("queue_run_delay")
+    ctx.loop.run(until=ctx.loop.time() + 2 * delay + 1)
+    assert len(active_times(ctx, qid)) > len(first)      # retried by the deferred scans
+    stop(ctx)
+    assert qmgr._timer is None
