@@ -194,3 +194,27 @@ def test_postfix_check_reads_the_saved_main_cf_not_the_running_one(lab: Any) -> 
         .replace("virtual_mailbox_domains = example.com, vmail.example\n", ""))
     pf.ctx.config = running.clone(myhostname="mail")            # the running instance differs from disk
     assert pf.command("postfix", "check").stderr == ""
+
+
+# -- what a table says while it is read ------------------------------------------------------
+BAD_RULE = "regexp map { {/[/ REJECT}, {/^nobody@/ REJECT no such user} }, line 1: Unmatched [, [^, [:, [., or [="
+
+
+def test_smtpd_logs_a_bad_rule_of_its_table_once_and_skips_it(tmp_path: Path) -> None:
+    net, pf = start(tmp_path, smtpd_recipient_restrictions=(
+        "check_recipient_access regexp:{ {/[/ REJECT}, {/^nobody@/ REJECT no such user} }, "
+        "permit_mynetworks, reject_unauth_destination"))
+    host = net["mail.example.com"]
+    for _ in range(3):
+        replies = net.run_sync(smtp_session(host, [*SESSION, "RCPT TO:<nobody@example.com>"]))
+        assert replies[-1] == "554 5.7.1 <nobody@example.com>: Recipient address rejected: no such user"
+    assert lines_of(pf, "smtpd").count(f"warning: {BAD_RULE}") == 1   # one process, one version
+    net.run_sync(pf.stop())
+
+
+def test_an_inline_table_is_read_once(tmp_path: Path) -> None:
+    from test_common_tables_cache import make
+    ctx = make(tmp_path)
+    for spec in ("regexp:{ {/^a/ OK} }", "pcre:{ {/^a/ OK} }", "cidr:{ {10.0.0.0/8 OK} }"):
+        first = ctx.map(spec)
+        assert not first.changed() and ctx.map(spec) is first, spec

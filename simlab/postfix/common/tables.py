@@ -29,8 +29,15 @@ DESCRIPTION
     are read on the instance's clock (ctx.file_time(), ctx.now()), so the
     comparison means the same on the virtual network and under serve.
 
+    What the table itself warns about while it is read (a regexp: rule that
+    does not compile, a cidr: line without an address: "warning: regexp map
+    /etc/postfix/access.re, line 3: ...: skipping this rule") is logged by
+    the program too, as dict_regexp.c's msg_warn() is by the process that
+    opens the table.
+
     A process logs each of these notes once per version of the table,
-    as a Postfix process does when it opens its tables.
+    as a Postfix process does when it opens its tables. An inline table
+    ("regexp:{ {/x/ REJECT} }") has no file and so only one version.
 
 SEE ALSO
     dict_surrogate(3), DATABASE_README, postmap(1)
@@ -82,6 +89,7 @@ class _Entry:
     stamp: Any
     map: Map
     error: str | None
+    warnings: list[str] = field(default_factory=list)     # the table's own, while it was read
     told: set[tuple[tuple[str, int], str]] = field(default_factory=set)
 
 
@@ -92,16 +100,19 @@ def open_table(ctx: Any, spec: str, proc: tuple[str, int] | None = None) -> Map:
     # A stamp covers the file the table watches (FILE.db, or FILE), more finely than
     # map.changed()'s mtime: that second stat is only needed for tables without one.
     if hit is None or hit.stamp != stamp or (stamp is None and hit.map.changed()):
+        said: list[str] = []
         try:
-            hit = _Entry(stamp, open_map(spec, root=ctx.root), None)
+            hit = _Entry(stamp, open_map(spec, root=ctx.root, warn=said.append), None, said)
         except MapError as exc:
-            hit = _Entry(stamp, UnavailableMap(spec, str(exc)), str(exc))
+            hit = _Entry(stamp, UnavailableMap(spec, str(exc)), str(exc), said)
         ctx._maps[spec] = hit
     if proc is None:
         if hit.error is not None:
             raise MapError(hit.error)
         return hit.map
-    notes = [f"error: {hit.error}"] if hit.error is not None else []
+    notes = [f"warning: {text}" for text in hit.warnings]
+    if hit.error is not None:
+        notes.append(f"error: {hit.error}")
     stale = _stale(ctx, spec, stamp) if hit.error is None else None
     if stale:
         notes.append(f"warning: {stale}")

@@ -115,6 +115,8 @@ class Map:
 class FileMap(Map):
     """A table read from a file when opened; remembers the file's mtime."""
 
+    _watch: Path | None = None      # None: an inline table, with no file to change
+
     def _stamp(self, path: Path) -> None:
         self._watch = path
         try:
@@ -123,6 +125,8 @@ class FileMap(Map):
             self._mtime = None
 
     def changed(self) -> bool:
+        if self._watch is None:
+            return False
         try:
             return self._watch.stat().st_mtime != self._mtime
         except OSError:

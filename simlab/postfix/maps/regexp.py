@@ -53,7 +53,7 @@ def open_rules(kind: str, name: str, root: Path | str | None, owner: FileMap) ->
                 lines.append(text + "\n")
         if err is not None:
             raise MapError(f"{kind} map: {err}")
-        owner._watch, owner._mtime = Path("/nonexistent-inline"), None
+        owner._watch, owner._mtime = None, None     # no file: the rules never change
         return "".join(lines)
     path = owner.path()
     try:
