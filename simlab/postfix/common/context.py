@@ -107,12 +107,16 @@ class HostTrace:
         self.trace = trace
         self.host = host
         self.time_fn = time_fn
-        # Trace.add takes the details dict as is: no second packing of the keywords per event
-        self._add = getattr(trace, "add", None)
+        # Trace.add takes the details dict as is: no second packing of the keywords per event.
+        # record() is then a closure in the instance: ~20 events per SMTP transaction find
+        # the trace, host and clock in its cells instead of three attribute loads and a test.
+        add = getattr(trace, "add", None)
+        if add is not None:
+            def record(component: str, kind: str, **details: Any) -> Any:
+                return add(time_fn(), host, component, kind, details)
+            self.record = record  # type: ignore[method-assign]
 
     def record(self, component: str, kind: str, **details: Any) -> Any:
-        if self._add is not None:
-            return self._add(self.time_fn(), self.host, component, kind, details)
         return self.trace.record(self.time_fn(), self.host, component, kind, **details)
 
 

@@ -105,6 +105,11 @@ class SmtpdChecks(ParamGetters, AccessMixin, AddressChecksMixin, HostChecksMixin
 
     def __init__(self, session: Any) -> None:
         self.s = session
+        # the session's Settings are fixed: its memo is read without going through self.s
+        settings = session.settings
+        self._list = settings.words  # type: ignore[method-assign]
+        self._int = settings.int  # type: ignore[method-assign]
+        self._bool = settings.bool  # type: ignore[method-assign]
         self.warn_if_reject = 0          # the list nesting level that said warn_if_reject
         self.recursion = 0
         self.defer_if_permit = Defer()
