@@ -36,25 +36,37 @@ _MISSING = object()
 class Settings:
     """The converted parameter values of one Config object."""
 
-    __slots__ = ("cfg", "_values")
+    __slots__ = ("cfg", "_values", "_ints", "_bools", "_words")
 
     def __init__(self, cfg: Any) -> None:
         self.cfg = cfg
         self._values: dict[tuple[str, str, Any], Any] = {}
+        # name -> (default, value) for the ~40 int/bool/list reads per SMTP transaction:
+        # a lookup by the name alone, without a key tuple to build and hash per read
+        self._ints: dict[str, tuple[Any, Any]] = {}
+        self._bools: dict[str, tuple[Any, Any]] = {}
+        self._words: dict[str, tuple[Any, Any]] = {}
+
+    def _remember(self, fast: dict[str, tuple[Any, Any]], kind: str, name: str, default: Any,
+                  convert: Callable[[Any, str, Any], Any]) -> Any:
+        key = (kind, name, default)
+        value = self._values.get(key, _MISSING)
+        if value is _MISSING:
+            value = self._values[key] = convert(self.cfg, name, default)
+        fast[name] = (default, value)
+        return value
 
     def int(self, name: str, default: int) -> int:
-        key = ("i", name, default)
-        value = self._values.get(key, _MISSING)
-        if value is _MISSING:
-            value = self._values[key] = param_int(self.cfg, name, default)
-        return value
+        hit = self._ints.get(name)
+        if hit is not None and hit[0] == default:
+            return hit[1]
+        return self._remember(self._ints, "i", name, default, param_int)
 
     def bool(self, name: str, default: bool = False) -> bool:
-        key = ("b", name, default)
-        value = self._values.get(key, _MISSING)
-        if value is _MISSING:
-            value = self._values[key] = param_bool(self.cfg, name, default)
-        return value
+        hit = self._bools.get(name)
+        if hit is not None and hit[0] == default:
+            return hit[1]
+        return self._remember(self._bools, "b", name, default, param_bool)
 
     def time(self, name: str, default: float) -> float:
         key = ("t", name, default)
@@ -71,11 +83,10 @@ class Settings:
         return value
 
     def words(self, name: str, default: str = "") -> tuple[str, ...]:
-        key = ("w", name, default)
-        value = self._values.get(key, _MISSING)
-        if value is _MISSING:
-            value = self._values[key] = tuple(split_list(param_str(self.cfg, name, default)))
-        return value
+        hit = self._words.get(name)
+        if hit is not None and hit[0] == default:
+            return hit[1]
+        return self._remember(self._words, "w", name, default, _param_words)
 
     def upper_words(self, name: str, default: str = "") -> frozenset[str]:
         key = ("U", name, default)
@@ -92,6 +103,10 @@ class Settings:
         if value is _MISSING:
             value = self._values[key] = fn(self)
         return value
+
+
+def _param_words(cfg: Any, name: str, default: str) -> tuple[str, ...]:
+    return tuple(split_list(param_str(cfg, name, default)))
 
 
 # id(cfg) -> Settings; the Settings keeps its cfg alive, so the id is not reused meanwhile
