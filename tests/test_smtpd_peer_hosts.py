@@ -50,3 +50,17 @@ def test_recent_file_is_read_on_every_lookup(tmp_path, monkeypatch):
         hosts.write_text(f"10.0.0.1 {name}\n")
         assert peer.hosts_file(ctx) == {"10.0.0.1": name}
     assert len(reads) == 3
+
+
+def test_a_missing_file_is_found_once_it_is_created(tmp_path):
+    (tmp_path / "etc").mkdir()
+    hosts = tmp_path / "etc/hosts"
+    ctx = _ctx(tmp_path)
+    for _ in range(2):      # the second look takes the shortcut for a file known to be absent
+        assert peer.hosts_file(ctx) == {"127.0.0.1": "localhost", "::1": "localhost"}
+    hosts.write_text("10.0.0.1 one.example\n")
+    assert peer.hosts_file(ctx) == {"10.0.0.1": "one.example"}
+    hosts.unlink()
+    assert peer.hosts_file(ctx) == {"127.0.0.1": "localhost", "::1": "localhost"}
+    hosts.write_text("10.0.0.1 two.example\n")
+    assert peer.hosts_file(ctx) == {"10.0.0.1": "two.example"}

@@ -94,6 +94,7 @@ _HOSTS: dict[str, tuple[tuple[int, ...], bool, bytes, dict[str, str]]] = {}
 _SETTLED_NS = 100_000_000
 
 _NO_HOSTS = {"127.0.0.1": "localhost", "::1": "localhost"}
+_ABSENT: set[str] = set()      # hosts files that were not there at the last look
 
 
 def hosts_file(ctx: Any) -> dict[str, str]:
@@ -108,10 +109,18 @@ def _hosts_table(ctx: Any) -> dict[str, str]:
     while it is too recent for its timestamps to tell a change.
     """
     path = str(ctx.path("/etc/hosts"))
+    if path in _ABSENT:
+        # Most roots have no /etc/hosts: access() says so without an exception made per connection.
+        if not os.access(path, os.F_OK):
+            return _NO_HOSTS
+        _ABSENT.discard(path)
     now = time.time_ns()
     try:
         st = os.stat(path)
     except OSError:
+        if len(_ABSENT) > 256:
+            _ABSENT.clear()
+        _ABSENT.add(path)
         return _NO_HOSTS
     key = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino, st.st_dev)
     hit = _HOSTS.get(path)

@@ -76,6 +76,23 @@ class SmtpdSession(ParamGetters, LineReaderMixin, CommandsMixin, ExtensionsMixin
     """One SMTP connection to smtpd, speaking exactly like Postfix 3.7."""
 
     line_length_limit = 1 << 16
+    # The session's own state in slots: a connection builds ~110 attributes, and in the
+    # instance dict that many cost its repeated growth (several microseconds per
+    # connection). aiosmtpd's and asyncio's attributes, and anything set from outside,
+    # stay in the dict.
+    __slots__ = ("ctx", "service", "cfg", "settings", "_soft_error_limit", "_noop_commands", "_pids", "pid",
+                 "myhostname", "ident", "_timeout_key", "_deadline", "_postpone", "checks", "resolved",
+                 "client_addr", "client_port", "server_addr", "server_port", "client_name", "namaddr",
+                 "where", "protocol", "helo_name", "sasl_username", "sasl_method", "error_count", "counts",
+                 "ill_pipelining", "access_denied", "_logged_disconnect", "_own_pid", "_timed_out", "lost",
+                 "hangup", "_pregreet", "_greeted", "_conn_lost", "_finished",
+                 # commands.py reset_transaction()
+                 "sender", "recipient", "recipients", "rcpt_count", "rcpt_overshoot", "msg_size", "dsn_envid",
+                 "dsn_ret", "encoding", "smtputf8", "arrival", "queue_id", "cleanup", "in_data", "data_bytes",
+                 "data_lines", "act_size", "too_big", "bdat_chunks", "bdat_bytes", "bdat_error",
+                 "saved_actions", "xforward", "_rewrite_context",
+                 # peer.py client_name()
+                 "reverse_name", "name_status", "reverse_name_status")
     _auth_methods = functools.cached_property(auth_methods)
     _smtp_methods = functools.cached_property(smtp_methods)
 
