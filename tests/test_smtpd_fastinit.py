@@ -23,15 +23,25 @@ def _real_and_fast() -> tuple[SmtpdSession, SmtpdSession]:
     return real, fast
 
 
+def _state(session: SmtpdSession) -> dict:
+    """The instance dict and the slots that are set."""
+    state = dict(vars(session))
+    for name in SmtpdSession.__slots__:
+        if hasattr(session, name):
+            state[name] = getattr(session, name)
+    return state
+
+
 def test_fast_init_sets_the_same_attributes():
     real, fast = _real_and_fast()
     lazy = {"_auth_methods", "_smtp_methods"}       # built on first use
-    assert sorted(set(vars(real)) - lazy) == sorted(vars(fast))
+    assert sorted(set(_state(real)) - lazy) == sorted(_state(fast))
+    assert "hostname" in _state(fast) and "_timeout_duration" in _state(fast)
     skip = lazy | {"_strong_reader", "_stream_reader", "_stream_reader_wr", "_closed", "event_handler", "_client_connected_cb",
             "_auth_methods", "_smtp_methods", "_handle_hooks"}
-    for name, value in vars(real).items():
+    for name, value in _state(real).items():
         if name not in skip:
-            assert vars(fast)[name] == value, name
+            assert _state(fast)[name] == value, name
 
 
 def test_fast_init_collects_the_same_methods():
