@@ -153,13 +153,15 @@ class _InodeAllocator:
             self._low = inode
 
 
-_allocators: "weakref.WeakKeyDictionary[Any, _InodeAllocator]" = weakref.WeakKeyDictionary()
+# The allocator lives in the context's shared state (a WeakKeyDictionary keyed by the
+# context would make a weak reference per lookup: two per message).
+_SHARED_KEY = "queueid:allocator"
 
 
 def _allocator(ctx: Any) -> _InodeAllocator:
-    alloc = _allocators.get(ctx)
+    alloc = ctx.shared.get(_SHARED_KEY)
     if alloc is None:
-        ref = weakref.ref(ctx)      # the allocator is the value of a weak-keyed entry: no strong path back
+        ref = weakref.ref(ctx)      # the context keeps the allocator: no strong path back from it
 
         def scan() -> set[int]:
             from .queue import QueueStore
@@ -167,7 +169,7 @@ def _allocator(ctx: Any) -> _InodeAllocator:
             found = (id_inode(qid) for queue in QUEUES for qid in store.list(queue))
             return {inode for inode in found if inode is not None}
         base = 0x160000 + zlib.crc32(ctx.hostname.encode()) % 0x1000 * 16 + ctx.shared.get("inode_offset", 0)
-        alloc = _allocators[ctx] = _InodeAllocator(base, scan)
+        alloc = ctx.shared[_SHARED_KEY] = _InodeAllocator(base, scan)
     return alloc
 
 
@@ -180,6 +182,6 @@ def new_queue_id(ctx: Any) -> str:
 def release_queue_id(ctx: Any, qid: str) -> None:
     """Give a queue id's inode back (its file is gone, or the transaction was aborted)."""
     inode = id_inode(qid)
-    alloc = _allocators.get(ctx)
+    alloc = ctx.shared.get(_SHARED_KEY)
     if alloc is not None and inode is not None:
         alloc.release(inode)
