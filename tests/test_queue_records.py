@@ -315,3 +315,15 @@ def test_a_finished_network_is_not_kept_alive_by_its_queue_id_allocator(tmp_path
     ref = build()
     gc.collect()
     assert ref() is None
+
+
+def test_put_content_is_the_encoded_content_records() -> None:
+    # short lines take put_content's joined fast path; 127/128-byte and over-limit lines do not
+    for lines in ([b""], [b"a"], [b"x" * 127, b"y"], [b"x" * 128], [b"z" * 300, b""], [b"a", b"b" * 129, b"c"]):
+        for end in (b"", b"\n"):
+            content = b"\n".join(lines) + end
+            for limit in (0, 5, 127, 128, 2048):
+                out = bytearray(b"M")
+                R.put_content(out, content, limit)
+                expect = b"".join(R.encode_record(t, d) for t, d in R.content_records(content, limit))
+                assert bytes(out) == b"M" + expect, (lines, end, limit)

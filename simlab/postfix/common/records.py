@@ -249,7 +249,17 @@ def put_content(out: bytearray, content: bytes, line_limit: int = 2048) -> None:
     if not content:
         return
     body = content[:-1] if content.endswith(b"\n") else content
-    for line in body.split(b"\n"):
+    lines = body.split(b"\n")
+    lengths = list(map(len, lines))
+    longest = max(lengths)
+    if longest < 0x80 and (line_limit <= 0 or longest <= line_limit):
+        # the usual message, every line one short N record: the records are joined in C
+        parts: list[bytes] = [b""] * (2 * len(lines))
+        parts[::2] = map(_N_HEADS.__getitem__, lengths)
+        parts[1::2] = lines
+        out += b"".join(parts)
+        return
+    for line in lines:
         while line_limit > 0 and len(line) > line_limit:
             out += encode_record(REC_TYPE_CONT, line[:line_limit])
             line = line[line_limit:]
@@ -260,6 +270,9 @@ def put_content(out: bytearray, content: bytes, line_limit: int = 2048) -> None:
             out += line
         else:
             out += encode_record(REC_TYPE_NORM, line)
+
+
+_N_HEADS = [bytes((0x4E, n)) for n in range(0x80)]      # "N" and a one-byte length
 
 
 def content_records(content: bytes, line_limit: int = 2048) -> list[tuple[str, bytes]]:
