@@ -36,10 +36,7 @@ def init_smtp(self: SMTP, handler: Any, hostname: str, loop: asyncio.AbstractEve
     whose results depend only on the classes: the method names are looked
     up once per class.
     """
-    names = _SMTP_NAMES.get((type(self), type(handler)))
-    if names is None:
-        names = _SMTP_NAMES[(type(self), type(handler))] = _smtp_names(type(self), type(handler))
-    hook_names = names[1]
+    hook_names = _names(type(self), type(handler))[1]
     self.__ident__ = aiosmtpd_smtp.__ident__
     self.loop = loop
     asyncio.StreamReaderProtocol.__init__(
@@ -75,7 +72,7 @@ def init_smtp(self: SMTP, handler: Any, hostname: str, loop: asyncio.AbstractEve
 
 
 def auth_methods(self: SMTP) -> dict[str, Any]:
-    auth_names = _SMTP_NAMES[(type(self), type(self.event_handler))][0]
+    auth_names = _names(type(self), type(self.event_handler))[0]
     methods = {}
     for _obj, is_builtin, mname in auth_names:
         mfunc = getattr(self if is_builtin else self.event_handler, mname)
@@ -85,11 +82,19 @@ def auth_methods(self: SMTP) -> dict[str, Any]:
 
 
 def smtp_methods(self: SMTP) -> dict[str, Any]:
-    smtp_names = _SMTP_NAMES[(type(self), type(self.event_handler))][2]
+    smtp_names = _names(type(self), type(self.event_handler))[2]
     return {m.replace("smtp_", ""): getattr(self, m) for m in smtp_names}
 
 
 _SMTP_NAMES: dict[tuple[type, type], Any] = {}
+
+
+def _names(cls: type, handler_cls: type) -> tuple[list[tuple[str, bool, str]], list[str], list[str]]:
+    """_smtp_names(), found once per pair of classes (whoever asks first: a session or aiosmtpd)."""
+    names = _SMTP_NAMES.get((cls, handler_cls))
+    if names is None:
+        names = _SMTP_NAMES[(cls, handler_cls)] = _smtp_names(cls, handler_cls)
+    return names
 
 
 def _smtp_names(cls: type, handler_cls: type) -> tuple[list[tuple[str, bool, str]], list[str], list[str]]:
