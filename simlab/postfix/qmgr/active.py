@@ -186,7 +186,7 @@ class MessageJob:
     async def _dispatch(self, req: DeliveryRequest) -> None:
         limit = self.qmgr.recipient_limit(req.transport)
         dest = req.nexthop if limit != 1 else f"{req.nexthop}\0{req.recipients[0].address}"
-        # slots.slot()'s "async with", without its coroutines when a slot is free
+        # a free slot is taken without a coroutine; else wait for one
         slots, key = self.qmgr.slots, (req.transport, dest)
         if not slots.take(key):
             await slots.acquire(key)

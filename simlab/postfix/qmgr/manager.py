@@ -69,10 +69,6 @@ class Slots:
         self.busy: dict[tuple[str, str], int] = {}
         self.waiters: dict[tuple[str, str], collections.deque[asyncio.Future[None]]] = {}
 
-    def slot(self, transport: str, dest: str) -> "_Slot":
-        """``async with slots.slot(transport, dest):`` one delivery to that destination."""
-        return _Slot(self, (transport, dest))
-
     def take(self, key: tuple[str, str]) -> bool:
         """Take a free slot now (True), else False: then ``await acquire(key)`` waits for one."""
         busy = self.busy.get(key, 0)
@@ -84,6 +80,7 @@ class Slots:
         return True
 
     async def acquire(self, key: tuple[str, str]) -> None:
+        """Wait for a slot; ``release(key)`` gives it back (one delivery to that destination)."""
         if not self.take(key):
             fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self.waiters.setdefault(key, collections.deque()).append(fut)
@@ -99,22 +96,6 @@ class Slots:
             self.busy[key] -= 1
             if not self.busy[key]:
                 del self.busy[key]
-
-
-class _Slot:
-    """One held slot (a plain class: @asynccontextmanager costs a generator per delivery)."""
-
-    __slots__ = ("slots", "key")
-
-    def __init__(self, slots: Slots, key: tuple[str, str]) -> None:
-        self.slots = slots
-        self.key = key
-
-    async def __aenter__(self) -> None:
-        await self.slots.acquire(self.key)
-
-    async def __aexit__(self, *exc: Any) -> None:
-        self.slots.release(self.key)
 
 
 def _set(fut: asyncio.Future[None]) -> None:
