@@ -126,12 +126,7 @@ class MailLog:
         line = f"{when}{known[2]}{pid}]: {text}"
         self.lines.append(line)
         if self._path:
-            out = self._out
-            data = (line + "\n").encode("utf-8", "surrogateescape")
-            if out.fd >= 0 and _monotonic() < out.check_at:
-                os.write(out.fd, data)      # append() when its file needs no look: a call less per line
-            else:
-                out.append(self._path, data)
+            self._out.append(self._path, (line + "\n").encode("utf-8", "surrogateescape"))
         ctx.trace.record(known[1], "log", program=known[0], pid=pid, text=text, line=line)
         if self._subs:
             for fn in list(self._subs):
