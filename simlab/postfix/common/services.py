@@ -26,7 +26,6 @@ SEE ALSO
 from __future__ import annotations
 
 import os
-import weakref
 from typing import Any
 
 
@@ -40,10 +39,6 @@ class _Services:
         for svc in self.services:
             self.by_key.setdefault((svc.name, svc.type), svc)
         self.settings: dict[tuple[str, str], Any] = {}
-
-
-# ctx -> master.cf of its current configuration
-_CACHE: "weakref.WeakKeyDictionary[Any, _Services]" = weakref.WeakKeyDictionary()
 
 
 def _read(cfg: Any) -> list[Any]:
@@ -61,16 +56,10 @@ def _read(cfg: Any) -> list[Any]:
 
 def _current(ctx: Any) -> _Services:
     cfg = ctx.config
-    # A PostfixContext's shared dict first: a WeakKeyDictionary lookup makes a weakref per call
-    shared = getattr(ctx, "shared", None)
-    if type(shared) is dict:
-        hit = shared.get("services:master.cf")
-        if hit is None or hit.config is not cfg:
-            hit = shared["services:master.cf"] = _Services(cfg)
-        return hit
-    hit = _CACHE.get(ctx)
+    shared = ctx.shared     # the context's own state (a WeakKeyDictionary would make a weakref per call)
+    hit = shared.get("services:master.cf")
     if hit is None or hit.config is not cfg:
-        hit = _CACHE[ctx] = _Services(cfg)
+        hit = shared["services:master.cf"] = _Services(cfg)
     return hit
 
 
