@@ -29,7 +29,6 @@ SEE ALSO
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,24 +87,13 @@ class RecipientStatus:
         return self.status != "deferred"
 
 
-# ctx -> (Config, {service key: Config}, {id(service): (service, Config)})
-_SERVICE_CONFIGS: "weakref.WeakKeyDictionary[Any, tuple[Any, dict[Any, Any], dict[int, Any]]]" = \
-    weakref.WeakKeyDictionary()
-
-
 def service_config(ctx: Any, service: Any) -> Any:
     """main.cf plus the service's -o overrides, built once per configuration and service."""
     cfg = ctx.config
-    # A PostfixContext's shared dict first: a WeakKeyDictionary lookup makes a weakref per call
-    shared = getattr(ctx, "shared", None)
-    known = shared if type(shared) is dict else None
-    hit = known.get("qmgr:service_configs") if known is not None else _SERVICE_CONFIGS.get(ctx)
+    # the context's state: (Config, {service key: Config}, {id(service): (service, Config)})
+    hit = ctx.shared.get("qmgr:service_configs")
     if hit is None or hit[0] is not cfg:
-        hit = (cfg, {}, {})
-        if known is not None:
-            known["qmgr:service_configs"] = hit
-        else:
-            _SERVICE_CONFIGS[ctx] = hit
+        hit = ctx.shared["qmgr:service_configs"] = (cfg, {}, {})
     # memo: the master.cf entries are the same objects for one configuration (services.py)
     seen = hit[2].get(id(service))
     if seen is not None and seen[0] is service:
