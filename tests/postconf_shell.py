@@ -26,8 +26,23 @@ from simlab.postfix.config import HostFacts
 FACTS = HostFacts(process_id=30416)
 
 
-def _cat_a(text: str) -> str:
-    return "".join(line.replace("\t", "^I") + "$\n" for line in text.split("\n")[:-1])
+def _cat_a(data: bytes) -> str:
+    """cat -A: ^X for control characters, M- for bytes >= 128, $ at each line end."""
+    out = []
+    for b in data:
+        if b == 10:
+            out.append("$\n")
+            continue
+        prefix = ""
+        if b >= 128:
+            prefix, b = "M-", b - 128
+        if b < 32:
+            out.append(prefix + "^" + chr(b + 64))
+        elif b == 127:
+            out.append(prefix + "^?")
+        else:
+            out.append(prefix + chr(b))
+    return "".join(out)
 
 
 def _run_one(words: list[str], folder: Path, last_rc: int) -> tuple[str, str, int]:
@@ -45,8 +60,8 @@ def _run_one(words: list[str], folder: Path, last_rc: int) -> tuple[str, str, in
         return " ".join(w.replace("$?", str(last_rc)) for w in words[1:]) + "\n", "", 0
     if words[0] == "cat":
         if words[1] == "-A":
-            return _cat_a((folder / words[2]).read_text()), "", 0
-        return (folder / words[1]).read_text(), "", 0
+            return _cat_a((folder / words[2]).read_bytes()), "", 0
+        return (folder / words[1]).read_bytes().decode("utf-8", "surrogateescape"), "", 0
     raise ValueError(f"unsupported command: {words}")
 
 

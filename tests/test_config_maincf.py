@@ -68,8 +68,14 @@ def test_edit_replaces_in_place_and_appends() -> None:
 
 
 def test_edit_appends_several_new_names_last_request_first() -> None:
-    new = edit_main_cf("a = 1", "./main.cf", EDIT_CONF, ["b=2", "c=3"], print)
+    new = edit_main_cf("a = 1\n", "./main.cf", EDIT_CONF, ["b=2", "c=3"], print)
     assert new == "a = 1\nc = 3\nb = 2\n"
+
+
+def test_edit_keeps_a_last_line_without_newline_as_is() -> None:
+    # Measured on Postfix 3.7.11: the new entry is glued to the unterminated line.
+    new = edit_main_cf("a = 1", "./main.cf", EDIT_CONF, ["b=2"], print)
+    assert new == "a = 1b = 2\n"
 
 
 def test_comment_out_and_exclude() -> None:

@@ -74,12 +74,13 @@ COMPAT = [
 EDITS = F["e"] | F["X"] | F["#"]
 MASTER = F["M"] | F["F"] | F["P"]
 USAGE = ("usage: postconf [-a (server SASL types)] [-A (client SASL types)]"
-         " [-b (bounce templates)] [-c config_dir] [-C param_class]"
+         " [-b (bounce templates)] [-c config_dir] [-c param_class]"
          " [-d (parameter defaults)] [-e (edit configuration)] [-f (fold lines)]"
          " [-F (master.cf fields)] [-h (no names)] [-H (no values)] [-l (lock types)]"
          " [-m (map types)] [-M (master.cf)] [-n (non-default parameters)]"
          " [-o name=value (override parameter value)] [-p (main.cf, default)]"
-         " [-P (master.cf parameters)] [-t (bounce templates)] [-v (verbose)]"
+         " [-P (master.cf parameters)] [-t (bounce templates)]"
+         " [-T compile-version|run-version|public-key-algorithms] [-v (verbose)]"
          " [-x (expand parameter values)] [-X (exclude)] [-# (comment-out)] [name...]")
 # The dictionary, locking and SASL types of the Postfix 3.7 build this command mirrors.
 MAP_TYPES = ["btree", "cidr", "environ", "fail", "hash", "inline", "internal", "memcache",
@@ -125,8 +126,14 @@ def _emit(stream: TextIO, text: str) -> None:
         stream.write(text.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
 
 
+def printable(message: str) -> str:
+    """msg_output's printable(): every byte outside printable ASCII becomes '?'."""
+    data = message.encode("utf-8", "surrogateescape")
+    return "".join(chr(b) if 0x20 <= b < 0x7f else "?" for b in data)
+
+
 def _warn(message: str) -> None:
-    _emit(sys.stderr, f"{PROG}: warning: {message}\n")
+    _emit(sys.stderr, f"{PROG}: warning: {printable(message)}\n")
 
 
 def _mask_names(mask: int) -> str:
@@ -413,7 +420,7 @@ def main(argv: list[str], facts: HostFacts | None = None) -> int:
         except (Fatal, ConfigError, mx.MacroFatal) as exc:
             message = exc.message if isinstance(exc, ConfigError) else str(exc)
             sys.stdout.flush()
-            _emit(sys.stderr, f"{PROG}: fatal: {message}\n")
+            _emit(sys.stderr, f"{PROG}: fatal: {printable(message)}\n")
             return 1
         out.flush()
     except BrokenPipeError:

@@ -16,7 +16,8 @@ DESCRIPTION
     "subnet" or "class") and process_id.
 
     HostFacts() describes the reference machine of the capture: host name
-    vm.localdomain, interfaces 127.0.0.1/8, 192.0.2.10/24, ::1/128,
+    "vm" (so myhostname is vm.localdomain, or vm.$mydomain when main.cf
+    sets mydomain), interfaces 127.0.0.1/8, 192.0.2.10/24, ::1/128,
     fd00::10/64 and fe80::10/64, so that ``postconf -d`` reproduces it.
 
     See postconf(5): myhostname, mydomain, mynetworks, mynetworks_style.
@@ -36,7 +37,7 @@ DEFAULT_INTERFACES = ("127.0.0.1/8", "192.0.2.10/24", "::1/128", "fd00::10/64", 
 class HostFacts:
     """What the simulated machine tells Postfix about itself."""
 
-    hostname: str = "vm.localdomain"
+    hostname: str = "vm"
     interfaces: tuple[str, ...] = DEFAULT_INTERFACES
     process_id: int | None = None
     process_name: str = "postconf"

@@ -27,6 +27,7 @@ DESCRIPTION
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -66,6 +67,8 @@ def split_nameval(text: str) -> tuple[str, str] | str:
         cp += 1
     if cp >= n or text[cp] != "=":
         return "missing '=' after attribute name"
+    if ep == np:
+        return "missing attribute name"
     value = text[cp + 1:]
     return text[np:ep], value.strip(ISSPACE)
 
@@ -162,9 +165,9 @@ def edit_main_cf(text: str, path: str, mode: str, args: list[str], warn: Warn) -
     found = dict.fromkeys(table, 0)
     out: list[str] = []
     interesting = False
-    for line in text.splitlines(keepends=True):
-        if not line.endswith("\n"):
-            line += "\n"
+    # Physical lines as vstring_get() reads them: only "\n" ends a line, and a
+    # last line without one is copied without one.
+    for line in re.findall(r"[^\n]*\n|[^\n]+$", text):
         stripped = line.lstrip(ISSPACE)
         if not stripped or stripped.startswith("#"):
             out.append(line)
