@@ -180,7 +180,8 @@ def _compare(op: str, delta: int) -> bool:
 
 
 def _alldig(text: str) -> bool:
-    return all("0" <= ch <= "9" for ch in text)
+    """alldig(3): false for the empty string, so ${{} == {}...} compares text."""
+    return bool(text) and all("0" <= ch <= "9" for ch in text)
 
 
 def _atol_or_die(text: str) -> int:
