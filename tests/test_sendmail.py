@@ -68,10 +68,10 @@ def test_sendmail_t_extracts_recipients_and_i_keeps_dots(root: Path) -> None:
 
 def test_sendmail_without_recipients(root: Path) -> None:
     rc, _, err = run(sendmail, ["--root", str(root)], "Subject: x\n\ny\n")
-    assert rc == 64 and err == ("sendmail: fatal: Recipient addresses must be specified on the command line "
-                                "or via the -t option\n")
+    assert rc == 75 and err == ("sendmail: fatal: root(0): Recipient addresses must be specified on the "
+                                "command line or via the -t option\n")
     rc, _, err = run(sendmail, ["--root", str(root), "-t"], "Subject: x\n\ny\n")
-    assert rc == 64 and err == "sendmail: fatal: root(0): No recipient addresses found in message header\n"
+    assert rc == 75 and err == "sendmail: fatal: root(0): No recipient addresses found in message header\n"
     assert maildrop(root)[1] == []
 
 

@@ -189,7 +189,7 @@ def build_dsn(ctx: Any, tmpl: Template, orig: Original, records: list[LogRecord]
         if rec.dsn_orig_rcpt:
             out.append(f"Original-Recipient: {rec.dsn_orig_rcpt}")
         elif rec.original_recipient:
-            out.append(f"Original-Recipient: rfc822; {rec.original_recipient}")
+            out.append(f"Original-Recipient: rfc822;{rec.original_recipient}")
         out.append(f"Action: {'failed' if tmpl.cls == 'failure' else rec.action}")
         out.append(f"Status: {rec.status}")
         if rec.mta_type and rec.mta_mname:

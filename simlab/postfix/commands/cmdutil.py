@@ -110,7 +110,11 @@ class Command:
         self.verbose = 0
 
     # -- options ------------------------------------------------------------------------
-    def getopt(self, spec: str, usage: str, usage_code: int = 1) -> tuple[list[tuple[str, str]], list[str]]:
+    def getopt(self, spec: str, usage: str, usage_code: int = 1,
+               log_usage: bool = False) -> tuple[list[tuple[str, str]], list[str]]:
+        """Parse options; a bad one is reported on stderr, and in the maillog only with
+        ``log_usage`` (most commands open the maillog after reading main.cf, which comes
+        after option parsing: ``postsuper -x`` logs nothing, sendmail does)."""
         try:
             opts, args = getopt.getopt(self.argv, spec)
         except getopt.GetoptError as e:
@@ -118,7 +122,10 @@ class Command:
                 self.err(f"option requires an argument -- '{e.opt}'")
             else:
                 self.err(f"invalid option -- '{e.opt}'")
-            self.fatal(usage, usage_code)
+            if log_usage:
+                self.fatal(usage, usage_code)
+            self.err("fatal: " + usage)
+            raise CommandExit(usage_code)
         for o, v in opts:
             if o == "-c":
                 self.config_dir = v

@@ -33,7 +33,8 @@ from typing import Any
 
 from .cmdutil import Command
 
-EX_USAGE, EX_UNAVAILABLE, EX_SOFTWARE = 64, 69, 70
+# postqueue sets msg_fatal_status(EX_UNAVAILABLE) first: every fatal error, usage included, exits 69.
+EX_USAGE, EX_UNAVAILABLE, EX_SOFTWARE = 69, 69, 70
 USAGE = ("usage: postqueue -f | postqueue -i queueid | postqueue -j | postqueue -p "
          "| postqueue -s site")
 

@@ -25,7 +25,11 @@ DESCRIPTION
             calls for (after hash_queue_depth changed); -p removes left-over
             temporary files. Without options both are done.
 
-    A bad queue id gets "warning: invalid mail queue id: ID".
+    A bad queue id gets "warning: invalid mail queue id: ID". With ``ALL``
+    only the totals are reported, not each message; a message that is
+    already force-expired is not counted again. The first argument after an
+    option's queue id is a queue name: ``postsuper -h ID1 ID2`` is
+    "fatal: invalid directory name: ID2".
 
 PARAMETERS
     queue_directory, hash_queue_names, hash_queue_depth.
@@ -46,7 +50,7 @@ from .cmdutil import Command
 USAGE = ("usage: postsuper [-c config_dir] [-d queue_id (delete)] [-e queue_id (expire)] "
          "[-f queue_id (expire and/or un-hold)] [-h queue_id (hold)] [-H queue_id (un-hold)] "
          "[-p (purge temporary files)] [-r queue_id (requeue)] [-s (structure fix)] "
-         "[-S (structure fix, all queues)] [-v (verbose)] [queue...]")
+         "[-S (redundant structure fix)][-v (verbose)] [queue...]")
 
 DEFAULT_QUEUES = ("hold", "incoming", "active", "deferred")
 HOLD_QUEUES = ("incoming", "active", "deferred")
@@ -106,14 +110,16 @@ class Super:
         if q is None:
             return 0
         self.store.move(qid, q, "hold")
-        self.info(f"{qid}: placed on hold")
+        if not quiet:
+            self.info(f"{qid}: placed on hold")
         return 1
 
     def release(self, queues: tuple[str, ...], qid: str, quiet: bool = False) -> int:
         if "hold" not in queues or self.store.locate("hold", qid) is None:
             return 0
         self.store.move(qid, "hold", "deferred")
-        self.info(f"{qid}: released from hold")
+        if not quiet:
+            self.info(f"{qid}: released from hold")
         return 1
 
     def requeue(self, queues: tuple[str, ...], qid: str, quiet: bool = False) -> int:
@@ -126,20 +132,26 @@ class Super:
         if path is not None:
             os.utime(path, (now, now))
         self.store.move(qid, q, "maildrop")
-        self.info(f"{qid}: requeued")
+        if not quiet:
+            self.info(f"{qid}: requeued")
         return 1
 
     def expire(self, queues: tuple[str, ...], qid: str, quiet: bool = False, release: bool = False) -> int:
         q = self._find(queues, qid)
         if q is None:
             return 0
-        self.store.set_expired(q, qid)
-        self.info(f"{qid}: expired")
+        done = 0
+        if not self.store.is_expired(q, qid):      # expiring twice changes nothing: not counted
+            self.store.set_expired(q, qid)
+            done = 1
+            if not quiet:
+                self.info(f"{qid}: expired")
         if release and q == "hold":
             self.store.move(qid, "hold", "deferred")
-            self.info(f"{qid}: released from hold")
+            if not quiet:
+                self.info(f"{qid}: released from hold")
             self.counts["Released from hold"] += 1
-        return 1
+        return done
 
     def operate(self, op: str, queues: tuple[str, ...], qid: str, quiet: bool = False) -> None:
         if not queue_id_ok(qid):

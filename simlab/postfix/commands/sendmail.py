@@ -15,8 +15,9 @@ DESCRIPTION
     leading "From " lines are dropped. Command-line recipients may be
     address lists ("Name <addr>, other"); -t adds the To:, Cc: and Bcc:
     addresses (or the Resent- ones when present) from the headers. Without
-    recipients: "Recipient addresses must be specified on the command line
-    or via the -t option" (exit 64).
+    recipients: "root(0): Recipient addresses must be specified on the
+    command line or via the -t option" (exit 75, EX_TEMPFAIL, as for a bad
+    option).
 
     The sender is -f (or -r), else the submitting user's login name; the
     full name is -F, else the user's GECOS field. -N (never, success,
@@ -123,8 +124,10 @@ def main(argv: list[str], *, ctx: Any = None, stdin: Any = None, stdout: Any = N
         try:
             opts, args = getopt.getopt(cmd.argv, OPTSPEC)
         except getopt.GetoptError as e:
+            # the options are parsed twice (first for -C/-c and -v), and getopt complains both times
             cmd.err(f"invalid option -- '{e.opt}'")
-            cmd.fatal("usage: sendmail [options]", EX_USAGE)
+            cmd.err(f"invalid option -- '{e.opt}'")
+            cmd.fatal("usage: sendmail [options]", EX_TEMPFAIL)
         mode = "m"
         sender: str | None = None
         fullname: str | None = None
@@ -223,7 +226,8 @@ def enqueue(cmd: Command, user: str, sender: str | None, fullname: str | None, a
             rcpts += [Recipient(a, notify=notify, extracted=True) for a in header_recipients(content)]
     if not rcpts:
         cmd.fatal(f"{saved_sender}({uid}): No recipient addresses found in message header" if extract else
-                  "Recipient addresses must be specified on the command line or via the -t option", EX_USAGE)
+                  f"{saved_sender}({uid}): Recipient addresses must be specified on the command line or via "
+                  "the -t option", EX_TEMPFAIL)
     attrs: dict[str, str] = {}
     if envid:
         attrs["envelope_id"] = envid
