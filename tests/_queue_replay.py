@@ -306,7 +306,7 @@ def _unordered(cmd: str, out: str) -> str:
     if re.search(r"(?:^|\| *)(?:mailq|postqueue -p|sendmail -bp)(?: |$)", cmd) and "-Queue ID-" in out:
         head, _, rest = out.partition("\n")
         body, sep, foot = rest.rpartition("\n-- ")
-        return "\n".join([head, *sorted(body.split("\n\n")), sep + foot])
+        return "\n".join([head, *sorted(body.strip("\n").split("\n\n")), sep + foot])
     if re.search(r"\bpostqueue -j\b", cmd):
         return "".join(sorted(out.splitlines(keepends=True)))
     return out

@@ -254,7 +254,10 @@ class SmtpAgent:
                   mtype="dns" if v.mname else "", mname=v.mname)
         report = {"sent": self.reporter.sent, "bounced": self.reporter.bounce,
                   "deferred": self.reporter.defer}[v.status]
-        self.final[i] = "deferred" if report(rcpt, v.relay, dsn) < 0 else v.status
+        if report(rcpt, v.relay, dsn) < 0:
+            self.final[i] = "deferred"
+        else:       # a probe's soft failure is a result too (trace log): the recipient is finished
+            self.final[i] = "sent" if v.status == "deferred" else v.status
 
     def _status(self, i: int, v: Verdict) -> Any:
         from ..qmgr import RecipientStatus
