@@ -351,7 +351,7 @@ def _command(c: dict[str, Any], ids: dict[str, str], postfix_uid: str) -> tuple[
         err = "".join(x for x in err.splitlines(keepends=True) if not x.startswith("postfix/postfix-script: "))
     if re.search(r"\bpostcat -\w*o", c["cmd"]):
         out = _record_lengths(out)
-    out = re.sub(r"^(\s*\d*\s*message_size: +\d+ +)\d+", r"\1DATA_OFFSET", out, flags=re.M)
+    out = re.sub(r"^((?:\[\d+\] )?message_size: +\d+ +)\d+", r"\1DATA_OFFSET", out, flags=re.M)
     out, err = (x.replace(f"from userid {postfix_uid})", "from userid POSTFIX)") for x in (out, err))
     return (c["cmd"], c["rc"], _unordered(c["cmd"], mask(out, ids)), mask(err, ids))
 

@@ -272,8 +272,11 @@ class CleanupSession(ParamGetters):
                 if key in seen:
                     continue
                 seen.add(key)
-                out.append(Recipient(address=addr, orig=orig, notify=r.notify, orcpt=r.orcpt,
-                                     extracted=bool(getattr(r, "extracted", False))))
+                extracted = bool(getattr(r, "extracted", False))
+                # a recipient taken from the headers gets its DSN original recipient from them
+                orcpt = r.orcpt or (f"rfc822;{r.address}" if extracted else "")
+                out.append(Recipient(address=addr, orig=orig, notify=r.notify, orcpt=orcpt,
+                                     extracted=extracted))
         if out:
             self.first_rcpt = out[0].address
         return out

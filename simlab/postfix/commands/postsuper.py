@@ -18,7 +18,8 @@ DESCRIPTION
             current time as time stamp, so the queue manager's next
             deferred queue scan retries it.
     -r ID   requeue: move to the maildrop, where pickup and cleanup make a
-            new queue file of it (rewriting applies again).
+            new queue file of it (rewriting applies again). Its defer log
+            stays until then: mailq still shows the last reason.
     -e ID   force expiry: the queue manager returns it to the sender on its
             next attempt; -f also releases it from hold.
     -s      structure check: move files into the hash directory their id
@@ -126,7 +127,6 @@ class Super:
         q = self._find(tuple(x for x in queues if x != "maildrop"), qid)
         if q is None:
             return 0
-        self._drop_logs(qid)
         path = self.store.locate(q, qid)
         now = self.cmd.ctx.now()
         if path is not None:

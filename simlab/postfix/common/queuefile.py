@@ -116,7 +116,9 @@ def encode_queue_file(qf: QueueFile, *, maildrop: bool = False, line_limit: int 
     out += rec(R.REC_TYPE_TIME, f"{sec} {usec}")
     if not maildrop:
         out += rec(R.REC_TYPE_ATTR, f"create_time={int(qf.create_time or qf.arrival)}")
-        out += rec(R.REC_TYPE_ATTR, f"log_ident={qf.qid}")
+        ident = attrs.get("log_ident", qf.qid)     # pickup: the requeued file's own, or none
+        if ident:
+            out += rec(R.REC_TYPE_ATTR, f"log_ident={ident}")
     if "rewrite_context" in attrs:
         out += rec(R.REC_TYPE_ATTR, f"rewrite_context={attrs['rewrite_context']}")
     if qf.fullname:
@@ -124,7 +126,7 @@ def encode_queue_file(qf: QueueFile, *, maildrop: bool = False, line_limit: int 
     out += rec(R.REC_TYPE_FROM, qf.sender)
     heads = _ATTR_HEADS
     for name, value in attrs.items():
-        if name != "rewrite_context":
+        if name != "rewrite_context" and name != "log_ident":
             text = f"{name}={value}".encode("utf-8", "surrogateescape")
             if len(text) < 0x80:    # the usual short attribute, without a call per record
                 out += heads[len(text)]

@@ -16,7 +16,8 @@ DESCRIPTION
 
     A file that ``postsuper -r`` moved here (mode 0700 instead of
     postdrop's 0444) is logged with ``orig_id=OLDID`` and keeps its
-    attributes; delivered (done) recipients are not passed on, and a
+    attributes (log_ident too: the new file's is the first queue id; a
+    sendmail submission has none); delivered (done) recipients are not passed on, and a
     message without recipients left is dropped. Recipients that sendmail -t
     extracted from the headers go to cleanup as extracted ones (they stay
     after the X record of the new queue file; cleanup removes Bcc:). A malformed file is
@@ -139,6 +140,9 @@ class Pickup:
             r.offset = None
         attrs = dict(qf.attrs)
         attrs.setdefault("rewrite_context", "local")
+        # the new file keeps a requeued file's log_ident (its first queue id); sendmail's has none
+        attrs["log_ident"] = next((r.data[10:].decode("utf-8", "replace") for r in records
+                                   if r.type == R.REC_TYPE_ATTR and r.data.startswith(b"log_ident=")), "")
         if qf.fullname:
             attrs["fullname"] = qf.fullname
         cfg = self.ctx.config.for_service(self.service) if self.service is not None else self.ctx.config
@@ -159,5 +163,14 @@ class Pickup:
         result = await session.finish(sender, rcpts, received + content, attrs, arrival=qf.arrival or st.st_mtime)
         if result.ok or not (result.reply or "").startswith("4"):
             self.store.remove("maildrop", qid)
+            if requeued:
+                self._drop_logs(qid)
             return True
         return False
+
+    def _drop_logs(self, qid: str) -> None:
+        """The requeued message's old defer/bounce/trace logs (postsuper -r leaves them)."""
+        for queue in ("defer", "bounce", "trace"):
+            path = self.store.locate(queue, qid)
+            if path is not None:
+                path.unlink(missing_ok=True)

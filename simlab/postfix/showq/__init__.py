@@ -123,8 +123,10 @@ def scan(ctx: Any) -> list[QueueEntry]:
                     reasons[rcpt] = entry.get("reason", "")
             path = store.locate(queue, qid)
             file_size = path.stat().st_size if path is not None else 0
-            # maildrop files have no size record: showq falls back to the file size
-            size = qf.size if queue != "maildrop" and qf.size > 0 else file_size
+            # postdrop's files have no size record: showq falls back to the file size (a file
+            # that postsuper -r moved to the maildrop still has one)
+            has_size = path is not None and (queue != "maildrop" or _starts_with_size(path))
+            size = qf.size if has_size and qf.size > 0 else file_size
             e = QueueEntry(queue, qid, qf.arrival or store.mtime(queue, qid), size, qf.forced_expire,
                            quote_822_local(qf.sender or empty))
             for r in qf.pending():
@@ -132,6 +134,17 @@ def scan(ctx: Any) -> list[QueueEntry]:
                 e.recipients.append((addr, reasons.get(addr, reasons.get(r.address, ""))))
             entries.append(e)
     return entries
+
+
+def _starts_with_size(path: Any) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(1) == R_SIZE
+    except OSError:
+        return False
+
+
+R_SIZE = b"C"       # REC_TYPE_SIZE, the first record of a queue file that cleanup wrote
 
 
 def _asctime(epoch: float) -> str:
