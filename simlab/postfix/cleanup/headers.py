@@ -172,8 +172,8 @@ class Message:
         head = ("\n".join([h.text for h in self.headers] + [""])).encode("utf-8", "surrogateescape")
         if self._raw is not None:
             return head + b"\n" + self._raw + b"\n"
-        if not self._body:
-            return head + b"\n"
+        if not self._body:      # headers only: a separator only where the message had one
+            return head + b"\n" if self.had_separator else head
         return head + ("\n" + "\n".join(self._body) + "\n").encode("utf-8", "surrogateescape")
 
     def find(self, lname: str) -> Header | None:
