@@ -33,6 +33,7 @@ from simlab.sim.network import Network
 from simlab.sim.rootfs import init_root
 
 DATA = Path(__file__).parent / "data" / "smtp"
+MEASURED = Path(__file__).parent / "data" / "smtp_measured"   # captured on the real lab (see its README)
 LAB = Path(str(resources.files("simlab").joinpath("data/lab")))
 USERS = ["alice", "bob", "erin", "robot", "vmail"]
 PORTS = {"smtp": 25}
@@ -40,14 +41,15 @@ PORTS = {"smtp": 25}
 LISTENERS = {"inside": 25, "outside": 2525, "limits": 2527, "strict": 2523, "barelf": 2522}
 
 
-def scenarios() -> list[Path]:
-    return sorted(DATA.glob("[0-9][0-9]_*.json"))
+def scenarios(folder: Path = DATA) -> list[Path]:
+    """The scenario files of a folder (the reference battery's by default), in number order."""
+    return sorted(folder.glob("[0-9]*_*.json"), key=lambda p: (int(p.name.split("_")[0]), p.name))
 
 
 def load(path: Path | str) -> dict[str, Any]:
     p = Path(path)
     if not p.exists():
-        p = next(DATA.glob(f"{path}*.json"))
+        p = next((q for d in (DATA, MEASURED) for q in d.glob(f"{path}*.json")))
     return json.loads(p.read_text())
 
 

@@ -43,9 +43,13 @@ from pathlib import Path
 import pytest
 
 from _delivery_lab import normalize, split_mbox
-from postfix_lab import LISTENERS, lab_network, load, mask, replay_streams, scenarios
+from postfix_lab import LISTENERS, MEASURED, lab_network, load, mask, replay_streams, scenarios
 
-SCENARIOS = [p.stem for p in scenarios()]
+# Known differences on the measured cases: name -> why (strict xfail, so a fix shows up).
+XFAIL: dict[str, str] = {}
+SCENARIOS = [p.stem for p in scenarios()] + [
+    pytest.param(p.stem, marks=pytest.mark.xfail(strict=True, reason=XFAIL[p.stem])) if p.stem in XFAIL else p.stem
+    for p in scenarios(MEASURED)]
 WATCHED = ("var/mail", "home", "var/spool/labpipe", "var/spool/labfiles", "var/spool/labsink")
 
 
