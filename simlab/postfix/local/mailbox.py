@@ -277,8 +277,9 @@ async def deliver_command(state: LocalState, attr: Attr, usr: UserAttr, command:
         return state.sent(attr, "2.0.0", f"delivers to command: {command}")
     cfg = state.cfg
     if usr.uid == 0:
+        # never as root: default_privs' uid and gid only (no HOME/SHELL of that account in the environment)
         default = _user(state, cfg["default_privs"])
-        usr = default if default is not None else replace(usr, uid=65534, gid=65534)
+        usr = replace(usr, uid=default.uid, gid=default.gid) if default is not None else replace(usr, uid=65534, gid=65534)
     argv = command_argv(state.ctx, cfg, command)
     stdin = bytearray(f"From {quote_822_local(attr.sender) if attr.sender else 'MAILER-DAEMON'}"
                       f"  {_asctime(state.ctx.now())}\n".encode())

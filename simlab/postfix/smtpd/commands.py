@@ -205,6 +205,7 @@ class CommandsMixin:
             return False
         size = 0
         envid = ret = encoding = ""
+        auth: str | None = None        # RFC 4954 AUTH=: accepted (and not used) with or without SASL
         for arg in params:
             up = arg.upper()
             if up in ("BODY=8BITMIME", "BODY=7BIT"):
@@ -221,9 +222,10 @@ class CommandsMixin:
             elif up == "SMTPUTF8" and get(self.cfg, "smtputf8_enable", "yes").lower() in ("yes", "true", "1"):
                 continue
             elif up.startswith("AUTH="):
-                if not self.sasl_offered():
-                    await s.reply(R.AUTH_MAIL_DISABLED)
+                if auth is not None:
+                    await s.reply(R.AUTH_MAIL_TWICE)
                     return False
+                auth = arg[5:]
             elif up.startswith("RET="):
                 if ret or up[4:] not in ("FULL", "HDRS"):
                     await s.reply(R.BAD_RET)
@@ -343,14 +345,21 @@ class CommandsMixin:
         if s._bool("disable_vrfy_command"):
             await s.reply(R.VRFY_DISABLED)
             return False
-        if len(argv) < 2 or len(argv) > 3 or (len(argv) == 3 and argv[2].text.upper() != "SMTPUTF8"):
+        if len(argv) < 2:
             await s.reply(R.VRFY_SYNTAX)
             return False
-        err, addr = extract_addr(argv[1], allow_empty=False, strict=False, check=self.check_addr)
-        if err or argv[1].kind == ERROR:
+        words = argv[1:-1] if len(argv) > 2 and argv[-1].text.upper() == "SMTPUTF8" else argv[1:]
+        # the words are collapsed into one argument: "VRFY Alice <alice@x>" checks alice@x, echoes it all
+        arg = words[0] if len(words) == 1 else Token(" ".join(w.text for w in words))
+        if any(w.kind == ERROR for w in words):
+            await s.reply(R.BAD_RECIPIENT)
+            return False
+        err, addr = extract_addr(arg, allow_empty=False, strict=False, check=self.check_addr)
+        if err:
+            await self._illegal(arg)
             await s.reply(R.BAD_RECIPIENT)
             return False
         if not await self._recipient_allowed(addr):
             return False
-        await s.reply(Reply(252, "2.0.0", argv[1].text))
+        await s.reply(Reply(252, "2.0.0", arg.text))
         return True

@@ -3,7 +3,7 @@
 
 SUMMARY
     DATA -> 354, lines up to <CR><LF>.<CR><LF>, dot-unstuffing -> 250 Ok: queued as QID
-    BDAT n [LAST] -> exactly n bytes, no unstuffing -> 250 2.0.0 Ok: n bytes [queued as QID]
+    BDAT n [LAST] -> exactly n bytes, no unstuffing -> 250 2.0.0 Ok: n bytes (LAST: total bytes queued as QID)
 
 DESCRIPTION
     smtpd writes the headers of PREPEND actions (access tables, policy
@@ -39,7 +39,7 @@ from typing import Any
 from ..cleanup.headers import received_smtpd
 from . import replies as R
 from .replies import Reply
-from .tokens import Token
+from .tokens import Token, printable
 from .xforward import log_attrs
 
 
@@ -63,22 +63,25 @@ class DataMixin:
             return False
         await s.reply(R.DATA_GO)
         s.in_data, s.data_bytes = True, 0
-        lines, bare = await self._read_dot_message(s.bare_lf_mode())
+        lines, first_bare = await self._read_dot_message(s.bare_lf_mode())
         s.in_data = False
         s.where = "END-OF-MESSAGE"
-        body = _assemble(lines)
         if s.too_big:
+            # cleanup got what came before the limit was reached (so it logs the message-id it saw)
             await s.reply(R.FILE_TOO_BIG)
-            s.abort_transaction()
+            s.abort_transaction(self._with_received(_assemble(lines)) if lines else None)
             return False
-        if bare and s.bare_lf_mode() == "reject":
+        if first_bare >= 0 and s.bare_lf_mode() == "reject":
+            # nothing after the first bare LF was passed on to cleanup
             s.log_whatsup("reject", "bare <LF> received")
             await s.reply(R.bare_lf(s.myhostname, s._int("smtpd_forbid_bare_newline_reject_code", 550)))
-            s.abort_transaction(self._with_received(body))
+            kept = lines[:first_bare]
+            s.abort_transaction(self._with_received(_assemble(kept)) if kept else None)
             return False
+        body = _assemble(lines)
         return await self._end_of_message(body, None)
 
-    async def _read_dot_message(self, mode: str) -> tuple[list[bytes], bool]:
+    async def _read_dot_message(self, mode: str) -> tuple[list[bytes], int]:
         s: Any = self
         lines: list[bytes] = []
         s.data_lines = lines
@@ -86,20 +89,23 @@ class DataMixin:
         while True:
             # Whole lines that already arrived are taken together; read_line() waits for more.
             if self._dot_buffered(lines, st):
-                return lines, st.bare
+                return lines, st.first_bare
             raw, crlf, _ = await s.read_line(None)
             if self._dot_line(raw, crlf, lines, st):
-                return lines, st.bare
+                return lines, st.first_bare
 
     def _dot_line(self, raw: bytes, crlf: bool, lines: list[bytes], st: _DotState) -> bool:
         """One content line: count it, unstuff it, keep it; True at the final dot."""
         s: Any = self
         s.data_bytes += len(raw) + (2 if crlf else 1)
-        if not crlf:
-            st.bare = True
+        if not crlf and not st.bare:
+            st.bare, st.first_bare = True, len(lines)
         if raw[:1] == b".":
             if raw == b"." and (st.mode == "no" or (crlf and st.prev_crlf)):
                 return True
+            if raw == b".":
+                st.prev_crlf = crlf         # a lone dot that does not end DATA is dropped, not kept empty
+                return False
             raw = raw[1:]
         st.prev_crlf = crlf
         if not s.too_big:
@@ -129,7 +135,11 @@ class DataMixin:
     def _dot_crlf_chunk(self, chunk: bytes, lines: list[bytes], st: _DotState) -> tuple[int, bool]:
         """Lines that all end in CRLF: (bytes used, final dot seen)."""
         s: Any = self
-        if chunk.startswith(b".\r\n") and (st.mode == "no" or st.prev_crlf):
+        if chunk.startswith(b".\r\n") and not (st.mode == "no" or st.prev_crlf):
+            self._dot_line(b".", True, lines, st)
+            used, done = self._dot_crlf_chunk(chunk[3:], lines, st)
+            return used + 3, done
+        if chunk.startswith(b".\r\n"):
             end = 0
         else:
             end = chunk.find(b"\r\n.\r\n")
@@ -188,6 +198,8 @@ class DataMixin:
         args = [t.text for t in argv[1:]]
         if not args or len(args) > 2 or not (args[0].isascii() and args[0].isdigit()) or (len(args) == 2 and args[1].upper() != "LAST"):
             # Postfix cannot tell where a malformed BDAT's data would end: 521 and hang up
+            s.log_warning(f"{s.queue_id or 'NOQUEUE'}: malformed BDAT command syntax from {s.namaddr}: "
+                          f"{printable(s.command_line[:100])}")
             await s.reply(Reply(521, "5.5.4", "Syntax: BDAT count [LAST]"))
             s.hangup = True
             return False
@@ -204,6 +216,8 @@ class DataMixin:
         if err is not None:
             await self._read_chunk(size, keep=False)
             await s.reply(err)
+            if last and s.sender is not None:
+                s.abort_transaction()       # a failed LAST chunk ends the transaction: RCPT now needs MAIL
             return False
         if s.bdat_chunks is None:
             s.bdat_chunks = []
@@ -213,7 +227,7 @@ class DataMixin:
         s.bdat_chunks.append(chunk)
         s.bdat_bytes += size
         if not last:
-            await s.reply(R.bdat_ok(s.bdat_bytes))
+            await s.reply(R.bdat_ok(size))            # this chunk's size; the LAST reply gives the total
             return True
         s.where = "END-OF-MESSAGE"
         if s.too_big:
@@ -253,6 +267,8 @@ class DataMixin:
         proto = s.protocol
         if s.sasl_username and proto == "ESMTP":
             proto = "ESMTPA"
+        if s.smtputf8 and proto.startswith("ESMTP"):
+            proto = "UTF8SMTP" + proto[5:]         # RFC 6531 with-types: UTF8SMTP, UTF8SMTPA
         auth = s.sasl_username if s._bool("smtpd_sasl_authenticated_header") else ""
         first = s.recipient if s.rcpt_count == 1 else None
         header = received_smtpd(helo=s.helo_name or s.client_name, name=s.client_name, addr=s.client_addr,
@@ -325,23 +341,28 @@ class DataMixin:
 class _DotState:
     """Where _read_dot_message() is: bare LF seen, the last line ended in CRLF."""
 
-    __slots__ = ("mode", "limit", "bare", "prev_crlf")
+    __slots__ = ("mode", "limit", "bare", "first_bare", "prev_crlf")
 
     def __init__(self, mode: str, limit: int) -> None:
         self.mode, self.limit = mode, limit
         self.bare = False
+        self.first_bare = -1            # how many lines were kept before the first bare LF
         self.prev_crlf = True
 
 
 def _assemble(lines: list[bytes]) -> bytes:
-    """Content lines -> message bytes (LF line ends), with smtpd's first-line fixes."""
+    """Content lines -> message bytes (LF line ends), with smtpd's first-line and bare-CR fixes."""
     if lines:
         first = lines[0]
         if first.lstrip(b">").startswith(b"From "):
             lines = [b"X-Mailbox-Line: " + first] + lines[1:]
         elif first[:1] in (b" ", b"\t"):
             lines = [b""] + lines
-    return b"\n".join(lines) + b"\n" if lines else b""
+    out = b"\n".join(lines) + b"\n" if lines else b""
+    if b"\r" in out:
+        # smtp_get() drops the CRs before a line end; a CR inside a line arrives as a space
+        out = b"\n".join(ln.rstrip(b"\r").replace(b"\r", b" ") for ln in out.split(b"\n"))
+    return out
 
 
 def _mail_name(settings: Any) -> str:

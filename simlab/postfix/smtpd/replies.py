@@ -149,7 +149,7 @@ AUTH_FAILED = Reply(535, "5.7.8", "Error: authentication failed: authentication 
 AUTH_ABORTED = Reply(501, "5.7.0", "Authentication aborted")
 AUTH_BAD_MECH = Reply(535, "5.7.8", "Error: authentication failed: Invalid authentication mechanism")
 AUTH_BAD_B64 = Reply(501, "5.5.2", "Cannot decode response")
-AUTH_MAIL_DISABLED = Reply(503, "5.5.4", "Error: authentication disabled")
+AUTH_MAIL_TWICE = Reply(503, "5.5.4", "Error: multiple AUTH= options")
 
 
 def helo_syntax(verb: str) -> Reply:

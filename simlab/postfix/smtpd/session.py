@@ -125,6 +125,7 @@ class SmtpdSession(ParamGetters, LineReaderMixin, CommandsMixin, ExtensionsMixin
         self._timed_out = False
         self.lost = False
         self.hangup = False
+        self.command_line = ""
         self._pregreet = b""
         self._greeted = False
         self._conn_lost = False
@@ -325,6 +326,7 @@ class SmtpdSession(ParamGetters, LineReaderMixin, CommandsMixin, ExtensionsMixin
             await self.dispatch(line)
 
     async def dispatch(self, line: str) -> None:
+        self.command_line = line
         argv = tokenize(line)
         if not argv:
             await self.reply(R.BAD_SYNTAX)
