@@ -101,7 +101,7 @@ def test_cleanup_header_address_rewriting_only_local(tmp_path):
     assert qf.sender == "robert@example.com"
     head = qf.content.decode().split("\n\n")[0]
     assert "From: Bob <robert@example.com>\n" in head + "\n"
-    assert "To: alice@example.com,\n\tTeam <team@example.com>\n" in head + "\n"
+    assert "To: alice@example.com, Team <team@example.com>\n" in head + "\n"   # joined: under 70 columns
     assert "Cc: carol@vmail.example\n" in head + "\n"
     result, qf = run(lab, "bob", ["alice@example.com"], msg, client=OUTSIDE)
     assert qf.content.decode().startswith("From: Bob <bob>\nTo: alice, Team <team>\n")

@@ -201,9 +201,9 @@ class AddressMapper(ParamGetters):
     def _classes(self, param: str, default: str) -> frozenset[str]:
         return memo_words(self.memo, self.cfg, param, default)
 
-    def sender(self, addr: str, header: bool = False, context: str = "local") -> str:
-        """An envelope (or header) sender address after rewriting and mapping."""
-        addr = self.canonical(addr, context)
+    def sender(self, addr: str, header: bool = False, context: str = "local", rewritten: bool = False) -> str:
+        """An envelope (or header) sender address after rewriting (unless done) and mapping."""
+        addr = addr if rewritten else self.canonical(addr, context)
         if not addr or not self.mappings:
             return addr
         cls = "header_sender" if header else "envelope_sender"
@@ -216,9 +216,9 @@ class AddressMapper(ParamGetters):
         addr = self.map11(params, addr, "sender canonical")
         return self.masquerade(addr, cls)
 
-    def recipient(self, addr: str, header: bool = False, context: str = "local") -> str:
-        """An envelope (or header) recipient address after rewriting and canonical mapping."""
-        addr = self.canonical(addr, context)
+    def recipient(self, addr: str, header: bool = False, context: str = "local", rewritten: bool = False) -> str:
+        """An envelope (or header) recipient address after rewriting (unless done) and canonical mapping."""
+        addr = addr if rewritten else self.canonical(addr, context)
         if not addr or not self.mappings:
             return addr
         cls = "header_recipient" if header else "envelope_recipient"
@@ -293,7 +293,9 @@ class AddressMapper(ParamGetters):
         while tp is not None:
             if tp.type == tok822.ADDR and tp.head is not None:
                 old = tok822.internalize(tp.head)
-                new = self.sender(old, True, context) if is_sender else self.recipient(old, True, context)
+                canon = rewrite(self.ctx, tok822.externalize(tp.head), context, external=True)
+                new = self.sender(canon, True, context, True) if is_sender \
+                    else self.recipient(canon, True, context, True)
                 if new != old:
                     first = tok822.scan(tok822.quote_822_local(new))
                     tp.head = tp.tail = None
@@ -362,6 +364,26 @@ class AddressMapper(ParamGetters):
                 count += 1
             i += 1
         return out
+
+
+def fold_addresses(name: str, value: str) -> str:
+    """cleanup_fold_header(): a rewritten address list, as many addresses per line as fit.
+
+    The next address joins the line (after a space) while the line stays under 70
+    characters (a continuation line's TAB not counted); otherwise it starts a new one.
+    """
+    parts = value.split(",\n\t")
+    lines: list[str] = []
+    cur = f"{name}: {parts[0]}"
+    for i, part in enumerate(parts[1:], 1):
+        cur += ","
+        if len(cur) + 1 + len(part) + (i < len(parts) - 1) < 70:
+            cur += " " + part
+        else:
+            lines.append(cur)
+            cur = part
+    lines.append(cur)
+    return "\n\t".join(lines)
 
 
 def _extension(addr: str, delim: str) -> str:

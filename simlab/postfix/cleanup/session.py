@@ -73,7 +73,7 @@ from ..config.fallback import ParamGetters, param_str, param_time
 from ..maps import tok822
 from .checks import ContentChecks
 from .headers import DROPPED_HEADERS, RECIPIENT_HEADERS, SENDER_HEADERS, Header, Message, mail_date
-from .rewrite import AddressMapper, ExpansionError, TableFailure, config_memo, memo_specs
+from .rewrite import AddressMapper, ExpansionError, TableFailure, config_memo, fold_addresses, memo_specs
 
 # cleanup_stat_detail(CLEANUP_STAT_WRITE): what smtpd answers when cleanup could not finish the file
 WRITE_ERROR = "451 4.3.0 Error: queue file write error"
@@ -322,7 +322,7 @@ class CleanupSession(ParamGetters):
             if context and (name in SENDER_HEADERS or name in RECIPIENT_HEADERS):
                 value = mapper.header_addresses(h.text.split(":", 1)[1], context, name in SENDER_HEADERS)
                 if value is not None:
-                    h = Header(f"{h.name}: {value}")
+                    h = Header(fold_addresses(h.name, value))
             if self.extract and name in _extract_from(resent):
                 self.extracted += tok822.addresses(h.text.split(":", 1)[1])
             if name in BCC_HEADERS:

@@ -238,7 +238,9 @@ class DataMixin:
         lines = data.replace(b"\r\n", b"\n").split(b"\n")
         if lines and lines[-1] == b"":
             lines.pop()
-        return await self._end_of_message(_assemble(lines), s.bdat_bytes)
+        # the total is counted line by line as smtp_get() returns them: CRs before a line end dropped
+        total = sum(len(ln.rstrip(b"\r")) + 2 for ln in lines) if b"\r\r" in data else s.bdat_bytes
+        return await self._end_of_message(_assemble(lines), total)
 
     async def _read_chunk(self, size: int, keep: bool) -> bytes:
         from .reading import _Lost

@@ -103,8 +103,13 @@ def rewrite_tree(rules: RewriteRules, toks: list[Tok]) -> list[Tok]:
     return toks
 
 
-def rewrite(ctx: Any, address: str, context: str = "local") -> str:
-    """Canonicalize an internal-form address in rewrite ``context`` ("local" or "remote")."""
+def rewrite(ctx: Any, address: str, context: str = "local", external: bool = False) -> str:
+    """Canonicalize an address in rewrite ``context`` ("local" or "remote"); internal form out.
+
+    The address is in internal form, or with ``external`` in the RFC 822 form a
+    header holds (cleanup_rewrite_tree(): no quoting first, so a quoted local part
+    that contains an @ stays one local part).
+    """
     if address == "":
         return ""
     cfg = ctx.config
@@ -114,16 +119,17 @@ def rewrite(ctx: Any, address: str, context: str = "local") -> str:
         memo = (cfg, {})
         if isinstance(shared, dict):
             shared[_SHARED_KEY] = memo
-    hit = memo[1].get((context, address))
+    key = (context, address, external)
+    hit = memo[1].get(key)
     if hit is not None:
         return hit
     rules = RewriteRules(ctx, context)
-    toks = tokenize(quote_822_local(address))
+    toks = tokenize(address if external else quote_822_local(address))
     rewrite_tree(rules, toks)
     out = unquote_822_local(externalize(toks))
     if len(memo[1]) >= 8192:
         memo[1].clear()
-    memo[1][(context, address)] = out
+    memo[1][key] = out
     return out
 
 
