@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterable
 from ..cleanup.headers import mail_date, received_bounce
 from ..common.queue import Recipient
 
-__all__ = ["mail_date", "post_mail", "received_by"]
+__all__ = ["mail_date", "post_abandoned", "post_mail", "received_by"]
 
 
 def received_by(ctx: Any, qid: str, when: float) -> bytes:
@@ -65,3 +65,10 @@ async def post_mail(ctx: Any, sender: str, recipients: Iterable[Recipient | str]
     merged.update(attrs or {})
     result = await session.finish(sender, [_recipient(r) for r in recipients], content, merged)
     return result.qid if result.ok else None
+
+
+def post_abandoned(ctx: Any, build: Callable[[str, float], bytes]) -> None:
+    """A message begun and then given up (the stream closed unfinished): cleanup logs what it saw."""
+    session = _open_cleanup(ctx)
+    now = ctx.now()
+    session.abort(received_by(ctx, session.qid, now) + build(session.qid, now))

@@ -53,7 +53,7 @@ from ..trivial_rewrite import rewrite
 from .client import TRACE_RECORD, TRACE_USR_VRFY
 from .log import LogRecord, read_log, remove_log
 from .notify import Original, build_dsn
-from .post import post_mail
+from .post import post_abandoned, post_mail
 from .templates import Template, load_templates
 
 
@@ -80,6 +80,13 @@ class _Bounce:
         except FileNotFoundError:
             return None
         return Original.from_queue_file(qf)
+
+    def abandon(self, tmpl: Template, orig: Original, records: list[LogRecord], dest: str) -> None:
+        """bounce_notify_service() writes the notification's headers before it finds that no
+        recipient wants one (NOTIFY without FAILURE): cleanup sees them, then the stream is closed."""
+        post_abandoned(self.ctx, lambda qid, now: build_dsn(
+            self.ctx, tmpl, orig, records, dest=dest, postmaster_copy=False, ret_headers=False, now=now,
+            warn=lambda text: None))
 
     async def send(self, pid: int, tmpl: Template, orig: Original, records: list[LogRecord], *,
                    sender: str, dest: str, postmaster_copy: bool, ret_headers: bool,
@@ -137,6 +144,8 @@ async def _failure(ctx: Any, queue: str, qid: str, service: str) -> bool:
                 ok = await b.send(pid, tmpl, orig, wanted, sender="", dest=orig.sender,
                                   postmaster_copy=False, ret_headers=orig.ret == "HDRS",
                                   what="sender non-delivery notification")
+            else:
+                b.abandon(tmpl, orig, records, orig.sender)
             if ok and "bounce" in classes:
                 await b.send(pid, tmpl, orig, records, sender=b.double_bounce(),
                              dest=cfg["bounce_notice_recipient"], postmaster_copy=True,

@@ -167,7 +167,8 @@ class MessageJob:
         return transport, nexthop or self.ctx.config["myhostname"]
 
     def _sort_key(self, item: tuple[str, str, Recipient]) -> tuple[str, str, int, str, str]:
-        """qmgr_message_sort(): transport, queue name, recipient domain, then address (no case).
+        """qmgr_message_sort(): transport, queue name, recipient domain (case ignored), then
+        the address as it is (strcmp: "B@x" before "a@x").
 
         The queue name is the nexthop, or user@nexthop (extension removed) for a transport
         that takes one recipient per delivery.
@@ -180,7 +181,7 @@ class MessageJob:
             queue = f"{user[0] if user else local}@{nexthop}"
         at = rcpt.address.rfind("@")
         domain = rcpt.address[at:].lower() if at >= 0 else ""
-        return transport, queue.lower(), int(at < 0), domain, rcpt.address.lower()
+        return transport, queue.lower(), int(at < 0), domain, rcpt.address
 
     # -- one delivery request ------------------------------------------------------------------
     async def _dispatch(self, req: DeliveryRequest) -> None:

@@ -248,6 +248,11 @@ class SmtpAgent:
     def _log(self, i: int, v: Verdict, setup_done: float) -> None:
         """Report one final verdict: the status log line and the bounce/defer/trace record."""
         rcpt = self.req.recipients[i]
+        notify = getattr(rcpt, "notify", "") or ""
+        if v.remote_dsn and v.status == "sent" and "SUCCESS" in notify.upper().split(","):
+            # smtp_rcpt_done(): a DSN server got NOTIFY=SUCCESS, so no success notice from here
+            rest = [w for w in notify.split(",") if w.upper() != "SUCCESS"]
+            rcpt = dataclasses.replace(rcpt, notify=",".join(rest))
         self.reporter.stats = dataclasses.replace(self.stats, conn_setup_done=setup_done or v.time,
                                                   deliver_done=v.time)
         dsn = Dsn(v.dsn, v.reason, dtype="smtp" if v.dtext else "", dtext=v.dtext,

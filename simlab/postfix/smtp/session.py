@@ -38,6 +38,7 @@ SEE ALSO
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -67,6 +68,7 @@ class Verdict:
     dtext: str = ""               # Diagnostic-Code (smtp; TEXT): what the server said
     time: float = 0.0
     keep: bool = False            # soft failure on a non-final server: try the next one
+    remote_dsn: bool = False      # the server announced DSN: NOTIFY=SUCCESS is its job now
 
     @property
     def status(self) -> str:
@@ -147,6 +149,8 @@ async def run_session(agent: "SmtpAgent", target: Target, indexes: list[int], fi
     for pos, i in enumerate(indexes):
         outcome = core.rcpt_outcome(pos)
         v = judge(agent, target, outcome, final)
+        if "DSN" in core.features:
+            v = dataclasses.replace(v, remote_dsn=True)
         if v.keep and (outcome.state is State.RCPT or not logged_soft):
             agent.info(f"{req.qid}: {v.reason}")
             logged_soft = logged_soft or outcome.state is not State.RCPT
