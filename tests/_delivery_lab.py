@@ -154,9 +154,9 @@ def transactions(data: dict[str, Any]) -> list[tuple[str, list[Any], bytes, dict
             for p in m.group(2).split():
                 k, _, v = p.partition("=")
                 if k.upper() == "RET":
-                    attrs["dsn_ret"] = {"FULL": "1", "HDRS": "2"}[v.upper()]
+                    attrs["ret_flags"] = {"FULL": "1", "HDRS": "2"}[v.upper()]
                 elif k.upper() == "ENVID":
-                    attrs["dsn_envid"] = v
+                    attrs["envelope_id"] = v
         elif up.startswith("RCPT TO:") and reply.startswith("250"):
             m = re.match(r"(?i)RCPT TO:\s*<([^>]*)>(.*)", line.strip())
             addr, notify, orcpt = m.group(1), "", ""

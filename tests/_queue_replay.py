@@ -15,7 +15,7 @@ DESCRIPTION
     the bytes appended to mailboxes.
 
     The command lines use a small shell subset, run here with simlab's
-    programs: ``A | B | C`` pipes, single/double quotes, and the programs
+    programs: ``A | B | C`` pipes, ``> FILE``, single/double quotes, and the programs
     mailq, postqueue, postsuper, postcat, sendmail, postconf, postfix
     (through PostfixSystem.command), sleep N (virtual time), printf FORMAT
     ARGS, python3 -c "print(...)" (only prints of string expressions), find
@@ -93,7 +93,9 @@ class Replay:
         def sub(m: re.Match[str]) -> str:
             label = self.labels["ref"].get(m.group(0))
             return back.get(label, m.group(0)) if label else m.group(0)
-        return QID.sub(sub, text)
+        text = QID.sub(sub, text)
+        text = re.sub(r"(?<=-qI)\w+", lambda m: QID.sub(sub, f" {m.group(0)}")[1:], text)   # sendmail -qIID
+        return _HASHED.sub(lambda m: _rehash(self.pf, m), text)
 
     # -- one step --------------------------------------------------------------------------
     def step(self, st: dict[str, Any]) -> dict[str, Any]:
@@ -138,9 +140,16 @@ class Replay:
     def shell(self, line: str) -> tuple[int, str, str]:
         stages = _split_pipe(line)
         data, err, rc = b"", "", 0
+        target = None
         for stage in stages:
-            rc, out, e = self._program(shlex.split(stage), data)
+            words = shlex.split(stage)
+            if len(words) > 2 and words[-2] == ">":
+                words, target = words[:-2], words[-1]
+            rc, out, e = self._program(words, data)
             data, err = out, err + e
+        if target is not None:
+            (Path(self.host.root) / target.lstrip("/")).write_bytes(data)
+            data = b""
         return rc, data.decode("utf-8", "surrogateescape"), err
 
     def _program(self, argv: list[str], stdin: bytes) -> tuple[int, bytes, str]:
@@ -334,6 +343,20 @@ def _record_lengths(out: str) -> str:
 _HASHED = re.compile(r"\b(deferred|defer|hold|active|incoming|bounce|trace|flush|maildrop)/((?:\w/)*)(\w{10,})\b")
 
 
+def _rehash(pf: Any, m: re.Match[str]) -> str:
+    """A queue file path in a command, with simlab's hash directories for the (translated) id."""
+    if not m.group(2):
+        return m.group(0)
+    dirs = pf.store.hash_dirs(m.group(1), m.group(3))
+    return f"{m.group(1)}/{''.join(d + '/' for d in dirs)}{m.group(3)}"
+
+
+def _messages(content: str) -> list[str]:
+    """An mbox append, message by message: agents running side by side append in any order."""
+    parts = re.split(r"\n(?=From \S+  )", content)
+    return sorted(parts)
+
+
 def _hash_dirs(text: str) -> str:
     """Hash directory names depend on the queue id: check them against the id, then mask them."""
     from simlab.postfix.common.queue import id_hash_source
@@ -366,5 +389,5 @@ def normalize_step(st: dict[str, Any], ids: dict[str, str], postfix_uid: str) ->
     return {
         "commands": [_command(c, ids, postfix_uid) for c in st["commands"]],
         "mail_log": sorted(log(line) for line in st["mail_log"]),
-        "deliveries": sorted((d["file"], mask(d["content"], ids)) for d in st["deliveries"]),
+        "deliveries": sorted((d["file"], _messages(mask(d["content"], ids))) for d in st["deliveries"]),
     }

@@ -72,11 +72,11 @@ class Original:
     @classmethod
     def from_queue_file(cls, qf: QueueFile) -> "Original":
         attrs = qf.attrs
-        ret = {"1": "FULL", "2": "HDRS"}.get(str(attrs.get("dsn_ret", "")),
-                                             str(attrs.get("dsn_ret", "")).upper())
+        ret = {"1": "FULL", "2": "HDRS"}.get(str(attrs.get("ret_flags", "")),
+                                             str(attrs.get("ret_flags", "")).upper())
         flags = attrs.get("trace_flags", "0")
         return cls(qid=qf.qid, sender=qf.sender, arrival=qf.arrival, content=qf.content,
-                   size=qf.size or len(qf.content), envid=attrs.get("dsn_envid", ""),
+                   size=qf.size or len(qf.content), envid=attrs.get("envelope_id", ""),
                    ret=ret, encoding=attrs.get("encoding", ""),
                    trace_flags=int(flags) if (str(flags).isascii() and str(flags).isdigit()) else 0)
 

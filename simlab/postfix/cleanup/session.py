@@ -143,8 +143,7 @@ class CleanupSession(ParamGetters):
         """cleanup_act_log(): 'QID: reject: header ... from name[addr]; from=<> to=<> ...: text'."""
         c = self.client
         line = f"{self.qid}: {action}: {what}"
-        if c.addr:
-            line += f" from {c.name}[{c.addr}]"
+        line += f" from {c.name}[{c.addr}]" if c.addr else " from local"    # the message origin
         line += f"; from=<{tok822.quote_822_local(self.sender) if self.sender else ''}>"
         if self.first_rcpt:
             line += f" to=<{tok822.quote_822_local(self.first_rcpt)}>"

@@ -262,7 +262,8 @@ def main(argv: list[str], *, ctx: Any = None, stdin: Any = None, stdout: Any = N
                     cmd.fatal(f"open queue file {qid}: No such file or directory")
         else:
             for name in args:
-                path = cmd.ctx.path(name) if (cmd.root and name.startswith("/")) else name
+                # a host's absolute path lives under its root (--root, or the live instance's)
+                path = cmd.ctx.path(name) if name.startswith("/") and (cmd.root or cmd._ctx) else name
                 try:
                     with open(path, "rb") as f:
                         raw = f.read()

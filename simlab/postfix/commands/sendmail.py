@@ -124,8 +124,10 @@ def main(argv: list[str], *, ctx: Any = None, stdin: Any = None, stdout: Any = N
     cmd = Command("sendmail", argv, ctx=ctx, stdin=stdin, stdout=stdout, stderr=stderr, logs=True)
 
     def body() -> int:
+        # a bare -q (flush the queue) has no value; getopt's "q:" would take the next word
+        argv = [a for w in cmd.argv for a in ((w, "") if w == "-q" else (w,))]
         try:
-            opts, args = getopt.getopt(cmd.argv, OPTSPEC)
+            opts, args = getopt.getopt(argv, OPTSPEC)
         except getopt.GetoptError as e:
             # the options are parsed twice (first for -C/-c and -v), and getopt complains both times
             cmd.err(f"invalid option -- '{e.opt}'")
@@ -163,8 +165,12 @@ def main(argv: list[str], *, ctx: Any = None, stdin: Any = None, stdout: Any = N
                 cmd.verbose += 1
             elif o == "-N":
                 words = [w.strip().lower() for w in v.split(",") if w.strip()]
-                if any(w not in NOTIFY for w in words) or ("never" in words and len(words) > 1):
-                    cmd.fatal(f"bad -N option value: {v}", EX_USAGE)
+                bad = next((w for w in words if w not in NOTIFY), None)
+                if bad is not None:
+                    cmd.warn(f'unknown DSN NOTIFY command value "{bad}" in "{v}"')
+                if bad is not None or ("never" in words and len(words) > 1):
+                    cmd.warn("bad -N option value -- ignored")
+                    continue
                 notify = ",".join(NOTIFY[w] for w in words)
             elif o == "-R":
                 if v.lower() not in ("full", "hdrs"):
@@ -214,7 +220,7 @@ def enqueue(cmd: Command, user: str, sender: str | None, fullname: str | None, a
         rcpts += [Recipient(a, notify=notify, orcpt=f"rfc822;{a}" if a else "") for a in addrs]
     if verify:
         if extract:
-            cmd.fatal(f"{saved_sender}({uid}): -t option cannot be used with -bv", EX_USAGE)
+            cmd.fatal("-t option cannot be used with -bv", EX_TEMPFAIL)
         lines = ([f"From: {saved_sender}"] if saved_sender else []) + ["Subject: probe"]
         content = ("\n".join(lines) + "\n").encode()
         if args:

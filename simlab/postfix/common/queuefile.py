@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from . import records as R
 
-_DSN_NOTIFY = (("NEVER", 1), ("SUCCESS", 2), ("FAILURE", 8), ("DELAY", 4))
+_DSN_NOTIFY = (("NEVER", 1), ("SUCCESS", 2), ("FAILURE", 4), ("DELAY", 8))   # dsn_mask.h
 
 
 # -- the queue file model -------------------------------------------------------------
@@ -154,7 +154,10 @@ def encode_queue_file(qf: QueueFile, *, maildrop: bool = False, line_limit: int 
         if not qf.msg_id:
             qf.msg_id = _message_id(qf.content)
         return bytes(out)
-    flags = 0
+    flags = 0       # qmgr_opts: the recipients' DSN NOTIFY bits, shifted (QMGR_READ_FLAG_FROM_DSN)
+    for r in qf.recipients:
+        if r.notify:
+            flags |= notify_mask(r.notify) << 1
     size_rec = rec(R.REC_TYPE_SIZE, R.SIZE_FORMAT % (size, data_offset, len(qf.recipients), flags, size, 0))
     out[:len(size_rec)] = size_rec
     data = bytes(out)

@@ -52,7 +52,7 @@ from .state import (EXPAND_FWD, EXPAND_INCL, Attr, LocalState, UserAttr, evolve,
                     without_success)
 
 _NOT_THERE = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)    # as pathlib ignores them
-_PASS_ATTRS = ("dsn_ret", "dsn_envid", "log_client_name", "log_client_address",
+_PASS_ATTRS = ("ret_flags", "envelope_id", "log_client_name", "log_client_address",
                "log_protocol_name", "log_helo_name", "sasl_method", "sasl_username",
                "sasl_sender", "log_ident", "rewrite_context")
 

@@ -77,8 +77,8 @@ class SmtpAgent:
          self.sasl_soft_bounce, self.line_limit) = self._settings(ctx.hostname)
         self.nexthop = req.nexthop
         attrs = dict(getattr(req, "attrs", {}) or {})
-        self.envid = attrs.get("dsn_envid", "")
-        self.ret = _DSN_RET.get(str(attrs.get("dsn_ret", "")).upper(), "")
+        self.envid = attrs.get("envelope_id", "")
+        self.ret = _DSN_RET.get(str(attrs.get("ret_flags", "")).upper(), "")
         enc = attrs.get("encoding", "").lower()
         self.body = {"8bit": "8BITMIME", "7bit": "7BIT"}.get(enc, "")
         self.size = 0

@@ -324,9 +324,9 @@ class DataMixin:
             attrs["sasl_method"] = s.sasl_method
             attrs["sasl_username"] = s.sasl_username
         if s.dsn_envid:
-            attrs["dsn_envid"] = s.dsn_envid
+            attrs["envelope_id"] = s.dsn_envid
         if s.dsn_ret:
-            attrs["dsn_ret"] = {"FULL": "1", "HDRS": "2"}[s.dsn_ret]
+            attrs["ret_flags"] = {"FULL": "1", "HDRS": "2"}[s.dsn_ret]
         if s.encoding:
             attrs["encoding"] = s.encoding
         if s.smtputf8:
