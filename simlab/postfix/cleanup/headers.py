@@ -123,6 +123,7 @@ class Message:
         self._body: list[str] = body if body is not None else []
         self._raw: bytes | None = None      # the body lines joined by LF, not decoded yet
         self.had_separator = had_separator
+        self.unterminated = False           # the last line had no newline (sendmail input)
 
     @property
     def body(self) -> list[str]:
@@ -143,6 +144,7 @@ class Message:
             return msg
         # the lines of the text: a final LF ends the last line, it does not start another
         text = content[:-1] if content.endswith(b"\n") else content
+        msg.unterminated = not content.endswith(b"\n")
         pos, end = 0, len(text)
         while pos <= end:
             nl = text.find(b"\n", pos)
@@ -171,7 +173,7 @@ class Message:
     def render(self) -> bytes:
         head = ("\n".join([h.text for h in self.headers] + [""])).encode("utf-8", "surrogateescape")
         if self._raw is not None:
-            return head + b"\n" + self._raw + b"\n"
+            return head + b"\n" + self._raw + (b"" if self.unterminated else b"\n")
         if not self._body:      # headers only: a separator only where the message had one
             return head + b"\n" if self.had_separator else head
         return head + ("\n" + "\n".join(self._body) + "\n").encode("utf-8", "surrogateescape")

@@ -83,9 +83,11 @@ def read_message(raw: bytes, dot_ends: bool) -> bytes:
                 continue
             skip_from = False
         if dot_ends and line == b".":
-            break
+            return b"".join(line + b"\n" for line in out)
         out.append(line)
-    return b"".join(line + b"\n" for line in out)
+    text = b"".join(line + b"\n" for line in out)
+    # input that ends without a newline keeps its last line open: cleanup stores it as L + empty N
+    return text[:-1] if text and not raw.endswith(b"\n") and not raw.endswith(b"\r") else text
 
 
 def header_recipients(content: bytes) -> list[str]:
@@ -237,14 +239,14 @@ def enqueue(cmd: Command, user: str, sender: str | None, fullname: str | None, a
         cmd.fatal(f"{saved_sender}({uid}): No recipient addresses found in message header" if extract else
                   f"{saved_sender}({uid}): Recipient addresses must be specified on the command line or via "
                   "the -t option", EX_TEMPFAIL)
-    attrs: dict[str, str] = {}
+    attrs: dict[str, str] = {}          # in the order postcat shows them
     if envid:
         attrs["envelope_id"] = envid
+    if ret:
+        attrs["ret_flags"] = "1" if ret == "FULL" else "2"
     attrs["rewrite_context"] = context
     if encoding:
         attrs["encoding"] = encoding
-    if ret:
-        attrs["ret_flags"] = "1" if ret == "FULL" else "2"
     trace_flags = (DEL_REQ_FLAG_USR_VRFY if verify else 0) | (DEL_REQ_FLAG_RECORD if cmd.verbose else 0)
     if trace_flags:
         attrs["trace_flags"] = str(trace_flags)

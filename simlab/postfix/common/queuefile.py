@@ -119,13 +119,25 @@ def encode_queue_file(qf: QueueFile, *, maildrop: bool = False, line_limit: int 
         ident = attrs.get("log_ident", qf.qid)     # pickup: the requeued file's own, or none
         if ident:
             out += rec(R.REC_TYPE_ATTR, f"log_ident={ident}")
+    # attributes given before rewrite_context (sendmail's envelope_id and ret_flags) come before it
+    late = False
     if "rewrite_context" in attrs:
+        for name, value in attrs.items():
+            if name == "rewrite_context":
+                break
+            if name != "log_ident":
+                out += rec(R.REC_TYPE_ATTR, f"{name}={value}")
         out += rec(R.REC_TYPE_ATTR, f"rewrite_context={attrs['rewrite_context']}")
+    else:
+        late = True
     if qf.fullname:
         out += rec(R.REC_TYPE_FULL, qf.fullname)
     out += rec(R.REC_TYPE_FROM, qf.sender)
     heads = _ATTR_HEADS
     for name, value in attrs.items():
+        if not late:
+            late = name == "rewrite_context"
+            continue
         if name != "rewrite_context" and name != "log_ident":
             text = f"{name}={value}".encode("utf-8", "surrogateescape")
             if len(text) < 0x80:    # the usual short attribute, without a call per record
@@ -140,7 +152,9 @@ def encode_queue_file(qf: QueueFile, *, maildrop: bool = False, line_limit: int 
             _put_rcpt(out, r, maildrop)
     out += _MESG
     data_offset = len(out)
-    R.put_content(out, qf.content, line_limit)
+    R.put_content(out, qf.content, line_limit, terminate=not maildrop)
+    if not maildrop and qf.content and not qf.content.endswith(b"\n"):
+        qf.content += b"\n"        # what the queue file now says (L record, then an empty N)
     size = len(out) - data_offset
     out += _XTRA
     if qf.filter and not maildrop:
@@ -176,10 +190,10 @@ _END = R.encode_record(R.REC_TYPE_END, "")
 
 def _put_rcpt(out: bytearray, r: Recipient, maildrop: bool) -> None:
     rec = R.encode_record
-    if r.orcpt:
-        out += rec(R.REC_TYPE_ATTR, f"dsn_orig_rcpt={r.orcpt}")
     if r.notify:
         out += rec(R.REC_TYPE_ATTR, f"notify_flags={notify_mask(r.notify)}")
+    if r.orcpt:
+        out += rec(R.REC_TYPE_ATTR, f"dsn_orig_rcpt={r.orcpt}")
     if not maildrop or r.orig:
         out += rec(R.REC_TYPE_ORCP, r.orig)
     r.offset = len(out)
@@ -233,10 +247,8 @@ def _remember_decoded(qf: QueueFile, data: bytes, arrival: float, known: tuple[b
     """
     if len(data) > _MEMO_MAX_BYTES or not _all_str(qf.sender, qf.fullname or "", qf.filter or ""):
         return
-    attrs: dict[str, str] = {}
-    if "rewrite_context" in qf.attrs:       # the encoder's order: rewrite_context first
-        attrs["rewrite_context"] = qf.attrs["rewrite_context"]
-    attrs.update(qf.attrs)
+    # the encoder writes the attributes in their order (log_ident is an envelope record)
+    attrs = {k: v for k, v in qf.attrs.items() if k != "log_ident"}
     plain = _PLAIN_NAMES
     for name, value in attrs.items():
         if name not in plain and not _plain_name(name) or type(value) is not str or value != value.strip():

@@ -244,11 +244,27 @@ def iter_records(buf: bytes, start: int = 0, follow_pointers: bool = True) -> It
         pos = nxt
 
 
-def put_content(out: bytearray, content: bytes, line_limit: int = 2048) -> None:
-    """Append the records of content_records(content, line_limit) to ``out``, encoded."""
+def put_content(out: bytearray, content: bytes, line_limit: int = 2048, terminate: bool = True) -> None:
+    """Append the records of content_records(content, line_limit) to ``out``, encoded.
+
+    A last line without its newline (sendmail input that ends without one) is
+    an L record; ``terminate`` (cleanup's queue file, not postdrop's) adds the
+    empty N record that ends it, as Postfix's cleanup does.
+    """
     if not content:
         return
-    body = content[:-1] if content.endswith(b"\n") else content
+    if not content.endswith(b"\n"):
+        head, _, last = content.rpartition(b"\n")
+        if head or content.startswith(b"\n"):
+            put_content(out, head + b"\n", line_limit)
+        while line_limit > 0 and len(last) > line_limit:
+            out += encode_record(REC_TYPE_CONT, last[:line_limit])
+            last = last[line_limit:]
+        out += encode_record(REC_TYPE_CONT, last)
+        if terminate:
+            out += encode_record(REC_TYPE_NORM, b"")
+        return
+    body = content[:-1]
     lines = body.split(b"\n")
     lengths = list(map(len, lines))
     longest = max(lengths)
@@ -275,17 +291,23 @@ def put_content(out: bytearray, content: bytes, line_limit: int = 2048) -> None:
 _N_HEADS = [bytes((0x4E, n)) for n in range(0x80)]      # "N" and a one-byte length
 
 
-def content_records(content: bytes, line_limit: int = 2048) -> list[tuple[str, bytes]]:
-    """The N/L records of a message: one N per line, long lines split into L pieces."""
+def content_records(content: bytes, line_limit: int = 2048, terminate: bool = True) -> list[tuple[str, bytes]]:
+    """The N/L records of a message: one N per line, long lines split into L pieces; a last
+    line without its newline ends in an L record (then an empty N with ``terminate``)."""
     if not content:
         return []
-    body = content[:-1] if content.endswith(b"\n") else content
+    open_end = not content.endswith(b"\n")
+    body = content if open_end else content[:-1]
     out: list[tuple[str, bytes]] = []
     for line in body.split(b"\n"):
         while line_limit > 0 and len(line) > line_limit:
             out.append((REC_TYPE_CONT, line[:line_limit]))
             line = line[line_limit:]
         out.append((REC_TYPE_NORM, line))
+    if open_end:
+        out[-1] = (REC_TYPE_CONT, out[-1][1])
+        if terminate:
+            out.append((REC_TYPE_NORM, b""))
     return out
 
 
