@@ -43,14 +43,21 @@ _B52 = "[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]"
 QID = re.compile(rf"\b(?:[0-9A-F]{{10,12}}|[0-9B-DF-HJ-NP-TV-Z]{{8,}}|{_B52}{{10,}}z{_B52}+)\b")
 _ID_DEF = re.compile(rf"(?:\]: |notification: |forwarded as |queued as |orig_id=|id |\*\*\* [A-Z ]+ \S*/)"
                      rf"((?:[0-9A-F]{{10,12}}|{_B52}{{10,}}z{_B52}+))\b")
-POSTFIX_CMDS = ("mailq", "postqueue", "postsuper", "postcat", "sendmail", "postconf", "postfix")
+POSTFIX_CMDS = ("mailq", "postqueue", "postsuper", "postcat", "sendmail", "postconf", "postfix", "postmap")
 
 
 def lab_host(main_cf_extra: str, seed: int = 1) -> tuple[Network, Any]:
     from simlab.scenarios.lab import register_lab_programs
     net = Network(seed=seed)
     host = net.host("mail.example.com", ip="10.0.0.25")
-    lab_root(host.root, main_cf_extra)
+    lab_root(host.root)
+    main_cf = Path(host.root) / "etc/postfix/main.cf"
+    text = main_cf.read_text()
+    for line in main_cf_extra.splitlines():     # in place, as postconf -e (no duplicate entries)
+        name = line.split("=", 1)[0].strip()
+        text, n = re.subn(rf"(?m)^{re.escape(name)}\s*=.*$", line, text)
+        text += "" if n else line + "\n"
+    main_cf.write_text(text)
     register_lab_programs(host)
     host.start_postfix()
     return net, host
@@ -102,6 +109,9 @@ class Replay:
         net = self.net
         log0 = len(self.pf.ctx.log.lines)
         before = self._snapshot()
+        if st.get("listener"):
+            self._listener(st["listener"]["action"], st["listener"]["port"])
+            net.run(until=net.now + 0.2)
         for sub in st.get("smtp", []):
             net.run_sync(_smtp(self.host, sub["from"], sub["to"], sub["data"]))
             net.run(until=net.now + 0.3)
@@ -130,6 +140,22 @@ class Replay:
                 deliveries.append({"file": path, "kind": "appended", "offset": len(old),
                                    "content": data[len(old):].decode("utf-8", "surrogateescape")})
         return {"title": st["title"], "commands": cmds, "mail_log": log, "deliveries": deliveries}
+
+    def _listener(self, action: str, port: int) -> None:
+        """A listener on 127.0.0.1:port that accepts and never writes (stop: it closes them all)."""
+        import asyncio
+        if action == "start":
+            self._silent: list[asyncio.Transport] = []
+            silent = self._silent
+
+            class Silent(asyncio.Protocol):
+                def connection_made(self, transport: Any) -> None:
+                    silent.append(transport)
+            self.host.listen(port, Silent, component="silent", addr="127.0.0.1")
+        else:
+            self.host.unlisten(port, addr="127.0.0.1")
+            for t in self._silent:
+                t.close()
 
     def _snapshot(self) -> dict[str, bytes]:
         root = Path(self.host.root)

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import getopt
 import sys
-from email.utils import getaddresses
 from typing import Any
 
 from ..common.queue import QueueFile, Recipient
@@ -61,11 +60,10 @@ RESENT_HEADERS = ("resent-to", "resent-cc", "resent-bcc")
 
 
 def parse_addresses(text: str) -> list[str]:
-    """The addresses of an RFC 822 address list, as tok822_internalize leaves them."""
-    out = []
-    for _name, addr in getaddresses([text]):
-        out.append(addr)
-    return out
+    """The addresses of an RFC 822 address list, as tok822_internalize leaves them
+    (``"odd user"@example.com`` -> ``odd user@example.com``)."""
+    from ..maps.tok822 import addresses
+    return addresses(text)
 
 
 def read_message(raw: bytes, dot_ends: bool) -> bytes:

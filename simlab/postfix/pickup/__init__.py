@@ -39,6 +39,7 @@ import stat
 from typing import Any
 
 from ..common import records as R
+from ..maps.tok822 import quote_822_local
 from ..common.queue import QueueStore, decode_queue_file
 
 
@@ -150,7 +151,7 @@ class Pickup:
         session = open_cleanup(self.ctx, cfg, client, content_filter=cfg["content_filter"])
         new_id = session.qid
         sender = qf.sender
-        text = f"{new_id}: uid={uid} from=<{sender}>"
+        text = f"{new_id}: uid={uid} from=<{quote_822_local(sender) if sender else ''}>"
         if requeued:
             text += f" orig_id={qid}"
         self.ctx.log.line("pickup", self.pid, text)

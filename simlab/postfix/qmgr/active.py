@@ -58,6 +58,7 @@ from ..common.queue import MODE_EXPIRE, QueueFile, Recipient
 from ..common.records import RecordError
 from ..common.services import find_service
 from ..maps.address import split_addr
+from ..maps.tok822 import quote_822_local
 from ..trivial_rewrite import resolve
 from .agents import agent_for
 from .request import DeliveryRequest, RecipientStatus, record_status
@@ -93,9 +94,9 @@ class MessageJob:
             return
         self.active_arrival = self.ctx.now()
         self.trace_flags = _trace_flags(qf)
-        self.info(f"from=<{qf.sender}>, size={qf.size}, nrcpt={len(qf.recipients)} (queue active)")
+        self.info(f"from=<{_quoted(qf.sender)}>, size={qf.size}, nrcpt={len(qf.recipients)} (queue active)")
         if qf.forced_expire:
-            self.info(f"from=<{qf.sender}>, status=force-expired, returned to sender")
+            self.info(f"from=<{_quoted(qf.sender)}>, status=force-expired, returned to sender")
             await self._expire(qf)
             await self._finish(qf)
             return
@@ -296,7 +297,7 @@ class MessageJob:
             created = qf.create_time or qf.arrival
             lifetime = cfg.get_time("maximal_queue_lifetime" if qf.sender else "bounce_queue_lifetime")
             if now >= created + lifetime and not qf.forced_expire:
-                self.info(f"from=<{qf.sender}>, status=expired, returned to sender")
+                self.info(f"from=<{_quoted(qf.sender)}>, status=expired, returned to sender")
                 await self._expire(qf)
             elif qf.warn_time > 0 and now >= qf.warn_time - 1:
                 await defer_warn(ctx, "active", self.qid)
@@ -334,3 +335,8 @@ def _readdressed(rcpt: Recipient, address: str) -> Recipient:
     copy.__dict__.update(rcpt.__dict__)
     copy.address = address
     return copy
+
+
+def _quoted(sender: str) -> str:
+    """The sender as qmgr logs it: the local part quoted when it needs to be."""
+    return quote_822_local(sender) if sender else ""

@@ -12,7 +12,9 @@ DESCRIPTION
     forced-expiry flag, sender and the recipients that are still to be
     delivered, each with its deferral reason from the defer log
     (``defer/C/C086916052C``, written by the defer service; the latest entry
-    of a recipient counts). Done recipients
+    of a recipient counts). The recipients of the defer log come first, in
+    its order, then the other pending ones (under "(reason unavailable)"
+    when a reason was shown before them). Done recipients
     are not listed; the null sender shows as ``MAILER-DAEMON``
     (empty_address_recipient).
 
@@ -116,8 +118,8 @@ def scan(ctx: Any) -> list[QueueEntry]:
                 qf = store.read(queue, qid)
             except (FileNotFoundError, RecordError, ValueError):
                 continue
-            reasons: dict[str, str] = {}
-            for entry in read_defer_log(ctx, qid):      # the latest attempt's reason wins
+            reasons: dict[str, str] = {}            # in defer log order; the latest reason wins
+            for entry in read_defer_log(ctx, qid):
                 rcpt = entry.get("recipient", "")
                 if rcpt:
                     reasons[rcpt] = entry.get("reason", "")
@@ -129,9 +131,15 @@ def scan(ctx: Any) -> list[QueueEntry]:
             size = qf.size if has_size and qf.size > 0 else file_size
             e = QueueEntry(queue, qid, qf.arrival or store.mtime(queue, qid), size, qf.forced_expire,
                            quote_822_local(qf.sender or empty))
+            # showq lists the defer log's recipients first (a reason line whenever it changes),
+            # then the other pending ones ("(reason unavailable)" after a reason)
+            pending = {r.address for r in qf.pending()}
+            for rcpt, why in reasons.items():
+                if rcpt in pending:
+                    e.recipients.append((quote_822_local(rcpt or empty), why))
             for r in qf.pending():
-                addr = quote_822_local(r.address or empty)
-                e.recipients.append((addr, reasons.get(addr, reasons.get(r.address, ""))))
+                if r.address not in reasons:
+                    e.recipients.append((quote_822_local(r.address or empty), ""))
             entries.append(e)
     return entries
 
