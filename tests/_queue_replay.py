@@ -113,7 +113,9 @@ class Replay:
             self._listener(st["listener"]["action"], st["listener"]["port"])
             net.run(until=net.now + 0.2)
         for sub in st.get("smtp", []):
-            net.run_sync(_smtp(self.host, sub["from"], sub["to"], sub["data"]))
+            rep = sub.get("repeat")
+            data = sub["data"] + ((rep["line"] + "\n") * rep["count"] if rep else "")
+            net.run_sync(_smtp(self.host, sub["from"], sub["to"], data))
             net.run(until=net.now + 0.3)
         if st.get("smtp"):
             net.run(until=net.now + st.get("wait", 1.5))

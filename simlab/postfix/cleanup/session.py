@@ -352,6 +352,8 @@ class CleanupSession(ParamGetters):
                     mid = f"{stamp}.{self.qid}@{param_str(self.cfg, 'myhostname')}"
                 msg.headers.append(Header(f"{prefix}Message-Id: <{mid}>"))
                 self.info(f"{lp}message-id=<{mid}>")
+                if resent and "message-id" not in seen:     # the message itself still has none
+                    self.info("message-id=<>")
             else:
                 self.info(f"{lp}message-id=<>")
         if not add:
