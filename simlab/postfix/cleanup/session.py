@@ -272,8 +272,9 @@ class CleanupSession(ParamGetters):
                     continue
                 seen.add(key)
                 extracted = bool(getattr(r, "extracted", False))
-                # a recipient taken from the headers gets its DSN original recipient from them
-                orcpt = r.orcpt or (f"rfc822;{r.address}" if extracted else "")
+                # a recipient without a DSN original recipient (sendmail's, or taken from the
+                # headers) gets one made of its address as given
+                orcpt = r.orcpt or (f"rfc822;{r.address}" if r.address else "")
                 out.append(Recipient(address=addr, orig=orig, notify=r.notify, orcpt=orcpt,
                                      extracted=extracted))
         if out:

@@ -51,7 +51,8 @@ def show_queue(cmd: Command, json_format: bool) -> None:
     from ..master import is_running, use_service
     from ..showq import format_compat, format_json, scan
     if not is_running(cmd.ctx, cmd.root):
-        cmd.warn("Mail system is down -- accessing queue directly")
+        cmd.warn("Mail system is down -- accessing queue directly "
+                 "(Connect to the Postfix showq service: Connection refused)")
         entries = scan(cmd.ctx)
     else:
         with use_service(cmd.ctx, "showq"):

@@ -10,9 +10,6 @@ DESCRIPTION
     postdrop(1), which leaves it in the maildrop queue for pickup(8). This
     works while the mail system is stopped (the message waits there).
 
-    Every command-line recipient goes with its DSN original recipient
-    (dsn_orig_rcpt=rfc822;ADDRESS), as postcat shows for a sendmail message.
-
     Input: a line with a lone "." ends the message unless -i or -oi is
     given; CR before LF is removed (sendmail_fix_line_endings = always);
     leading "From " lines are dropped. Command-line recipients may be
@@ -217,7 +214,7 @@ def enqueue(cmd: Command, user: str, sender: str | None, fullname: str | None, a
     rcpts: list[Recipient] = []
     for arg in args:
         addrs = [a for a in parse_addresses(arg) if a] or [""]
-        rcpts += [Recipient(a, notify=notify, orcpt=f"rfc822;{a}" if a else "") for a in addrs]
+        rcpts += [Recipient(a, notify=notify) for a in addrs]
     if verify:
         if extract:
             cmd.fatal("-t option cannot be used with -bv", EX_TEMPFAIL)

@@ -69,6 +69,13 @@ class VirtualBinder:
         return Handle(lambda: self.host.unlisten(port, addr=where), f"{where}:{port}")
 
     async def listen_local(self, path: Path, on_request: OnRequest) -> Handle | None:
+        """No socket here, but its file, as master leaves it in public/ (after a stop too:
+        postdrop then finds it and says nothing, where a never-started system has none)."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(exist_ok=True)
+        except OSError:
+            pass
         return None
 
 

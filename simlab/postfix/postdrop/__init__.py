@@ -22,7 +22,7 @@ DESCRIPTION
     time. The submitting user's uid, which on a real system is the file's
     owner, is kept in a ``submit_uid`` attribute record.
 
-    When pickup cannot be reached: "warning: unable to look up
+    When public/pickup does not exist (a system never started): "warning: unable to look up
     public/pickup: No such file or directory", and the mail stays queued.
 
 PARAMETERS
@@ -52,7 +52,8 @@ def postdrop(ctx: Any, qf: QueueFile, uid: int = 0, warn: Callable[[str], None] 
     os.utime(path, (qf.arrival, qf.arrival))
     from ..master import trigger
     service = ctx.config["pickup_service_name"] or "pickup"
-    if not trigger(ctx, service, "W"):
+    # a stopped system's public/pickup is still there: the trigger just goes unheard
+    if not trigger(ctx, service, "W") and not (store.top / "public" / service).exists():
         if warn is not None:
             warn(f"unable to look up public/{service}: No such file or directory")
     return qf.qid

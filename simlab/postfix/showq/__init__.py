@@ -128,6 +128,9 @@ def scan(ctx: Any) -> list[QueueEntry]:
             # postdrop's files have no size record: showq falls back to the file size (a file
             # that postsuper -r moved to the maildrop still has one)
             has_size = path is not None and (queue != "maildrop" or _starts_with_size(path))
+            if not has_size and "submit_uid" in qf.attrs:
+                # the submitter's uid is the file's owner on a real system; here it is a record
+                file_size -= 2 + len(f"submit_uid={qf.attrs['submit_uid']}")
             size = qf.size if has_size and qf.size > 0 else file_size
             e = QueueEntry(queue, qid, qf.arrival or store.mtime(queue, qid), size, qf.forced_expire,
                            quote_822_local(qf.sender or empty))
