@@ -43,6 +43,7 @@ _B52 = "[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]"
 QID = re.compile(rf"\b(?:[0-9A-F]{{10,12}}|[0-9B-DF-HJ-NP-TV-Z]{{8,}}|{_B52}{{10,}}z{_B52}+)\b")
 _ID_DEF = re.compile(rf"(?:\]: |notification: |forwarded as |queued as |orig_id=|id |\*\*\* [A-Z ]+ \S*/)"
                      rf"((?:[0-9A-F]{{10,12}}|{_B52}{{10,}}z{_B52}+))\b")
+_CHILD = re.compile(r"\]: (\w+): (?:sender|postmaster) [\w -]*notification: (\w+)")
 POSTFIX_CMDS = ("mailq", "postqueue", "postsuper", "postcat", "sendmail", "postconf", "postfix", "postmap")
 
 
@@ -71,17 +72,30 @@ class Replay:
         self.pf = self.host.postfix
         self.labels: dict[str, dict[str, str]] = {"ref": {}, "sim": {}}
         self._pending: dict[str, list[str]] = {"ref": [], "sim": []}
+        self._parent: dict[str, dict[str, str]] = {"ref": {}, "sim": {}}   # notification -> its message
         self._count = 0
 
     # -- ids ------------------------------------------------------------------------------
     def learn(self, side: str, texts: list[str]) -> None:
-        """Note the ids first seen in ``texts``; pair them with the other side's in order."""
+        """Note the ids first seen in ``texts``; pair them with the other side's: a notification
+        with the one made for the same message, the others in order of appearance."""
         for text in texts:
+            for m in _CHILD.finditer(text):
+                self._parent[side][m.group(2)] = m.group(1)
             for m in _ID_DEF.finditer(text):
                 q = m.group(1)
                 if q not in self.labels[side] and q not in self._pending[side]:
                     self._pending[side].append(q)
         ref, sim = self._pending["ref"], self._pending["sim"]
+        for q in list(ref):
+            label = self.labels["ref"].get(self._parent["ref"].get(q, ""))
+            twin = next((x for x in sim if label and self.labels["sim"].get(self._parent["sim"].get(x, "")) == label),
+                        None)
+            if twin is not None:
+                self._count += 1
+                ref.remove(q)
+                sim.remove(twin)
+                self.labels["ref"][q] = self.labels["sim"][twin] = f"Q{self._count}"
         while ref and sim:
             self._count += 1
             self.labels["ref"][ref.pop(0)] = self.labels["sim"][sim.pop(0)] = f"Q{self._count}"

@@ -1,6 +1,6 @@
 """Queue tools and local submission against steps measured on the real Postfix 3.7.11.
 
-tests/data/queue/measured_steps.json: 87 steps captured from a second real
+tests/data/queue/measured_steps.json: 93 steps captured from a second real
 Postfix instance built from the reference lab's files (queue ids, times and
 paths of that instance mapped back to the lab's; see the file's "setup"):
 mailq / postqueue -p -j -f -i -s, postcat -q -o -e -h -b, postsuper -h -H
