@@ -19,7 +19,7 @@ DESCRIPTION
     mailq, postqueue, postsuper, postcat, sendmail, postconf, postfix
     (through PostfixSystem.command), sleep N (virtual time), printf FORMAT
     ARGS, python3 -c "print(...)" (only prints of string expressions), find
-    DIR... -type f, sort, head -N, sed 's|A|B|'.
+    DIR... -type f, sort, head -N, grep -c STRING, sed 's|A|B|'.
 
     Queue ids differ by nature. Each side's ids are numbered in the order
     they first appear (maillog lines, command output); the captured
@@ -218,6 +218,9 @@ class Replay:
             return 0, "".join(sorted(lines)).encode(), ""
         if name == "head":
             return 0, "".join(lines[:int(args[0].lstrip("-"))]).encode(), ""
+        if name == "grep" and args[0] == "-c":       # a fixed string, as the steps use it
+            n = sum(1 for line in lines if args[1] in line)
+            return (0 if n else 1), f"{n}\n".encode(), ""
         if name == "sed":
             m = re.fullmatch(r"s\|(.*)\|(.*)\|", args[0])
             assert m, args
@@ -397,7 +400,7 @@ def _rehash(pf: Any, m: re.Match[str]) -> str:
 
 def _messages(content: str) -> list[str]:
     """An mbox append, message by message: agents running side by side append in any order."""
-    parts = re.split(r"\n(?=From \S+  )", content)
+    parts = re.split(r"(?<=\n\n)(?=From \S+  )", content)     # the blank line ends its message
     return sorted(parts)
 
 

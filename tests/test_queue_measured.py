@@ -1,25 +1,29 @@
 """Queue tools and local submission against steps measured on the real Postfix 3.7.11.
 
-tests/data/queue/measured_steps.json: 93 steps captured from a second real
-Postfix instance built from the reference lab's files (queue ids, times and
-paths of that instance mapped back to the lab's; see the file's "setup"):
-mailq / postqueue -p -j -f -i -s, postcat -q -o -e -h -b, postsuper -h -H
--d -e -r with ALL, queue names, ``-`` from stdin and bad arguments,
-sendmail -t -i -oi -f -F -bv -bp and its errors, requeueing through pickup,
-delay warnings and bounces (the DSNs delivered to the mailbox), hashed queue
-directories (hash_queue_depth=2) and long queue ids.
+tests/data/queue/measured_steps.json: 96 steps captured from a second real
+Postfix instance built from the reference lab's files (its own queue, log
+and port mapped back to the lab's; see the file's "setup"): mailq /
+postqueue -p -j -f -i -s, postcat -q -v -o -e -h -b -d and by path,
+postsuper -h -H -d -e -f -r with ALL, queue names, ``-`` from stdin and
+bad arguments, sendmail -t -i -oi -f -F -N -R -V -bv -bp -q and its errors,
+requeueing through pickup, an active message (a listener that never
+answers), postfix stop/start around sendmail, delay warnings and bounces
+(the DSNs delivered to the mailboxes), hashed queue directories and long
+queue ids.
 
 The steps are replayed in order on one lab host in virtual time
 (tests/_queue_replay.py); for each step the command results (rc, stdout,
 stderr), the maillog lines (as a multiset) and the appended mailbox bytes
-must be Postfix's. Masked as inherent, on both sides: queue ids (paired in
-order of appearance), time stamps, dates, epoch seconds, delay= figures,
-pids, client ports, the data offset of a queue file (it depends on the
-microseconds and port digits), postcat -o offsets of the two time records,
-the uid of the postfix account (install order: 102 on the measuring
-machine), the order of queue listings (readdir order) and postfix-script's
-echo on stderr (postlog writes it only to a terminal). Hash directory names
-are checked against the queue id, then masked.
+(message by message) must be Postfix's. Masked as inherent, on both sides:
+queue ids (paired in order of appearance, a notification with the one for
+the same message), time stamps, dates, epoch seconds, delay= figures, pids,
+client ports, the data offset of a queue file and postcat -o's time record
+lengths (they depend on the microseconds), the uid of the postfix account
+(install order: 102 on the measuring machine), the order of queue listings
+(readdir order), the order in which messages land in one mailbox (agents
+run side by side) and postfix-script's echo on stderr (postlog writes it
+only to a terminal). Hash directory names are checked against the queue id,
+then masked.
 """
 
 from __future__ import annotations
@@ -45,6 +49,9 @@ KNOWN = {
     "sendmail -bv for virtual alias, catch-all":
         "the report lists the recipients in the order the agents finished (local(8), virtual(8) and "
         "error(8) run side by side in Postfix); simlab's order differs",
+    "while down: postfix status, postfix flush":
+        "with maillog_file the log goes through postlogd, which stops with the system: the real "
+        "postqueue's lines were lost (postfix-script writes its own); simlab logs them",
     "restore transport_maps and relay_domains":
         "scache(8) logs its statistics (start interval, domain/address lookup hits) when a reload ends "
         "it after the smtp client used it; simlab has no connection cache process",
