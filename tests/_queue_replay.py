@@ -129,7 +129,8 @@ class Replay:
         for sub in st.get("smtp", []):
             rep = sub.get("repeat")
             data = sub["data"] + ((rep["line"] + "\n") * rep["count"] if rep else "")
-            net.run_sync(_smtp(self.host, sub["from"], sub["to"], data))
+            net.run_sync(_smtp(self.host, sub["from"], sub["to"], data, sub.get("mail_params", ""),
+                               sub.get("rcpt_params", "")))
             net.run(until=net.now + 0.3)
         if st.get("smtp"):
             net.run(until=net.now + st.get("wait", 1.5))
@@ -307,7 +308,8 @@ def _python_prints(code: str) -> bytes:
     return out.getvalue().encode()
 
 
-async def _smtp(host: Any, sender: str, rcpts: list[str], data: str) -> list[str]:
+async def _smtp(host: Any, sender: str, rcpts: list[str], data: str, mail_params: str = "",
+                rcpt_params: str = "") -> list[str]:
     reader, writer = await host.open_connection("127.0.0.1", 25, component="client")
     replies = []
 
@@ -318,7 +320,8 @@ async def _smtp(host: Any, sender: str, rcpts: list[str], data: str) -> list[str
             if line[3:4] != "-":
                 return
     await reply()
-    for cmd in ["EHLO client.example", f"MAIL FROM:<{sender}>", *[f"RCPT TO:<{r}>" for r in rcpts], "DATA"]:
+    mp, rp = (" " + mail_params) if mail_params else "", (" " + rcpt_params) if rcpt_params else ""
+    for cmd in ["EHLO client.example", f"MAIL FROM:<{sender}>{mp}", *[f"RCPT TO:<{r}>{rp}" for r in rcpts], "DATA"]:
         writer.write((cmd + "\r\n").encode())
         await reply()
     writer.write(data.replace("\r\n", "\n").replace("\n", "\r\n").encode() + b".\r\n")

@@ -119,32 +119,20 @@ def encode_queue_file(qf: QueueFile, *, maildrop: bool = False, line_limit: int 
         ident = attrs.get("log_ident", qf.qid)     # pickup: the requeued file's own, or none
         if ident:
             out += rec(R.REC_TYPE_ATTR, f"log_ident={ident}")
-    # attributes given before rewrite_context (sendmail's envelope_id and ret_flags) come before it
-    late = False
-    if "rewrite_context" in attrs:
-        for name, value in attrs.items():
-            if name == "rewrite_context":
-                break
-            if name != "log_ident":
-                out += rec(R.REC_TYPE_ATTR, f"{name}={value}")
-        out += rec(R.REC_TYPE_ATTR, f"rewrite_context={attrs['rewrite_context']}")
-    else:
-        late = True
+    early, late = attr_order(attrs)
+    for name in early:
+        out += rec(R.REC_TYPE_ATTR, f"{name}={attrs[name]}")
     if qf.fullname:
         out += rec(R.REC_TYPE_FULL, qf.fullname)
     out += rec(R.REC_TYPE_FROM, qf.sender)
     heads = _ATTR_HEADS
-    for name, value in attrs.items():
-        if not late:
-            late = name == "rewrite_context"
-            continue
-        if name != "rewrite_context" and name != "log_ident":
-            text = f"{name}={value}".encode("utf-8", "surrogateescape")
-            if len(text) < 0x80:    # the usual short attribute, without a call per record
-                out += heads[len(text)]
-                out += text
-            else:
-                out += rec(R.REC_TYPE_ATTR, text)
+    for name in late:
+        text = f"{name}={attrs[name]}".encode("utf-8", "surrogateescape")
+        if len(text) < 0x80:        # the usual short attribute, without a call per record
+            out += heads[len(text)]
+            out += text
+        else:
+            out += rec(R.REC_TYPE_ATTR, text)
     if qf.warn_time > 0 and qf.sender:
         out += rec(R.REC_TYPE_WARN, R.WARN_FORMAT % int(qf.warn_time))
     for r in qf.recipients:
@@ -179,6 +167,25 @@ def encode_queue_file(qf: QueueFile, *, maildrop: bool = False, line_limit: int 
     if known is not None:
         _remember_decoded(qf, data, sec + usec / 1_000_000, known)
     return data
+
+
+_BEFORE_SENDER = ("envelope_id", "ret_flags")
+
+
+def attr_order(attrs: dict[str, str]) -> tuple[list[str], list[str]]:
+    """The attribute names written before the sender record and after it, in file order.
+
+    Before: what came before rewrite_context (sendmail's envelope_id and ret_flags),
+    rewrite_context, then the DSN envelope_id and ret_flags (as smtpd passes them);
+    after: the rest. log_ident is an envelope record of its own, not listed.
+    """
+    names = [n for n in attrs if n != "log_ident"]
+    if "rewrite_context" in attrs:
+        cut = names.index("rewrite_context") + 1
+        early = names[:cut] + [n for n in names[cut:] if n in _BEFORE_SENDER]
+    else:
+        early = [n for n in names if n in _BEFORE_SENDER]
+    return early, [n for n in names if n not in early]
 
 
 _ATTR_HEADS = [bytes((ord(R.REC_TYPE_ATTR), n)) for n in range(0x80)]
@@ -247,8 +254,8 @@ def _remember_decoded(qf: QueueFile, data: bytes, arrival: float, known: tuple[b
     """
     if len(data) > _MEMO_MAX_BYTES or not _all_str(qf.sender, qf.fullname or "", qf.filter or ""):
         return
-    # the encoder writes the attributes in their order (log_ident is an envelope record)
-    attrs = {k: v for k, v in qf.attrs.items() if k != "log_ident"}
+    early, late = attr_order(qf.attrs)          # the encoder's order
+    attrs = {k: qf.attrs[k] for k in early + late}
     plain = _PLAIN_NAMES
     for name, value in attrs.items():
         if name not in plain and not _plain_name(name) or type(value) is not str or value != value.strip():
