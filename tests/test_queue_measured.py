@@ -1,6 +1,6 @@
 """Queue tools and local submission against steps measured on the real Postfix 3.7.11.
 
-tests/data/queue/measured_steps.json: 100 steps captured from a second real
+tests/data/queue/measured_steps.json: 105 steps captured from a second real
 Postfix instance built from the reference lab's files (its own queue, log
 and port mapped back to the lab's; see the file's "setup"): mailq /
 postqueue -p -j -f -i -s, postcat -q -v -o -e -h -b -d and by path,
