@@ -1,8 +1,9 @@
 """Queue tools and local submission against steps measured on the real Postfix 3.7.11.
 
-tests/data/queue/measured_steps.json: 105 steps captured from a second real
-Postfix instance built from the reference lab's files (its own queue, log
-and port mapped back to the lab's; see the file's "setup"): mailq /
+tests/data/queue/measured_steps.json and measured_steps_more.json: 105
+steps (one run, in that order) captured from a second real Postfix
+instance built from the reference lab's files (its own queue, log and port
+mapped back to the lab's; see the first file's "setup"): mailq /
 postqueue -p -j -f -i -s, postcat -q -v -o -e -h -b -d and by path,
 postsuper -h -H -d -e -f -r with ALL, queue names, ``-`` from stdin and
 bad arguments, sendmail -t -i -oi -f -F -N -R -V -bv -bp -q and its errors,
@@ -37,8 +38,9 @@ import pytest
 
 from _queue_replay import Replay, normalize_step
 
-DATA = json.loads((Path(__file__).parent / "data" / "queue" / "measured_steps.json").read_text())
-STEPS = DATA["steps"]
+_DIR = Path(__file__).parent / "data" / "queue"
+DATA = json.loads((_DIR / "measured_steps.json").read_text())
+STEPS = DATA["steps"] + json.loads((_DIR / "measured_steps_more.json").read_text())["steps"]
 REAL_POSTFIX_UID = "102"
 
 # Steps simlab still gets wrong (title prefix -> why).
