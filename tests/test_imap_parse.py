@@ -38,9 +38,11 @@ def test_imap_parse_args_atoms_strings_lists_literals() -> None:
         Atom("INBOX"), String(b'a "q"'), [Atom("FLAGS"), Atom("BODY.PEEK[HEADER.FIELDS (A B)]<0.10>")],
         String(b"x\r\n", literal=True), Atom("NIL")]
     assert parse_args([b"1:* (\\Seen \\Deleted)"]) == [Atom("1:*"), [Atom("\\Seen"), Atom("\\Deleted")]]
-    for bad in (b"(a", b"a)", b'"open', b'"bad \\x"'):
+    for bad in (b"(a", b"a)", b'"open', b'"open \\', b"caf\xc3\xa9"):
         with pytest.raises(ParseError):
             parse_args([bad])
+    # measured (dovecot_measured/sessions i_login_quoted_escape): any escaped character is itself
+    assert parse_args([b'"er\\in"']) == [String(b"erin")]
 
 
 def test_imap_sequence_sets_and_their_text() -> None:
@@ -86,7 +88,7 @@ def test_imap_message_rfc822_part_structure() -> None:
     assert part.find([1, 1]).body == b"hi"     # the CRLF before "--b" belongs to the boundary
     assert bodystructure(part, extended=False) == (
         '(("message" "rfc822" NIL NIL NIL "7bit" 20 (NIL "inner" NIL NIL NIL NIL NIL NIL NIL NIL) '
-        '("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 2 1) 3) "mixed")')
+        '("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 2 0) 2) "mixed")')  # lines = LFs
 
 
 # -- properties ----------------------------------------------------------------------------

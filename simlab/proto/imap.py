@@ -64,7 +64,7 @@ from .imap_sort import cmd_sort
 from .imap_thread import cmd_thread
 from .actions import ConnectionInfo, ServerCore
 from .imap_login import PRE_LOGIN_CAPABILITY, pre_login_command, sasl_step
-from .imap_parse import Arg, ParseError, literal_size, parse_args, split_command
+from .imap_parse import Arg, Atom, ParseError, literal_size, parse_args, split_command
 from .imap_state import ALLOWED, SELECTED_ONLY, TRANSITIONS, State
 from .login import LoginClient, Sasl
 from .mailbox import MessageInfo, OpenMailbox, StorageError, StoreBackend, UserMailboxes
@@ -118,6 +118,9 @@ class ImapServer(ServerCore):
         self.idle: tuple[str, float, float, float] | None = None
         self.cmd_waited = 0.0
         self.cmd_started = self.cmd_ran_from = clock()
+        self.cmd_name = ""
+        self.last_command: tuple[str, float] | None = None
+        self.logout_rest = b""
         self.last_eol = 2
         self.stats = dict.fromkeys(("in", "out", "deleted", "expunged", "hdr_count",
                                     "hdr_bytes", "body_count", "body_bytes"), 0)
@@ -140,9 +143,11 @@ class ImapServer(ServerCore):
         body = text[:-1] if text.endswith(".") else text
         self.send_line(f"{tag or '*'} {body} ({running // 1000}.{running % 1000:03d} + "
                        f"{waited // 1000}.{waited % 1000:03d} secs).")
+        if tag:
+            self.last_command = (self.cmd_name, self.clock())
 
     def command_error(self, tag: str, name: str, error: str, ran: bool = True) -> None:
-        self.tagged(tag, f"BAD Error in IMAP command {name}: {error}", ran)
+        self.tagged(tag, f"BAD Error in IMAP command{' ' + name if name else ''}: {error}", ran)
         self.bad += 1
         if self.bad >= MAX_BAD_COMMANDS:
             self.send_line("* BYE Too many invalid IMAP commands.")
@@ -233,6 +238,10 @@ class ImapServer(ServerCore):
         elif self.state is not State.LOGOUT:
             self.close_mailbox()
             s = self.stats
+            if reason == "Connection closed" and self.last_command is not None:
+                # Dovecot's client_get_commands_status(): what the client did last
+                cmd, done = self.last_command
+                reason += f" ({cmd} finished {self.clock() - done:.3f} secs ago)"
             self.log(self.program, (
                 f"Info: Disconnected: {reason} in={s['in']} out={s['out']} "
                 f"deleted={s['deleted']} expunged={s['expunged']} trashed=0 "
@@ -256,14 +265,19 @@ class ImapServer(ServerCore):
         tag, name, rest = split_command(pieces[0])
         pieces[0] = rest
         name = name.upper()
+        self.logout_rest = rest
         if name == "UID" and self.state is not State.NOT_AUTHENTICATED:
             sub, _, rest = rest.partition(b" ")
+            if not sub:
+                self.command_error(tag, "", "Invalid command name.", ran=False)
+                return
             name, pieces[0] = "UID " + sub.decode("utf-8", "replace").upper(), rest
         if self.state is State.NOT_AUTHENTICATED:
             pre_login_command(self, tag, name, pieces)
             return
         self.cmd_ran_from = self.clock()
         self.cmd_waited = max(0.0, self.cmd_ran_from - self.cmd_started)
+        self.cmd_name = name
         handler = COMMANDS.get(name)
         if handler is None or self.state not in ALLOWED[name]:
             self.command_error(tag, name, "Unknown command.", ran=False)
@@ -330,13 +344,15 @@ def cmd_enable(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
     if not args:
         srv.command_error(tag, name, "Missing arguments.")
         return
-    srv.send_line("* ENABLED")
+    known = [a.upper for a in args if isinstance(a, Atom) and a.upper in ("CONDSTORE", "QRESYNC")]
+    srv.send_line(" ".join(["* ENABLED", *known]))
     srv.tagged(tag, "OK Enabled.")
 
 
 def cmd_logout(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
-    # Dovecot disconnects before it reads LOGOUT's line end: "in" leaves it out
-    srv.stats["in"] -= srv.last_eol
+    # Dovecot disconnects before it reads LOGOUT's arguments and line end: "in" leaves
+    # them out (it has read the space after the name)
+    srv.stats["in"] -= srv.last_eol + len(srv.logout_rest)
     srv.send_line("* BYE Logging out")
     srv.tagged(tag, "OK Logout completed.")
     srv.finish("Logged out")

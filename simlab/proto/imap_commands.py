@@ -89,15 +89,17 @@ def list_attributes(box: MailboxListing, subscribed: bool, children: bool = True
 
 # -- SELECT / EXAMINE ----------------------------------------------------------
 def _select(srv: ImapServer, tag: str, name: str, args: list[Arg], readonly: bool) -> None:
-    if not args or len(args) > 2 or (len(args) == 2 and not isinstance(args[1], list)):
-        srv.command_error(tag, name, "Missing arguments." if not args else "Invalid arguments.")
+    # Dovecot closes the selected mailbox before it looks at the arguments, and
+    # ignores anything after the name that is not a parameter list
+    if srv.box is not None:
+        srv.close_mailbox()
+        srv.send_line("* OK [CLOSED] Previous mailbox closed.")
+    if not args or isinstance(args[0], list):
+        srv.command_error(tag, name, "Invalid arguments.")
         return
     mailbox = mailbox_arg(srv, tag, name, args[0])
     if mailbox is None:
         return
-    if srv.box is not None:
-        srv.close_mailbox()
-        srv.send_line("* OK [CLOSED] Previous mailbox closed.")
     assert srv.boxes is not None
     try:
         box = srv.boxes.open(mailbox, readonly)
@@ -259,8 +261,8 @@ def cmd_list(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
             return
         returns, rest, extended = rest[3], rest[:2], True
     if len(rest) != 2:
-        srv.command_error(tag, name, "Missing arguments." if len(rest) < 2
-                           else "Invalid arguments.")
+        srv.command_error(tag, name, "Invalid reference." if not rest else
+                          "Missing arguments." if len(rest) < 2 else "Invalid arguments.")
         return
     reference = _text(rest[0])
     patterns = [_text(p) for p in rest[1]] if isinstance(rest[1], list) else [_text(rest[1])]
@@ -342,6 +344,9 @@ def cmd_status(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
     if len(args) != 2 or not isinstance(args[1], list):
         srv.command_error(tag, name, "Invalid arguments.")
         return
+    if not args[1]:
+        srv.command_error(tag, name, "Empty status list.")
+        return
     mailbox = mailbox_arg(srv, tag, name, args[0])
     if mailbox is None:
         return
@@ -353,4 +358,7 @@ def cmd_status(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
     if error is not None:
         srv.command_error(tag, name, error)
         return
-    srv.tagged(tag, "OK Status completed.")
+    selected = srv.box is not None and (srv.box.name == mailbox or
+                                        srv.box.name.upper() == mailbox.upper() == "INBOX")
+    srv.tagged(tag, "OK [CLIENTBUG] Status on selected mailbox completed." if selected
+               else "OK Status completed.")

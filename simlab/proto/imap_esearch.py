@@ -96,8 +96,13 @@ def search_views(srv: ImapServer, tag: str, name: str, args: list[Arg],
 
 def compile_search(srv: ImapServer, tag: str, name: str, args: list[Arg],
                    charset: str | None = None) -> Test | None:
+    keywords: list[str] = []
     try:
-        return parse_search(args, charset, now=srv.clock(), saved=srv.saved_uids)[1]
+        test = parse_search(args, charset, now=srv.clock(), saved=srv.saved_uids,
+                            keywords=keywords)[1]
+        if keywords and srv.box is not None:
+            srv.box.register_keywords(keywords)
+        return test
     except BadCharset:
         srv.tagged(tag, BADCHARSET_REPLY)
     except ParseError as exc:

@@ -89,7 +89,8 @@ class FetchItem:
 
     @property
     def header_only(self) -> bool:
-        return self.name == "RFC822.HEADER" or self.spec.startswith(("HEADER", "MIME"))
+        # Dovecot's imap_msgpart_contains_body(): a MIME header counts as body
+        return self.name == "RFC822.HEADER" or self.spec.startswith("HEADER")
 
     def response_name(self) -> str:
         if self.name not in ("BODY[]", "BINARY[]", "BINARY.SIZE[]"):
@@ -106,19 +107,21 @@ class FetchItem:
 def _body_item(text: str) -> FetchItem:
     m = _BODY_RE.match(text)
     if m is None:
-        raise ParseError(f"Unknown parameter {text}")
+        if re.match(r"^BODY(\.PEEK)?\[[^\]]*\]<(?!\d)", text, re.I):
+            raise ParseError("Invalid BODY[..] parameter: Too big partial start")
+        raise ParseError(f"Unknown parameter: {text}")
     kind, section, start, length = m.groups()
     s = _SECTION_RE.match(section.strip())
     if s is None:
-        raise ParseError(f"Invalid BODY[..] parameter: {section}")
+        raise ParseError("Invalid BODY[..] section")
     path, spec, fields = s.groups()
     spec = (spec or "").upper()
     if fields is not None and spec not in ("HEADER.FIELDS", "HEADER.FIELDS.NOT"):
-        raise ParseError(f"Invalid BODY[..] parameter: {section}")
+        raise ParseError("Invalid BODY[..] section")
     if spec in ("HEADER.FIELDS", "HEADER.FIELDS.NOT") and not (fields or "").split():
-        raise ParseError("Invalid BODY[..] parameter: Missing fields")
+        raise ParseError("Invalid BODY[..] section")
     if spec == "MIME" and not path:
-        raise ParseError(f"Invalid BODY[..] parameter: {section}")
+        raise ParseError("Invalid BODY[..] section")
     names = tuple(f.strip('"').upper() for f in (fields or "").split())
     return FetchItem("BODY[]", tuple(int(n) for n in path.split(".")) if path else (), spec,
                      names, kind.upper() == "BODY.PEEK",
@@ -128,7 +131,7 @@ def _body_item(text: str) -> FetchItem:
 def _binary_item(text: str) -> FetchItem:
     m = _BINARY_RE.match(text)
     if m is None:
-        raise ParseError(f"Unknown parameter {text}")
+        raise ParseError(f"Unknown parameter: {text}")
     kind, section, start, length = m.groups()
     if section is None:
         raise ParseError("Invalid BINARY[..] parameter: Missing '['")
@@ -165,7 +168,7 @@ def parse_fetch(arg: object) -> list[FetchItem]:
         elif name in _SIMPLE:
             items.append(FetchItem(name))
         else:
-            raise ParseError(f"Unknown parameter {word.value}")
+            raise ParseError(f"Unknown parameter: {word.value}")
     return items
 
 

@@ -130,6 +130,8 @@ def parse_message(raw: bytes, digest: bool = False) -> Part:
     if not part.explicit_type and part.ctype == ("text", "plain"):
         part.params = [("charset", "us-ascii")]
     typ, sub = part.ctype[0].lower(), part.ctype[1].lower()
+    if typ == "text" and not any(k.lower() == "charset" for k, _ in part.params):
+        part.params = [*part.params, ("charset", "us-ascii")]  # Dovecot's params_write()
     boundary = next((v for k, v in part.params if k.lower() == "boundary"), None)
     if typ == "multipart" and boundary:
         part.children = [parse_message(chunk, digest=sub == "digest")
@@ -155,7 +157,8 @@ def split_multipart(body: bytes, boundary: bytes) -> list[bytes]:
 
 
 def count_lines(data: bytes) -> int:
-    return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+    # Dovecot's message_size.lines: line feeds; the CRLF before a boundary is not the part's
+    return data.count(b"\n")
 
 
 # -- ENVELOPE ----------------------------------------------------------------------------

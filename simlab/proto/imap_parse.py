@@ -101,8 +101,9 @@ def _read_quoted(r: _Reader) -> String:
     while i < len(text):
         ch = text[i]
         if ch == 0x5C:
-            if i + 1 >= len(text) or text[i + 1] not in (0x22, 0x5C):
-                raise ParseError("Invalid escape in quoted string")
+            # Dovecot takes any character after a backslash as itself
+            if i + 1 >= len(text):
+                raise ParseError("Missing '\"'")
             out.append(text[i + 1])
             i += 2
             continue
@@ -125,6 +126,8 @@ def _read_atom(r: _Reader) -> str:
             depth -= 1
         elif depth == 0 and ch in _ATOM_STOP:
             break
+        elif ch >= 0x80:
+            raise ParseError("8bit data in atom")
         i += 1
     r.pos = i
     return text[start:i].decode("utf-8", "replace")
@@ -208,6 +211,8 @@ class SequenceSet:
     @classmethod
     def parse(cls, text: str) -> "SequenceSet":
         ranges = []
+        if text.endswith(",") and len(text) > 1:
+            text = text[:-1]  # Dovecot's imap_seq_set_parse() takes one trailing comma
         for part in text.split(","):
             lo, sep, hi = part.partition(":")
             if not lo or (sep and not hi):

@@ -112,11 +112,11 @@ def _parse_date(arg: Arg) -> date:
     text = arg.value if isinstance(arg, Atom) else arg.text if isinstance(arg, String) else ""
     m = re.fullmatch(r"(\d{1,2})-([A-Za-z]{3})-(\d{4})", text)
     if m is None or m.group(2).lower() not in _MONTHS:
-        raise ParseError("Invalid search date parameter: " + str(text))
+        raise ParseError("Invalid search date parameter.")
     try:
         return date(int(m.group(3)), _MONTHS.index(m.group(2).lower()) + 1, int(m.group(1)))
     except ValueError:
-        raise ParseError("Invalid search date parameter: " + text) from None
+        raise ParseError("Invalid search date parameter.") from None
 
 
 def _internal_day(ctx: SearchContext) -> date:
@@ -150,8 +150,10 @@ _ADDRESS_KEYS = {"BCC", "CC", "FROM", "SUBJECT", "TO"}
 
 class _Parser:
     def __init__(self, args: list[Arg], now: float = 0.0,
-                 saved: Collection[int] | None = None, codec: str = "utf-8") -> None:
+                 saved: Collection[int] | None = None, codec: str = "utf-8",
+                 keywords: list[str] | None = None) -> None:
         self.args = args
+        self.keywords = keywords if keywords is not None else []
         self.i = 0
         self.now = int(now)
         self.saved = frozenset(saved or ())
@@ -208,7 +210,10 @@ class _Parser:
         if name == "NEW":
             return lambda ctx: ctx.view.info.recent and "\\Seen" not in ctx.view.info.flags
         if name in ("KEYWORD", "UNKEYWORD"):
-            return _flag(self.string(name), name == "KEYWORD")
+            keyword = self.string(name)
+            if not keyword.startswith("\\") and keyword not in self.keywords:
+                self.keywords.append(keyword)
+            return _flag(keyword, name == "KEYWORD")
         if name in ("BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE"):
             return self._date(name, _parse_date(self.next(name)))
         if name in ("LARGER", "SMALLER"):
@@ -267,12 +272,14 @@ class _Parser:
 
 
 def parse_search(args: list[Arg], charset: str | None = None, *, now: float = 0.0,
-                 saved: Collection[int] | None = None) -> tuple[str, Test]:
+                 saved: Collection[int] | None = None,
+                 keywords: list[str] | None = None) -> tuple[str, Test]:
     """(charset, test) of SEARCH's arguments; ParseError or BadCharset when wrong.
 
     CHARSET is the one SORT and THREAD name before their keys; without it a
     leading "CHARSET name" is read. NOW is the clock for YOUNGER and OLDER,
-    SAVED the UIDs "$" stands for.
+    SAVED the UIDs "$" stands for. KEYWORDS, when given, collects the keywords
+    the keys name (Dovecot registers them in the mailbox).
     """
     if charset is None:
         charset = "US-ASCII"
@@ -287,7 +294,7 @@ def parse_search(args: list[Arg], charset: str | None = None, *, now: float = 0.
     if not args:
         raise ParseError("Missing search parameters")
     # strings are in the charset named; Dovecot reads US-ASCII as UTF-8
-    parser = _Parser(args, now, saved, "utf-8" if charset == "US-ASCII" else charset)
+    parser = _Parser(args, now, saved, "utf-8" if charset == "US-ASCII" else charset, keywords)
     tests = [parser.key()]
     while parser.i < len(args):
         tests.append(parser.key())

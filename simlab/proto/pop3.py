@@ -75,7 +75,7 @@ class State(enum.Enum):
 COMMANDS: dict[State, dict[str, str]] = {
     State.AUTHORIZATION: {
         "CAPA": "login_capa", "USER": "user", "PASS": "pass", "AUTH": "auth",
-        "APOP": "apop", "STLS": "stls", "QUIT": "login_quit",
+        "APOP": "apop", "STLS": "stls", "QUIT": "login_quit", "XCLIENT": "xclient",
     },
     State.TRANSACTION: {
         "CAPA": "capa", "DELE": "dele", "LIST": "list", "NOOP": "noop", "QUIT": "quit",
@@ -96,12 +96,13 @@ class BadCommand(Exception):
     """A reply that counts as a bad command (Dovecot's -1 return)."""
 
 
-def _number(text: str, invalid: str, too_large: str, noise: str, then_space: bool) -> tuple[int, str]:
+def _number(text: str, invalid: str, too_large: str, noise: str, then_space: bool,
+            bits: int = 32) -> tuple[int, str]:
     if not text[:1] or text[0] not in "0123456789":
         raise BadCommand(f"-ERR {invalid}: {text}")
     digits = len(text) - len(text.lstrip("0123456789"))
     value, rest = int(text[:digits]), text[digits:]
-    if value >= 2**32:
+    if value >= 2**bits:
         raise BadCommand(f"-ERR {too_large}: {rest}")
     if rest[:1] != (" " if then_space else ""):
         raise BadCommand(f"-ERR {noise}: {rest}")
@@ -143,6 +144,7 @@ class Pop3Server(ServerCore):
         self.box: OpenMailbox | None = None
         self.messages: list[MessageInfo] = []
         self.deleted: set[int] = set()
+        self.expunged = 0
         self.seen: set[int] = set()
         self.stats = {"top": 0, "top_bytes": 0, "retr": 0, "retr_bytes": 0}
         banner = f"+OK {greeting}"
@@ -157,8 +159,13 @@ class Pop3Server(ServerCore):
             try:
                 raw = self.take_line(MAX_LINE)
             except OverflowError:
-                self.send_line("-ERR Input line too long.")
-                self._end("Input buffer full")
+                # pop3-login and pop3 word it differently
+                if self.state is State.AUTHORIZATION:
+                    self.send_line("-ERR Input buffer full, aborting")
+                    self._end("Input buffer full")
+                else:
+                    self.send_line("-ERR Input line too long.")
+                    self._end("Input line too long")
                 return
             if raw is None:
                 if self._eof:
@@ -182,7 +189,7 @@ class Pop3Server(ServerCore):
                 if self.state is State.AUTHORIZATION:
                     self._login_bad("-ERR Unknown command.")
                     return
-                raise BadCommand(f"-ERR Unknown command: {name}")
+                raise BadCommand(f"-ERR Unknown command: {name}" if name else "-ERR Unknown command.")
             getattr(self, "cmd_" + handler)(args.lstrip(" "))
             self.bad = 0
         except StorageError as exc:
@@ -196,11 +203,10 @@ class Pop3Server(ServerCore):
 
     def _login_bad(self, reply: str) -> None:
         self.bad += 1
+        self.send_line(reply)
         if self.bad >= LOGIN_MAX_BAD_COMMANDS:
             self.send_line("-ERR Too many invalid bad commands.")
-            self._end("Too many invalid commands")
-        else:
-            self.send_line(reply)
+            self._end("Disconnected: Too many bad commands")
 
     def _end(self, reason: str) -> None:
         if self.state is State.AUTHORIZATION:
@@ -244,6 +250,9 @@ class Pop3Server(ServerCore):
 
     def cmd_stls(self, args: str) -> None:
         self.send_line("-ERR TLS support isn't enabled.")
+
+    def cmd_xclient(self, args: str) -> None:
+        self.send_line("+OK You are not from trusted IP - ignoring")
 
     def cmd_login_quit(self, args: str) -> None:
         self.send_line("+OK Logging out")
@@ -325,7 +334,7 @@ class Pop3Server(ServerCore):
     def _logout_stats(self) -> str:
         s = self.stats
         return (f"top={s['top']}/{s['top_bytes']}, retr={s['retr']}/{s['retr_bytes']}, "
-                f"del={len(self.deleted)}/{len(self.messages)}, "
+                f"del={self.expunged}/{len(self.messages)}, "
                 f"size={sum(m.size for m in self.messages)}")
 
     def cmd_capa(self, args: str) -> None:
@@ -378,7 +387,7 @@ class Pop3Server(ServerCore):
 
     def cmd_top(self, args: str) -> None:
         i, rest = self._msgnum(args, then_space=True)
-        lines, _ = _number(rest, "Invalid size", "Size too large", "Noise after size", False)
+        lines, _ = _number(rest, "Invalid size", "Size too large", "Noise after size", False, 64)
         self.stats["top"] += 1
         self.stats["top_bytes"] += self._fetch(i, lines)
 
@@ -403,6 +412,7 @@ class Pop3Server(ServerCore):
                 self.box.store([self.messages[i].uid for i in sorted(self.seen)], add={"\\Seen"})
             if self.deleted:
                 self.box.expunge([self.messages[i].uid for i in sorted(self.deleted)])
+                self.expunged = len(self.deleted)
             self.box.checkpoint()
         except StorageError as exc:
             self.send_line(f"-ERR [SYS/TEMP] {exc.text}")

@@ -99,16 +99,23 @@ class MboxMailbox:
     def keywords(self) -> list[str]:
         contents = self._contents()
         names = list(contents.keywords)
+        names += [k for k in self.index.keywords if k not in names]
         for msg in contents.messages:
             for flag in sorted(self.index.flags(msg)):
                 if not flag.startswith("\\") and flag not in names:
                     names.append(flag)
         return names
 
+    def register_keywords(self, names: Iterable[str]) -> None:
+        """Dovecot keeps a keyword once named (STORE, SEARCH KEYWORD) until the file is rewritten."""
+        known = self.keywords()
+        self.index.keywords += [k for k in names if k not in known and not k.startswith("\\")]
+
     def store(self, uids: Iterable[int], add: Collection[str] = (),
               remove: Collection[str] = (), replace: Collection[str] | None = None) -> None:
         if self.readonly:
             raise StorageError("Mailbox is read-only.", "PERM")
+        self.register_keywords([*add, *(replace or ())])
         by_uid = {m.uid: m for m in self._contents().messages}
         add_f = {canonical_flag(f) for f in add} - {RECENT}
         remove_f = {canonical_flag(f) for f in remove}
@@ -266,7 +273,7 @@ class UserStore:
         if not src.exists():
             raise StorageError(f"Mailbox doesn't exist: {old}", "NOTFOUND")
         if new.upper() == "INBOX" or dst.exists():
-            raise StorageError("Mailbox already exists", "EXISTS")
+            raise StorageError("Target mailbox already exists", "EXISTS")
         dst.parent.mkdir(parents=True, exist_ok=True)
         if old.upper() == "INBOX":
             shutil.copyfile(src, dst)

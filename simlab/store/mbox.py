@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Collection, Iterable, Mapping
+from typing import Collection, Iterable, Mapping, Sequence
 
 from .locking import acquire, mailbox_lock, release
 from .message import MailboxError, StoredMessage, canonical_flag, rfc822_size
@@ -137,7 +137,8 @@ class Mbox:
 
     def rewrite(self, *, uidvalidity: int, flags: Mapping[int, Collection[str]] | None = None,
                 expunge: Collection[int] = (), recent: Collection[int] = (),
-                now: float | None = None, min_next_uid: int = 1) -> MboxContents:
+                now: float | None = None, min_next_uid: int = 1,
+                keywords: Sequence[str] = ()) -> MboxContents:
         """Dovecot's full write: apply flags, drop EXPUNGE, write UIDs; no-op when unchanged.
 
         Messages whose UID is in RECENT are written without the O status flag.
@@ -148,6 +149,7 @@ class Mbox:
             contents = parse_mbox(original, min_next_uid)
             kept = [m for m in contents.messages if m.uid not in expunge]
             names = list(contents.keywords)
+            names += [k for k in keywords if k not in names]
             for m in kept:
                 for f in sorted(flags.get(m.uid, m.flags)):
                     if not f.startswith("\\") and f not in names:

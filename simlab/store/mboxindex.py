@@ -64,6 +64,7 @@ class MboxIndex:
         self.next_uid = 1
         self.first_recent_uid: int | None = None
         self.pending: dict[int, frozenset[str]] = {}
+        self.keywords: list[str] = []
         self._stamp: tuple[int, int, int] | None = None
         self._contents: MboxContents | None = None
 
@@ -128,7 +129,7 @@ class MboxIndex:
             contents = self.mbox.rewrite(
                 uidvalidity=self.uidvalidity, flags=dict(self.pending), expunge=expunge,
                 recent=_RecentSet(set(recent), self.first_recent_uid), now=self.now(),
-                min_next_uid=self.next_uid)
+                min_next_uid=self.next_uid, keywords=self.keywords)
         self.pending.clear()
         self._remember(contents)
         return contents
