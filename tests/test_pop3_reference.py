@@ -71,7 +71,7 @@ def test_pop3_quit_expunges_deleted_and_marks_retrieved_seen(tmp_path: Path) -> 
     assert isinstance(s.core.next_action(), Close)
     text = (s.root / "var/mail/erin").read_text()
     assert "Subject: First message" not in text
-    assert "Status: R\n" in text        # still \Recent for this first session: no O yet
+    assert "Status: RO\n" in text       # measured (p_dele_first_quit): O at once
     assert s.log[-1].endswith("Logged out top=0/0, retr=1/515, del=1/2, size=998")
 
 

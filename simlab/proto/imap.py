@@ -57,7 +57,7 @@ from typing import Callable
 
 from . import imap_commands as mailboxes
 from . import imap_messages as messages
-from .imap_append import cmd_append
+from .imap_append import append_refusal, cmd_append
 from .imap_context import SearchUpdate
 from .imap_esearch import cmd_cancelupdate, cmd_search
 from .imap_sort import cmd_sort
@@ -214,6 +214,15 @@ class ImapServer(ServerCore):
                 self.send_line("* BYE Literal too large")
                 self.finish("Literal too large")
                 return
+            if sync and len(self.pieces) == 1 and self.state in (State.AUTHENTICATED,
+                                                                  State.SELECTED):
+                refusal = append_refusal(self, line, size)
+                if refusal is not None:
+                    tag = split_command(line)[0]
+                    self.pieces = []
+                    self.cmd_ran_from, self.cmd_waited, self.cmd_name = self.clock(), 0.0, "APPEND"
+                    self.tagged(tag, refusal)
+                    return
             if sync:
                 self.send_line("+ OK")
             self.literal_need = size

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Union
 
 from .imap_catenate import CatenateError, catenate_parts, compose
 from .imap_messages import mailbox_arg, storage_reply, sync_mailbox
-from .imap_parse import Arg, Atom, ParseError, String, format_set
+from .imap_parse import Arg, Atom, ParseError, String, format_set, parse_args, split_command
 from .mailbox import SYSTEM_FLAGS, StorageError, canonical_flag
 
 if TYPE_CHECKING:
@@ -134,3 +134,28 @@ def cmd_append(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
         return
     sync_mailbox(srv, expunges=True)
     srv.tagged(tag, f"OK [APPENDUID {validity} {format_set(uids)}] Append completed.")
+
+
+def append_refusal(srv: ImapServer, line: bytes, size: int) -> str | None:
+    """Dovecot's answer to an APPEND before it asks for the first literal, or None.
+
+    It opens the mailbox first: a missing one gets NO [TRYCREATE] at once, and so does
+    an empty message, without the "+ OK" that would make the client send it.
+    """
+    _tag, name, rest = split_command(line)
+    if name.upper() != "APPEND" or srv.boxes is None:
+        return None
+    try:
+        args = parse_args([rest[:rest.rfind(b"{")]])
+    except ParseError:
+        return None
+    mailbox = args[0] if args else None
+    text = mailbox.value if isinstance(mailbox, Atom) else mailbox.text if isinstance(
+        mailbox, String) else None
+    if text is None:
+        return None
+    try:
+        srv.boxes.status(text)
+    except StorageError as exc:
+        return storage_reply(exc, trycreate=True)
+    return "NO Can't save a zero byte message." if size == 0 else None

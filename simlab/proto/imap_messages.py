@@ -345,7 +345,7 @@ def cmd_uid_expunge(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> No
 
 def cmd_check(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
     assert srv.box is not None
-    srv.box.checkpoint()
+    srv.box.checkpoint(check=True)
     sync_mailbox(srv, expunges=True)
     srv.tagged(tag, "OK Check completed.")
 

@@ -64,6 +64,9 @@ class MboxMailbox:
         self.owner, self.index, self.name, self.readonly = owner, index, name, readonly
         self.recent: set[int] = set()
         self.closed = False
+        if not readonly and index.dirty(index.refresh()):
+            # measured: re-opening read-write writes the O flags the index owes the file
+            index.write(full=True)
         self.sync()
 
     @property
@@ -151,10 +154,10 @@ class MboxMailbox:
         validity, new_uids = self.owner.save(dest, items)
         return validity, [m.uid for m in msgs], new_uids
 
-    def checkpoint(self) -> None:
+    def checkpoint(self, check: bool = False) -> None:
         if not self.readonly:
             self.index.refresh(self.recent)
-            self.index.write(recent=self.recent)
+            self.index.write(recent=self.recent, touch_first=check)
 
     def close(self) -> None:
         if self.closed:

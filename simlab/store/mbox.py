@@ -138,10 +138,14 @@ class Mbox:
     def rewrite(self, *, uidvalidity: int, flags: Mapping[int, Collection[str]] | None = None,
                 expunge: Collection[int] = (), recent: Collection[int] = (),
                 now: float | None = None, min_next_uid: int = 1,
-                keywords: Sequence[str] = ()) -> MboxContents:
+                keywords: Sequence[str] = (), lazy: bool = False,
+                touch_first: bool = False) -> MboxContents:
         """Dovecot's full write: apply flags, drop EXPUNGE, write UIDs; no-op when unchanged.
 
-        Messages whose UID is in RECENT are written without the O status flag.
+        Messages whose UID is in RECENT are written without the O status flag. LAZY is
+        mbox_lazy_writes as Dovecot measured shows it: without an expunge, only the
+        messages whose flags change, and the first one (it holds X-IMAPbase) when
+        anything changes or TOUCH_FIRST (CHECK) asks, get their Status rewritten (O).
         """
         flags = flags or {}
         with mailbox_lock(self.path, now) as fh:
@@ -157,10 +161,16 @@ class Mbox:
             base = f"{uidvalidity} {contents.next_uid - 1:010d}".encode()
             base += b"".join(b" " + k.encode() for k in names)
             parts = [contents.pseudo] if contents.pseudo else []
+            full = not lazy or len(kept) != len(contents.messages)
+            changed = {m.uid for m in kept
+                       if m.uid in flags and frozenset(flags[m.uid]) != m.flags}
+            first = full or touch_first or bool(changed) or names != list(contents.keywords)
             for i, m in enumerate(kept):
                 new_flags = frozenset(flags.get(m.uid, m.flags))
+                touched = m.has_xuid and (full or m.uid in changed or (i == 0 and first))
                 parts.append(render_message(
-                    m, uid=m.uid, flags=new_flags, old=m.uid not in recent,
+                    m, uid=m.uid, flags=new_flags,
+                    old=m.uid not in recent if touched or not lazy else m.old,
                     imapbase=base if i == 0 and not contents.pseudo else None,
                     keyword_order=names) + b"\n")
             data = b"".join(parts)

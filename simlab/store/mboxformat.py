@@ -284,7 +284,9 @@ def render_message(
         seen.add(name)
         out.append(raw if raw.endswith(b"\n") else raw + b"\n")
     if imapbase is not None and b"x-imapbase" not in seen:
-        out.append(b"X-IMAPbase: " + imapbase + b"\n")
+        # a message that becomes the first gets X-IMAPbase just above its X-UID
+        at = next((i for i, raw in enumerate(out) if field_name(raw) == b"x-uid"), len(out))
+        out.insert(at, b"X-IMAPbase: " + imapbase + b"\n")
     if b"x-uid" not in seen:
         out.append(f"X-UID: {uid}\n".encode())
     if status and b"status" not in seen:
@@ -296,7 +298,10 @@ def render_message(
     if b"content-length" not in seen and len(msg.body) >= MIN_CONTENT_LENGTH_SIZE:
         out.append(f"Content-Length: {len(msg.body)}\n".encode())
     names = [field_name(raw) for raw in out]
-    pad_at = names.index(b"x-keywords") if b"x-keywords" in names else names.index(b"x-uid")
+    # the padding stays where it was written first: X-Keywords only when it came with it
+    had_keywords = msg.has_xuid is False or any(field_name(h) == b"x-keywords" for h in msg.headers)
+    pad_at = (names.index(b"x-keywords") if b"x-keywords" in names and had_keywords
+              else names.index(b"x-uid"))
     eoh = b"\n" if msg.have_eoh else b""
     size = sum(map(len, out)) + len(eoh)
     spaces = msg.header_size - size if msg.has_xuid and size <= msg.header_size else HEADER_PADDING

@@ -65,6 +65,7 @@ class MboxIndex:
         self.first_recent_uid: int | None = None
         self.pending: dict[int, frozenset[str]] = {}
         self.keywords: list[str] = []
+        self.owes_old = False
         self._stamp: tuple[int, int, int] | None = None
         self._contents: MboxContents | None = None
 
@@ -113,23 +114,38 @@ class MboxIndex:
     def flags(self, msg: MboxMessage) -> frozenset[str]:
         return self.pending.get(msg.uid, msg.flags)
 
+    def dirty(self, contents: MboxContents) -> bool:
+        """Messages the file still shows recent (no O) that a session took, no write since."""
+        return self.owes_old and any(not m.old and not self.is_recent(m.uid)
+                                     for m in contents.messages)
+
     def is_recent(self, uid: int) -> bool:
         return self.first_recent_uid is not None and uid >= self.first_recent_uid
 
     def take_recent(self, contents: MboxContents) -> set[int]:
         """Hand the recent messages to the calling session; later sessions see them old."""
         taken = {m.uid for m in contents.messages if self.is_recent(m.uid)}
+        self.owes_old = self.owes_old or bool(taken)
         self.first_recent_uid = max(self.first_recent_uid or 1, contents.next_uid, self.next_uid)
         return taken
 
-    def write(self, *, recent: Collection[int] = (), expunge: Collection[int] = ()) -> MboxContents:
-        """Dovecot's full write: pending flags, expunges and UIDs go to the file."""
+    def write(self, *, recent: Collection[int] = (), expunge: Collection[int] = (),
+              full: bool = False, touch_first: bool = False) -> MboxContents:
+        """Dovecot's write: pending flags, expunges and UIDs go to the file.
+
+        A message a session took as \\Recent is written with O like any other (Dovecot
+        keeps the session's \\Recent in its index); only the messages not yet taken
+        stay without it. Unless FULL, the write is lazy (see Mbox.rewrite).
+        """
         assert self.uidvalidity is not None
+        if self.pending or expunge or full:
+            self.owes_old = False  # measured: a write settles what the index owed the file
         with storage_errors():
             contents = self.mbox.rewrite(
                 uidvalidity=self.uidvalidity, flags=dict(self.pending), expunge=expunge,
-                recent=_RecentSet(set(recent), self.first_recent_uid), now=self.now(),
-                min_next_uid=self.next_uid, keywords=self.keywords)
+                recent=_RecentSet(set(), self.first_recent_uid), now=self.now(),
+                min_next_uid=self.next_uid, keywords=self.keywords, lazy=not full,
+                touch_first=touch_first)
         self.pending.clear()
         self._remember(contents)
         return contents
