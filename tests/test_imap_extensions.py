@@ -243,7 +243,8 @@ def test_searchres_save_and_dollar(lab: Session) -> None:
     assert lab("e UID STORE $ +FLAGS (\\Flagged)") == ok(
         "e", "* 3 FETCH (UID 3 FLAGS (\\Flagged \\Recent))",
         "* 4 FETCH (UID 4 FLAGS (\\Flagged \\Recent))", done="Store")
-    assert lab("f COPY $ INBOX") == "f OK [COPYUID 1795527606 3:4 3:4] Copy completed.\r\n"
+    # INBOX gets the time of the CREATE that synced it, like Lab (measured, move_status)
+    assert lab("f COPY $ INBOX") == "f OK [COPYUID 1795527605 3:4 3:4] Copy completed.\r\n"
     # MIN and MAX alone save only those two; with COUNT or ALL the whole result
     assert lab("g SEARCH RETURN (MIN MAX SAVE) ALL") == ok(
         "g", '* ESEARCH (TAG "g") MIN 1 MAX 4', done="Search")

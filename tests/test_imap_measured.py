@@ -53,10 +53,6 @@ _SESSIONS: dict[str, list[str]] = {}
 KNOWN = {
     ("binary_catenate", 17): "Dovecot's mbox gives a header-only message (X: y CRLF CRLF) one "
                              "more CRLF when it reads it back; simlab.store.mbox does not",
-    ("move_status", 1): "INBOX's first UIDVALIDITY: Dovecot's mbox gave it the time of the "
-                        "session's first CREATE (measured: CREATE A at t, CREATE B at t+2 -> "
-                        "A t, B t+1, INBOX t); simlab.store.mailstore uses the first look "
-                        "(the SELECT)",
 }
 
 

@@ -67,7 +67,8 @@ from .imap_login import PRE_LOGIN_CAPABILITY, pre_login_command, sasl_step
 from .imap_parse import Arg, Atom, ParseError, literal_size, parse_args, split_command
 from .imap_state import ALLOWED, SELECTED_ONLY, TRANSITIONS, State
 from .login import LoginClient, Sasl
-from .mailbox import MessageInfo, OpenMailbox, StorageError, StoreBackend, UserMailboxes
+from .mailbox import (AuthTicket, MessageInfo, OpenMailbox, StorageError, StoreBackend,
+                      UserMailboxes)
 
 GREETING = "Dovecot (Debian) ready."
 CAPABILITY = (
@@ -115,6 +116,7 @@ class ImapServer(ServerCore):
         self.pieces: list[bytes] = []
         self.literal_need: int | None = None
         self.sasl: tuple[str, Sasl] | None = None
+        self.auth_ticket: AuthTicket | None = None
         self.idle: tuple[str, float, float, float] | None = None
         self.cmd_waited = 0.0
         self.cmd_started = self.cmd_ran_from = clock()

@@ -152,10 +152,18 @@ def _storage_call(srv: ImapServer, tag: str, done: str, call: Any, *values: str,
     srv.tagged(tag, done)
 
 
+def _look_at_inbox(srv: ImapServer) -> None:
+    """Measured: Dovecot's mbox LIST and CREATE sync INBOX (UIDs and UIDVALIDITY written)."""
+    assert srv.boxes is not None
+    with contextlib.suppress(StorageError):
+        srv.boxes.status("INBOX")
+
+
 def cmd_create(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
     names = _simple(srv, tag, name, args, 1)
     if names is not None:
         assert srv.boxes is not None
+        _look_at_inbox(srv)
         _storage_call(srv, tag, "OK Create completed.", srv.boxes.create, names[0])
         if not names[0].endswith("/"):
             # Dovecot fixes the new folder's UIDVALIDITY now: look at it while it is new
@@ -275,6 +283,7 @@ def cmd_list(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
     except ParseError as exc:
         srv.command_error(tag, name, str(exc))
         return
+    _look_at_inbox(srv)
     if patterns == [""]:
         srv.send_line('* LIST (\\Noselect) "/" ""')
         srv.tagged(tag, "OK List completed.")

@@ -96,7 +96,15 @@ def pre_authenticate(srv: ImapServer, tag: str, args: list[Arg]) -> bool | None:
     mech = str(words[0])
     srv.login.begin_auth(mech.upper())
     sasl, step = Sasl.start(mech, words[1] if len(words) == 2 else None)
-    sasl_step(srv, tag, step, sasl)
+    if isinstance(step, SaslFailure) and step.kind == "mechanism":
+        sasl_step(srv, tag, step, sasl)
+        return None
+    # anvil's penalty holds the request when it starts, before any challenge
+    srv.auth_ticket = srv.store.auth_request(srv.conn.remote_ip)
+    if srv.auth_ticket.delay > 0:
+        srv.sleep_then(srv.auth_ticket.delay, lambda: sasl_step(srv, tag, step, sasl))
+    else:
+        sasl_step(srv, tag, step, sasl)
     return None
 
 
@@ -124,7 +132,8 @@ def sasl_step(srv: ImapServer, tag: str, step: Challenge | Credentials | SaslFai
 
 
 def _authenticate(srv: ImapServer, tag: str, cred: Credentials) -> None:
-    ticket = srv.store.auth_request(srv.conn.remote_ip)
+    held, srv.auth_ticket = srv.auth_ticket, None
+    ticket = held or srv.store.auth_request(srv.conn.remote_ip)
 
     def check() -> None:
         account = srv.store.auth_verify(ticket, cred.user, cred.password, cred.authzid)
@@ -134,7 +143,7 @@ def _authenticate(srv: ImapServer, tag: str, cred: Credentials) -> None:
         else:
             _logged_in(srv, tag, account)
 
-    if ticket.delay > 0:
+    if ticket.delay > 0 and held is None:
         srv.sleep_then(ticket.delay, check)
     else:
         check()

@@ -104,9 +104,10 @@ class LoginClient:
 
     def extra_reason(self) -> str:
         now = self.clock()
+        # Dovecot subtracts whole seconds (ioloop_time - created.tv_sec)
         if self.auth_attempts == 0:
-            return f"no auth attempts in {int(now - self.created)} secs"
-        waited = int(now - (self.auth_first_started or now))
+            return f"no auth attempts in {int(now) - int(self.created)} secs"
+        waited = int(now) - int(self.auth_first_started or now)
         if self.sasl_waiting and self.auth_attempts == 1:
             return f"client didn't finish SASL auth, waited {waited} secs"
         return f"auth failed, {self.auth_attempts} attempts in {waited} secs"

@@ -54,7 +54,7 @@ from .login import (
     Sasl,
     SaslFailure,
 )
-from .mailbox import MessageInfo, OpenMailbox, StorageError, StoreBackend
+from .mailbox import AuthTicket, MessageInfo, OpenMailbox, StorageError, StoreBackend
 
 GREETING = "Dovecot (Debian) ready."
 LOGIN_IDLE_TIMEOUT = 180.0
@@ -138,6 +138,7 @@ class Pop3Server(ServerCore):
         self.bad = 0
         self.last_user: str | None = None
         self.sasl: Sasl | None = None
+        self.ticket: AuthTicket | None = None
         self.apop_challenge = (f"<{conn.remote_port}.{int(self.login.created)}@{hostname}>"
                                if apop else None)
         self.program = "pop3"
@@ -265,7 +266,15 @@ class Pop3Server(ServerCore):
         mech, _, initial = args.partition(" ")
         self.login.begin_auth(mech.upper())
         self.sasl, step = Sasl.start(mech, initial if initial else None)
-        self._sasl_step(step)
+        if isinstance(step, SaslFailure) and step.kind == "mechanism":
+            self._sasl_step(step)
+            return
+        # anvil's penalty holds the request when it starts, before any challenge
+        self.ticket = self.store.auth_request(self.conn.remote_ip)
+        if self.ticket.delay > 0:
+            self.sleep_then(self.ticket.delay, lambda: self._sasl_step(step))
+        else:
+            self._sasl_step(step)
 
     def _sasl_step(self, step: Challenge | Credentials | SaslFailure) -> None:
         if isinstance(step, Challenge):
@@ -284,7 +293,8 @@ class Pop3Server(ServerCore):
             self.send_line("-ERR [AUTH] " + step.text)
 
     def _authenticate(self, cred: Credentials, apop: tuple[str, str] | None = None) -> None:
-        ticket = self.store.auth_request(self.conn.remote_ip)
+        held, self.ticket = self.ticket, None
+        ticket = held or self.store.auth_request(self.conn.remote_ip)
 
         def check() -> None:
             if apop is not None:
@@ -297,7 +307,7 @@ class Pop3Server(ServerCore):
             else:
                 self._logged_in(account)
 
-        if ticket.delay > 0:
+        if ticket.delay > 0 and held is None:
             self.sleep_then(ticket.delay, check)
         else:
             check()

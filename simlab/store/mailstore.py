@@ -21,8 +21,10 @@ DESCRIPTION
     Each mbox file has an in-memory index (see mboxindex) shared by every
     session, so that \\Recent, lazily written flags and UIDs agree between
     a POP3 session, an IMAP session and the next delivery. UIDVALIDITY
-    values come from the clock given (the time of the first look at the
-    mailbox, always increasing), never from the wall clock.
+    values come from the clock given, never from the wall clock: INBOX
+    gets the time of its first sync (IMAP LIST and CREATE sync it too),
+    other folders Dovecot's counter (the time at first, then one more
+    each).
 
     Full writes happen at POP3 QUIT, IMAP CHECK, EXPUNGE, CLOSE, LOGOUT
     and when a session ends; APPEND and COPY write at once.
@@ -380,12 +382,17 @@ class MailStore:
         return self.root / "var" / "mail" / user
 
     def new_uidvalidity(self) -> int:
-        self._last_uidvalidity = max(int(self.clock()), self._last_uidvalidity + 1)
+        """A folder's: Dovecot's dovecot-uidvalidity counter, the time first, then +1 each."""
+        self._last_uidvalidity = (self._last_uidvalidity + 1 if self._last_uidvalidity
+                                  else int(self.clock()))
         return self._last_uidvalidity
 
     def index(self, path: Path) -> MboxIndex:
         if path not in self.indexes:
-            self.indexes[path] = MboxIndex(path, self.new_uidvalidity, self.clock)
+            # an INBOX in /var/mail gets the time of its first sync, outside the counter
+            inbox = path.parent == self.root / "var" / "mail"
+            source = (lambda: int(self.clock())) if inbox else self.new_uidvalidity
+            self.indexes[path] = MboxIndex(path, source, self.clock)
         return self.indexes[path]
 
     def mailboxes(self, user: str) -> UserStore:
