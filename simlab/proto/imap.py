@@ -64,7 +64,8 @@ from .imap_sort import cmd_sort
 from .imap_thread import cmd_thread
 from .actions import ConnectionInfo, ServerCore
 from .imap_login import PRE_LOGIN_CAPABILITY, pre_login_command, sasl_step
-from .imap_parse import Arg, Atom, ParseError, literal_size, parse_args, split_command
+from .imap_parse import (Arg, Atom, ParseError, literal_size, parse_args, split_command,
+                         valid_tag)
 from .imap_state import ALLOWED, SELECTED_ONLY, TRANSITIONS, State
 from .login import LoginClient, Sasl
 from .mailbox import (AuthTicket, MessageInfo, OpenMailbox, StorageError, StoreBackend,
@@ -289,6 +290,10 @@ class ImapServer(ServerCore):
         self.cmd_ran_from = self.clock()
         self.cmd_waited = max(0.0, self.cmd_ran_from - self.cmd_started)
         self.cmd_name = name
+        if not valid_tag(tag):
+            self.tagged("*", "BAD Error in IMAP tag: Invalid tag.")
+            self.bad += 1
+            return
         handler = COMMANDS.get(name)
         if handler is None or self.state not in ALLOWED[name]:
             self.command_error(tag, name, "Unknown command.", ran=False)

@@ -392,7 +392,7 @@ class MailStore:
             # an INBOX in /var/mail gets the time of its first sync, outside the counter
             inbox = path.parent == self.root / "var" / "mail"
             source = (lambda: int(self.clock())) if inbox else self.new_uidvalidity
-            self.indexes[path] = MboxIndex(path, source, self.clock)
+            self.indexes[path] = MboxIndex(path, source, self.clock, self.host)
         return self.indexes[path]
 
     def mailboxes(self, user: str) -> UserStore:

@@ -40,13 +40,14 @@ SEE ALSO
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Collection, Iterable, Mapping, Sequence
 
 from .locking import acquire, mailbox_lock, release
 from .message import MailboxError, StoredMessage, canonical_flag, rfc822_size
 from .mboxformat import (MboxContents, MboxMessage, _quote_from, asctime, from_line, parse_from_line,
-                         parse_mbox, render_message)
+                         parse_mbox, pseudo_message, render_message)
 
 __all__ = ["Mbox", "MboxContents", "MboxMessage", "asctime", "from_line", "parse_from_line", "parse_mbox",
            "render_message"]
@@ -139,7 +140,7 @@ class Mbox:
                 expunge: Collection[int] = (), recent: Collection[int] = (),
                 now: float | None = None, min_next_uid: int = 1,
                 keywords: Sequence[str] = (), lazy: bool = False,
-                touch_first: bool = False) -> MboxContents:
+                touch_first: bool = False, hostname: str = "localhost") -> MboxContents:
         """Dovecot's full write: apply flags, drop EXPUNGE, write UIDs; no-op when unchanged.
 
         Messages whose UID is in RECENT are written without the O status flag. LAZY is
@@ -161,6 +162,9 @@ class Mbox:
             base = f"{uidvalidity} {contents.next_uid - 1:010d}".encode()
             base += b"".join(b" " + k.encode() for k in names)
             parts = [contents.pseudo] if contents.pseudo else []
+            if contents.messages and not kept and not parts and lazy:
+                parts = [pseudo_message(now if now is not None else time.time(), hostname,
+                                        uidvalidity, contents.next_uid - 1)]
             full = not lazy or len(kept) != len(contents.messages)
             changed = {m.uid for m in kept
                        if m.uid in flags and frozenset(flags[m.uid]) != m.flags}

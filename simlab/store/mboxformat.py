@@ -314,3 +314,21 @@ _FROM_AT_LINE_START = re.compile(rb"^From ", re.MULTILINE)
 
 def _quote_from(message: bytes) -> bytes:
     return _FROM_AT_LINE_START.sub(b">From ", message) if b"From " in message else message
+
+
+PSEUDO_BODY = (b"This text is part of the internal format of your mail folder, and is not\n"
+               b"a real message.  It is created automatically by the mail system software.\n"
+               b"If deleted, important folder data will be lost, and it will be re-created\n"
+               b"with the data reset to initial values.\n")
+
+
+def pseudo_message(now: float, hostname: str, uidvalidity: int, last_uid: int) -> bytes:
+    """The message Dovecot writes into an mbox it empties, to keep X-IMAP (UIDVALIDITY, UIDs)."""
+    tm = time.gmtime(now)
+    return (f"From MAILER_DAEMON  {time.strftime('%a %b %d %H:%M:%S %Y', tm)}\n"
+            f"Date: {time.strftime('%a, %d %b %Y %H:%M:%S +0000', tm)}\n"
+            f"From: Mail System Internal Data <MAILER-DAEMON@{hostname}>\n"
+            "Subject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\n"
+            f"Message-ID: <{int(now)}@{hostname}>\n"
+            f"X-IMAP: {uidvalidity} {last_uid:010d}\n"
+            "Status: RO\n\n").encode() + PSEUDO_BODY + b"\n"

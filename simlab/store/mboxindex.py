@@ -56,8 +56,9 @@ class MboxIndex:
     """In-memory index of one mbox file (see the module documentation)."""
 
     def __init__(self, path: Path, new_uidvalidity: Callable[[], int],
-                 now: Callable[[], float]) -> None:
+                 now: Callable[[], float], hostname: str = "localhost") -> None:
         self.mbox = Mbox(path)
+        self.hostname = hostname
         self.new_uidvalidity = new_uidvalidity
         self.now = now
         self.uidvalidity: int | None = None
@@ -145,7 +146,7 @@ class MboxIndex:
                 uidvalidity=self.uidvalidity, flags=dict(self.pending), expunge=expunge,
                 recent=_RecentSet(set(), self.first_recent_uid), now=self.now(),
                 min_next_uid=self.next_uid, keywords=self.keywords, lazy=not full,
-                touch_first=touch_first)
+                touch_first=touch_first, hostname=self.hostname)
         self.pending.clear()
         self._remember(contents)
         return contents
