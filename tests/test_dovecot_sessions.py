@@ -41,7 +41,21 @@ SESSIONS = {s["id"]: s for name in ("pop3.json", "imap.json")
             for s in json.loads((DATA / name).read_text())["sessions"]}
 
 # Sessions simlab still answers differently, with why
-KNOWN: dict[str, str] = {}
+_SAVED = ("Dovecot's layout of messages it saves into an mbox (APPEND/COPY): From_ line "
+          "'From erin@host  Fri Dec 04 ...', Status/X-Keywords/Content-Length headers at once, "
+          "and the padding its sync spreads over all messages when it needs room; "
+          "simlab.store writes the local(8) layout")
+KNOWN: dict[str, str] = {
+    "i_append": _SAVED,
+    "i_append_literal_plus": _SAVED,
+    "i_append_mime": _SAVED,
+    "i_copy": _SAVED,
+    "i_copy_inbox": _SAVED,
+    "i_misc_extensions": "after ENABLE CONDSTORE Dovecot's SELECT adds '* OK [HIGHESTMODSEQ 2] "
+                         "Highest': CONDSTORE mod-sequences are not implemented",
+    "i_long_line": "Dovecot skips the arguments of a 70000-byte NOOP and answers OK; simlab "
+                   "refuses any line over 64 KiB",
+}
 
 
 def _data(item: dict) -> bytes:
@@ -134,10 +148,10 @@ def _mbox(text: str) -> str:
     return re.sub(r"(MAILER-DAEMON|<\d+)@[^>\s]+>", r"\1@HOST>", text)
 
 
-@pytest.mark.parametrize("sid", list(SESSIONS))
+@pytest.mark.parametrize("sid", [
+    pytest.param(sid, marks=pytest.mark.xfail(strict=True, reason=KNOWN[sid])) if sid in KNOWN
+    else sid for sid in SESSIONS])
 def test_measured_dovecot_session(sid: str) -> None:
-    if sid in KNOWN:
-        pytest.xfail(KNOWN[sid])
     session = SESSIONS[sid]
     got, log, mbox, folders = _replay(session)
     expected = _expected(session)
