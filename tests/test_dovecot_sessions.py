@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -39,6 +38,9 @@ BEFORE = Path(__file__).parent / "data" / "dovecot" / "mailbox-before.txt"
 TIMING = re.compile(r" \(\d+\.\d{3} \+ \d+\.\d{3}(?: \+ \d+\.\d{3})? secs\)\.")
 SESSIONS = {s["id"]: s for name in ("pop3.json", "imap.json")
             for s in json.loads((DATA / name).read_text())["sessions"]}
+CHAINS: dict[str, list[dict]] = {}
+for _s in json.loads((DATA / "chains.json").read_text())["sessions"]:
+    CHAINS.setdefault(_s["chain"], []).append(_s)
 
 # Sessions simlab still answers differently, with why
 _SAVED = ("Dovecot's layout of messages it saves into an mbox (APPEND/COPY): From_ line "
@@ -73,27 +75,26 @@ def _expected(session: dict) -> str:
     return "".join(out)
 
 
-def _replay(session: dict) -> tuple[str, list[str], str, dict[str, str]]:
-    with tempfile.TemporaryDirectory() as tmp:
-        clock = FakeClock(session["started_at"])
-        root = lab_root(Path(tmp))
-        log = LogCollector()
-        core_type = Pop3Server if session["proto"] == "pop3" else ImapServer
-        core = core_type(make_store(root, clock), CONN, clock, log)  # type: ignore[arg-type]
-        out = [pump(core, clock)]
-        for item in session["transcript"]:
-            if item["dir"] == "C" and "event" not in item:
-                clock.now = max(clock.now, item["at"])
-                core.receive_data(_data(item))
-                out.append(pump(core, clock))
-        if not isinstance(core.next_action(), Close):
-            core.receive_data(b"")
+def _run(session: dict, root: Path, clock: FakeClock, store: object
+         ) -> tuple[str, list[str], str, dict[str, str]]:
+    clock.now = max(clock.now, session["started_at"])
+    log = LogCollector()
+    core_type = Pop3Server if session["proto"] == "pop3" else ImapServer
+    core = core_type(store, CONN, clock, log)  # type: ignore[arg-type]
+    out = [pump(core, clock)]
+    for item in session["transcript"]:
+        if item["dir"] == "C" and "event" not in item:
+            clock.now = max(clock.now, item["at"])
+            core.receive_data(_data(item))
             out.append(pump(core, clock))
-        mbox = (root / "var/mail/erin").read_bytes().decode("utf-8", "surrogateescape")
-        home = root / "home/erin/mail"
-        folders = {str(p.relative_to(home)): p.read_text() for p in sorted(home.rglob("*"))
-                   if p.is_file() and not any(part.startswith(".") for part in
-                                              p.relative_to(home).parts)} if home.is_dir() else {}
+    if not isinstance(core.next_action(), Close):
+        core.receive_data(b"")
+        out.append(pump(core, clock))
+    mbox = (root / "var/mail/erin").read_bytes().decode("utf-8", "surrogateescape")
+    home = root / "home/erin/mail"
+    folders = {str(p.relative_to(home)): p.read_text() for p in sorted(home.rglob("*"))
+               if p.is_file() and not any(part.startswith(".") for part in
+                                          p.relative_to(home).parts)} if home.is_dir() else {}
     return b"".join(out).decode("utf-8", "surrogateescape"), [normalize_log(x) for x in log], mbox, folders
 
 
@@ -148,20 +149,40 @@ def _mbox(text: str) -> str:
     return re.sub(r"(MAILER-DAEMON|<\d+)@[^>\s]+>", r"\1@HOST>", text)
 
 
-@pytest.mark.parametrize("sid", [
-    pytest.param(sid, marks=pytest.mark.xfail(strict=True, reason=KNOWN[sid])) if sid in KNOWN
-    else sid for sid in SESSIONS])
-def test_measured_dovecot_session(sid: str) -> None:
-    session = SESSIONS[sid]
-    got, log, mbox, folders = _replay(session)
+def _check(session: dict, got: str, log: list[str], mbox: str, folders: dict[str, str],
+           before: str) -> None:
     expected = _expected(session)
     got = _align(expected + (session["mailbox_after"] or ""), got)
     assert _lines(got) == _lines(expected)
     delta = (len(got) - len(TIMING.sub(".", got))) - (len(expected) - len(TIMING.sub(".", expected)))
     want_log = _log([normalize_log(x) for x in session["dovecot_log"]], delta)
     assert _close_seconds(want_log, _log(log, 0)) == want_log
-    want_mbox = session["mailbox_after"] or BEFORE.read_text()
+    want_mbox = session["mailbox_after"] or before
     assert _mbox(_align(want_mbox, mbox)) == _mbox(want_mbox)
     want_folders = session.get("folders_after", {})
     assert {k: _mbox(_align(want_folders.get(k, ""), v)) for k, v in folders.items()} == {
         k: _mbox(v) for k, v in want_folders.items()}
+
+
+@pytest.mark.parametrize("sid", [
+    pytest.param(sid, marks=pytest.mark.xfail(strict=True, reason=KNOWN[sid])) if sid in KNOWN
+    else sid for sid in SESSIONS])
+def test_measured_dovecot_session(sid: str, tmp_path: Path) -> None:
+    session = SESSIONS[sid]
+    root = lab_root(tmp_path)
+    clock = FakeClock(session["started_at"])
+    _check(session, *_run(session, root, clock, make_store(root, clock)), BEFORE.read_text())
+
+
+@pytest.mark.parametrize("chain", sorted(CHAINS))
+def test_measured_dovecot_chain(chain: str, tmp_path: Path) -> None:
+    """Sessions one after the other on the same mbox and Dovecot, as in the reference."""
+    steps = CHAINS[chain]
+    root = lab_root(tmp_path)
+    clock = FakeClock(steps[0]["started_at"])
+    store = make_store(root, clock)
+    before = BEFORE.read_text()
+    for session in steps:
+        result = _run(session, root, clock, store)
+        _check(session, *result, before)
+        before = result[2]

@@ -66,9 +66,7 @@ class MboxMailbox:
         self.owner, self.index, self.name, self.readonly = owner, index, name, readonly
         self.recent: set[int] = set()
         self.closed = False
-        if not readonly and index.dirty(index.refresh()):
-            # measured: re-opening read-write writes the O flags the index owes the file
-            index.write(full=True)
+        self.known = index.known_uids()
         self.sync()
 
     @property
@@ -86,7 +84,12 @@ class MboxMailbox:
     def sync(self) -> list[MessageInfo]:
         contents = self._contents()
         if not self.readonly:
-            self.recent |= self.index.take_recent(contents)
+            taken = self.index.take_recent(contents)
+            if taken & self.known:
+                # measured: recent messages an earlier look already saw get O when this
+                # session writes (Dovecot's dirty flags), untouched ones included
+                self.index.owes_old = True
+            self.recent |= taken
         live = {m.uid for m in contents.messages}
         self.recent &= live
         return [_info(self.index, m, m.uid in self.recent if not self.readonly
@@ -165,7 +168,7 @@ class MboxMailbox:
         if self.closed:
             return
         self.closed = True
-        if not self.readonly and self.index.pending:
+        if not self.readonly and (self.index.pending or self.index.owes_old):
             self.index.write(recent=self.recent)
 
 

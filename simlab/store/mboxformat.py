@@ -265,10 +265,13 @@ def render_message(
     keywords = " ".join(words)
     out: list[bytes] = []
     seen: set[bytes] = set()
+    new_base = imapbase is not None and not any(field_name(h) == b"x-imapbase" for h in msg.headers)
     for raw in msg.headers:
         name = field_name(raw)
         if name in (b"x-imapbase", b"x-uid", b"x-keywords") and name in seen:
             continue
+        if name == b"x-uid" and new_base:
+            continue  # measured: X-IMAPbase and X-UID are written anew after the other headers
         if name == b"x-imapbase":
             if imapbase is None:
                 continue
@@ -284,9 +287,7 @@ def render_message(
         seen.add(name)
         out.append(raw if raw.endswith(b"\n") else raw + b"\n")
     if imapbase is not None and b"x-imapbase" not in seen:
-        # a message that becomes the first gets X-IMAPbase just above its X-UID
-        at = next((i for i, raw in enumerate(out) if field_name(raw) == b"x-uid"), len(out))
-        out.insert(at, b"X-IMAPbase: " + imapbase + b"\n")
+        out.append(b"X-IMAPbase: " + imapbase + b"\n")
     if b"x-uid" not in seen:
         out.append(f"X-UID: {uid}\n".encode())
     if status and b"status" not in seen:

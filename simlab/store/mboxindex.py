@@ -16,9 +16,12 @@ DESCRIPTION
 
     A message is \\Recent while its UID is at or above first_recent_uid. The
     first session that opens the mailbox read-write takes the recent
-    messages (they stay \\Recent for it, and are written without the O
-    status flag while it lasts); every later write gives them the O flag.
-    When the index is created from a file, messages without O are recent.
+    messages (they stay \\Recent for it only). As measured on Dovecot, writes
+    are lazy: a message gets O when its header is rewritten (its flags
+    changed, it holds X-IMAPbase and something changed, an expunge moved
+    it); only when the session took messages an earlier look had already
+    synced (owes_old) does its next write give every message O. When the
+    index is created from a file, messages without O are recent.
 
     New UIDs (messages the MTA appended, or a file without X-UID headers)
     are written to the file as soon as the index sees them, with a new
@@ -115,10 +118,9 @@ class MboxIndex:
     def flags(self, msg: MboxMessage) -> frozenset[str]:
         return self.pending.get(msg.uid, msg.flags)
 
-    def dirty(self, contents: MboxContents) -> bool:
-        """Messages the file still shows recent (no O) that a session took, no write since."""
-        return self.owes_old and any(not m.old and not self.is_recent(m.uid)
-                                     for m in contents.messages)
+    def known_uids(self) -> set[int]:
+        """The UIDs some earlier look at the file (any session) already synced."""
+        return {m.uid for m in self._contents.messages} if self._contents is not None else set()
 
     def is_recent(self, uid: int) -> bool:
         return self.first_recent_uid is not None and uid >= self.first_recent_uid
@@ -126,7 +128,6 @@ class MboxIndex:
     def take_recent(self, contents: MboxContents) -> set[int]:
         """Hand the recent messages to the calling session; later sessions see them old."""
         taken = {m.uid for m in contents.messages if self.is_recent(m.uid)}
-        self.owes_old = self.owes_old or bool(taken)
         self.first_recent_uid = max(self.first_recent_uid or 1, contents.next_uid, self.next_uid)
         return taken
 
@@ -139,8 +140,7 @@ class MboxIndex:
         stay without it. Unless FULL, the write is lazy (see Mbox.rewrite).
         """
         assert self.uidvalidity is not None
-        if self.pending or expunge or full:
-            self.owes_old = False  # measured: a write settles what the index owed the file
+        full, self.owes_old = full or self.owes_old, False
         with storage_errors():
             contents = self.mbox.rewrite(
                 uidvalidity=self.uidvalidity, flags=dict(self.pending), expunge=expunge,
