@@ -342,7 +342,11 @@ def _status_line(srv: ImapServer, mailbox: str, items: list[Arg]) -> str | None:
     wanted = [w for w in STATUS_ITEMS if w in asked]  # Dovecot's order, not the client's
     assert srv.boxes is not None
     st = srv.boxes.status(mailbox)
-    values = {"MESSAGES": st.messages, "RECENT": st.recent, "UIDNEXT": st.uidnext,
+    recent = st.recent
+    if srv.box is not None and (srv.box.name == mailbox or
+                                srv.box.name.upper() == mailbox.upper() == "INBOX"):
+        recent = len(srv.vrecent)  # measured: the selected mailbox's own \\Recent
+    values = {"MESSAGES": st.messages, "RECENT": recent, "UIDNEXT": st.uidnext,
               "UIDVALIDITY": st.uidvalidity, "UNSEEN": st.unseen, "SIZE": st.size}
     body = " ".join(f"{w} {values[w]}" for w in wanted)
     srv.send_line(f"* STATUS {astring(encode_mailbox(mailbox))} ({body})")

@@ -46,7 +46,8 @@ from typing import Collection, Iterable, Mapping, Sequence
 
 from .locking import acquire, mailbox_lock, release
 from .message import MailboxError, StoredMessage, canonical_flag, rfc822_size
-from .mboxformat import (MboxContents, MboxMessage, _quote_from, asctime, from_line, parse_from_line,
+from .mboxformat import (HEADER_PADDING, MboxContents, MboxMessage, _quote_from, asctime, from_line,
+                         parse_from_line,
                          parse_mbox, pseudo_message, render_message)
 
 __all__ = ["Mbox", "MboxContents", "MboxMessage", "asctime", "from_line", "parse_from_line", "parse_mbox",
@@ -176,7 +177,10 @@ class Mbox:
                     m, uid=m.uid, flags=new_flags,
                     old=m.uid not in recent if touched or not lazy else m.old,
                     imapbase=base if i == 0 and not contents.pseudo else None,
-                    keyword_order=names) + b"\n")
+                    # measured: a header that outgrows its place while an expunge moves
+                    # the messages anyway is written without padding
+                    keyword_order=names, grow_padding=0 if lazy and full else HEADER_PADDING
+                ) + b"\n")
             data = b"".join(parts)
             if data != original:
                 fh.seek(0)

@@ -254,7 +254,7 @@ def _pad(line: bytes, spaces: int) -> bytes:
 
 def render_message(
     msg: MboxMessage, *, uid: int, flags: Collection[str], old: bool, imapbase: bytes | None,
-    keyword_order: list[str] | None = None,
+    keyword_order: list[str] | None = None, grow_padding: int = HEADER_PADDING,
 ) -> bytes:
     """From_ line and header block (with Dovecot's headers) and body."""
     status = ("R" if SEEN in flags else "") + ("O" if old else "")
@@ -305,7 +305,8 @@ def render_message(
               else names.index(b"x-uid"))
     eoh = b"\n" if msg.have_eoh else b""
     size = sum(map(len, out)) + len(eoh)
-    spaces = msg.header_size - size if msg.has_xuid and size <= msg.header_size else HEADER_PADDING
+    spaces = (msg.header_size - size if size <= msg.header_size else grow_padding) \
+        if msg.has_xuid else HEADER_PADDING
     out[pad_at] = _pad(out[pad_at], spaces)
     return msg.from_line + b"\n" + b"".join(out) + eoh + msg.body
 
