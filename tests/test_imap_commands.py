@@ -96,7 +96,9 @@ def test_imap_append_with_literal_continuation_then_select(imap: Session) -> Non
         '* 3 FETCH (FLAGS (\\Flagged \\Recent) INTERNALDATE "24-Nov-2026 13:00:00 +0000" '
         f"RFC822.SIZE {len(message)})\r\nc OK Fetch completed.\r\n")
     text = (imap.root / "var/mail/erin").read_text()
-    assert "From MAILER-DAEMON  Tue Nov 24 13:00:00 2026\n" in text and "X-Status: F\n" in text
+    # Dovecot's save layout (measured, dovecot_measured/sessions i_append*): user@host sender
+    assert "From erin@mail.example.com  Tue Nov 24 13:00:00 2026\n" in text
+    assert "Status: O\nX-Status: F\nX-Keywords:" in text and "Content-Length: 3\n\nhi\n" in text
     assert imap("d APPEND Nope {1+}\r\nx") == "d NO [TRYCREATE] Mailbox doesn't exist: Nope.\r\n"
 
 

@@ -47,6 +47,7 @@ from typing import Callable, Collection, Iterable, Sequence
 from ..proto.mailbox import MailboxListing, MailboxStatus, MessageInfo, StorageError
 from .auth import AuthRequest, AuthService
 from .mbox import Mbox, MboxContents, MboxMessage
+from .mboxformat import saved_record
 from .mboxindex import MboxIndex, storage_errors
 from .message import RECENT, SEEN, canonical_flag, rfc822_size
 from .users import PasswdFile
@@ -315,14 +316,19 @@ class UserStore:
                 raise StorageError(f"Mailbox doesn't exist: {name}", "NOTFOUND") from None
             raise
         index = self.store.index(path)
-        index.refresh()
+        before = index.refresh()
+        assert index.uidvalidity is not None
+        uid, empty = index.next_uid, not before.messages and not before.pseudo
         with storage_errors():
-            for data, _flags, when, sender in items:
-                Mbox(path).append(data, sender, when)
+            for data, flags, when, sender in items:
+                base = f"{index.uidvalidity} {uid:010d}".encode() if empty else None
+                wanted = frozenset(canonical_flag(f) for f in flags) - {RECENT}
+                Mbox(path).append_record(saved_record(
+                    data, uid=uid, flags=wanted, sender=sender or f"{self.user}@{self.store.host}",
+                    when=when, imapbase=base), when)
+                uid, empty = uid + 1, False
         contents = index.refresh()
         added = contents.messages[len(contents.messages) - len(items):] if items else []
-        for (_data, flags, _when, _sender), msg in zip(items, added, strict=True):
-            index.pending[msg.uid] = frozenset(canonical_flag(f) for f in flags) - {RECENT}
         if items:
             index.write()
         assert index.uidvalidity is not None

@@ -113,6 +113,14 @@ class Mbox:
         finally:
             release(fd, lock)
 
+    def append_record(self, record: bytes, when: float) -> None:
+        """Append bytes already laid out as an mbox message (Dovecot's save)."""
+        fd, lock = acquire(self.path, when)
+        try:
+            _append_at_end(fd, record)
+        finally:
+            release(fd, lock)
+
     @staticmethod
     def _record(message: bytes, envelope_sender: str, when: float) -> bytes:
         text = message.replace(b"\r\n", b"\n")

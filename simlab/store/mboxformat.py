@@ -334,3 +334,35 @@ def pseudo_message(now: float, hostname: str, uidvalidity: int, last_uid: int) -
             f"Message-ID: <{int(now)}@{hostname}>\n"
             f"X-IMAP: {uidvalidity} {last_uid:010d}\n"
             "Status: RO\n\n").encode() + PSEUDO_BODY + b"\n"
+
+
+def saved_record(data: bytes, *, uid: int, flags: Collection[str], sender: str, when: float,
+                 imapbase: bytes | None) -> bytes:
+    """A message as Dovecot's mbox save writes it (APPEND, COPY), with its own headers.
+
+    The From_ line has a zero-padded day; X-Keywords is followed by the space Dovecot
+    reserved for Content-Length (MBOX_HEADER_PADDING + room for the number) minus what
+    the Content-Length header took.
+    """
+    text = data.replace(b"\r\n", b"\n")
+    eoh = text.find(b"\n\n")
+    head, body = (text[:eoh + 1], text[eoh + 2:]) if eoh >= 0 else (text, b"")
+    if head and not head.endswith(b"\n"):
+        head += b"\n"
+    status = ("R" if SEEN in flags else "") + "O"
+    xstatus = "".join(ch for flag, ch in _XSTATUS if flag in flags)
+    keywords = "".join(" " + k for k in sorted(f for f in flags if not f.startswith("\\")))
+    out = [f"From {sender}  {time.strftime('%a %b %d %H:%M:%S %Y', time.gmtime(when))}\n".encode(),
+           head]
+    if imapbase is not None:
+        out.append(b"X-IMAPbase: " + imapbase + b"\n")
+    out.append(f"X-UID: {uid}\nStatus: {status}\n".encode())
+    if xstatus:
+        out.append(f"X-Status: {xstatus}\n".encode())
+    digits = len(str(len(body)))
+    out.append(f"X-Keywords:{keywords}{' ' * (SAVE_SPACE - digits)}\n"
+               f"Content-Length: {len(body)}\n\n".encode())
+    return b"".join(out) + body + (b"" if body.endswith(b"\n") or not body else b"\n") + b"\n"
+
+
+SAVE_SPACE = 73  # measured: "X-Keywords:" then 71 spaces before a two-digit Content-Length
