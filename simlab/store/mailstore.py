@@ -68,6 +68,10 @@ class MboxMailbox:
         self.recent: set[int] = set()
         self.closed = False
         self.known = index.known_uids()
+        if not readonly and index.unsettled:
+            # measured: recent messages taken without a write since make the next
+            # read-write open rewrite the first message (it holds X-IMAPbase)
+            index.write(touch_first=True)
         self.sync()
 
     @property

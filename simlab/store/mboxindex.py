@@ -20,8 +20,10 @@ DESCRIPTION
     are lazy: a message gets O when its header is rewritten (its flags
     changed, it holds X-IMAPbase and something changed, an expunge moved
     it); only when the session took messages an earlier look had already
-    synced (owes_old) does its next write give every message O. When the
-    index is created from a file, messages without O are recent.
+    synced (owes_old) does its next write give every message O; and when a
+    session took recent messages but wrote nothing (unsettled), the next
+    read-write open rewrites the first message. When the index is created
+    from a file, messages without O are recent.
 
     New UIDs (messages the MTA appended, or a file without X-UID headers)
     are written to the file as soon as the index sees them, with a new
@@ -70,6 +72,7 @@ class MboxIndex:
         self.pending: dict[int, frozenset[str]] = {}
         self.keywords: list[str] = []
         self.owes_old = False
+        self.unsettled = False
         self._stamp: tuple[int, int, int] | None = None
         self._contents: MboxContents | None = None
 
@@ -128,6 +131,7 @@ class MboxIndex:
     def take_recent(self, contents: MboxContents) -> set[int]:
         """Hand the recent messages to the calling session; later sessions see them old."""
         taken = {m.uid for m in contents.messages if self.is_recent(m.uid)}
+        self.unsettled = self.unsettled or bool(taken)
         self.first_recent_uid = max(self.first_recent_uid or 1, contents.next_uid, self.next_uid)
         return taken
 
@@ -140,6 +144,8 @@ class MboxIndex:
         stay without it. Unless FULL, the write is lazy (see Mbox.rewrite).
         """
         assert self.uidvalidity is not None
+        if self.pending or expunge or full or touch_first or self.owes_old:
+            self.unsettled = False
         full, self.owes_old = full or self.owes_old, False
         with storage_errors():
             contents = self.mbox.rewrite(
