@@ -98,7 +98,7 @@ def test_imap_append_with_literal_continuation_then_select(imap: Session) -> Non
     text = (imap.root / "var/mail/erin").read_text()
     # Dovecot's save layout (measured, dovecot_measured/sessions i_append*): user@host sender
     assert "From erin@mail.example.com  Tue Nov 24 13:00:00 2026\n" in text
-    assert "Status: O\nX-Status: F\nX-Keywords:" in text and "Content-Length: 3\n\nhi\n" in text
+    assert "Status: \nX-Status: F\nX-Keywords:" in text and "Content-Length: 3\n\nhi\n" in text
     assert imap("d APPEND Nope {1+}\r\nx") == "d NO [TRYCREATE] Mailbox doesn't exist: Nope.\r\n"
 
 

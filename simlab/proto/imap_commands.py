@@ -176,10 +176,16 @@ def cmd_delete(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:
     if names is None:
         return
     assert srv.boxes is not None
-    if srv.box is not None and srv.box.name == names[0]:
+    selected = srv.box is not None and srv.box.name == names[0]
+    if selected:
         srv.close_mailbox()
     _storage_call(srv, tag, "OK Delete completed.", srv.boxes.delete, names[0],
                        nonexistent=True)
+    if selected:
+        # measured: Dovecot then ends the session (the line end is not counted in "in")
+        srv.stats["in"] -= srv.last_eol
+        srv.send_line("* BYE Selected mailbox was deleted, have to disconnect.")
+        srv.finish("Selected mailbox was deleted, have to disconnect.")
 
 
 def cmd_rename(srv: ImapServer, tag: str, name: str, args: list[Arg]) -> None:

@@ -349,7 +349,7 @@ def saved_record(data: bytes, *, uid: int, flags: Collection[str], sender: str, 
     head, body = (text[:eoh + 1], text[eoh + 2:]) if eoh >= 0 else (text, b"")
     if head and not head.endswith(b"\n"):
         head += b"\n"
-    status = ("R" if SEEN in flags else "") + "O"
+    status = "R" if SEEN in flags else ""  # no O: a saved message is \\Recent there
     xstatus = "".join(ch for flag, ch in _XSTATUS if flag in flags)
     keywords = "".join(" " + k for k in sorted(f for f in flags if not f.startswith("\\")))
     out = [f"From {sender}  {time.strftime('%a %b %d %H:%M:%S %Y', time.gmtime(when))}\n".encode(),
@@ -365,4 +365,4 @@ def saved_record(data: bytes, *, uid: int, flags: Collection[str], sender: str, 
     return b"".join(out) + body + (b"" if body.endswith(b"\n") or not body else b"\n") + b"\n"
 
 
-SAVE_SPACE = 73  # measured: "X-Keywords:" then 71 spaces before a two-digit Content-Length
+SAVE_SPACE = 74  # measured: "X-Keywords:" then 72 spaces before a two-digit Content-Length
