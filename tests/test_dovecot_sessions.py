@@ -54,8 +54,6 @@ KNOWN: dict[str, str] = {
     "i_append_mime": _SAVED,
     "i_misc_extensions": "after ENABLE CONDSTORE Dovecot's SELECT adds '* OK [HIGHESTMODSEQ 2] "
                          "Highest': CONDSTORE mod-sequences are not implemented",
-    "i_long_line": "Dovecot skips the arguments of a 70000-byte NOOP and answers OK; simlab "
-                   "refuses any line over 64 KiB",
 }
 
 

@@ -85,6 +85,7 @@ IDLE_NOTIFY_INTERVAL = 120.0
 MAX_LINE = 65536
 MAX_LITERAL = 64 * 1024 * 1024
 MAX_BAD_COMMANDS = 20
+ARGLESS = {"NOOP", "CHECK", "CAPABILITY", "LOGOUT", "CLOSE", "UNSELECT", "EXPUNGE", "NAMESPACE"}
 
 Handler = Callable[["ImapServer", str, str, list[Arg]], None]
 
@@ -124,6 +125,7 @@ class ImapServer(ServerCore):
         self.cmd_name = ""
         self.last_command: tuple[str, float] | None = None
         self.logout_rest = b""
+        self.skipping: bytes | None = None
         self.last_eol = 2
         self.stats = dict.fromkeys(("in", "out", "deleted", "expunged", "hdr_count",
                                     "hdr_bytes", "body_count", "body_bytes"), 0)
@@ -186,9 +188,26 @@ class ImapServer(ServerCore):
                 self.pieces.append(data)
                 self.literal_need = None
                 continue
+            if self.skipping is not None:
+                nl = self._in.find(b"\n")
+                taken = len(self._in) if nl < 0 else nl + 1
+                self.stats["in"] += taken
+                del self._in[:taken]
+                if nl < 0:
+                    if self._eof:
+                        self.finish("Connection closed")
+                    return
+                line, self.skipping, self.last_eol = self.skipping, None, 2
+                self._line(line)
+                continue
             try:
                 line = self._take(MAX_LINE)
             except OverflowError:
+                tag, name, _ = split_command(bytes(self._in[:256]))
+                if self.state in (State.AUTHENTICATED, State.SELECTED) and name.upper() in ARGLESS:
+                    # measured: Dovecot runs a command that reads no arguments and skips the rest
+                    self.skipping = f"{tag} {name}".encode()
+                    continue
                 del self._in[:]
                 self.pieces = []
                 self.send_line("* BAD Error in IMAP command received by server.")
