@@ -1,9 +1,9 @@
 """Replays whole POP3/IMAP sessions measured on a real Dovecot 2.3.19.1 against simlab.
 
-tests/data/dovecot_measured/sessions/{pop3,imap}*.json hold 101 single sessions captured with
+tests/data/dovecot_measured/sessions/{pop3,imap}*.json hold 109 single sessions captured with
 the lab's dovecot.conf (mbox, erin's two messages of tests/data/dovecot/mailbox-before.txt,
-Dovecot restarted and the mbox reset before each session; the *_batch3/4 files were held out
-while simlab was fixed, 21 of their 26 passed at once), and chains.json 13 chains (57
+Dovecot restarted and the mbox reset before each session; the *_batch3/4/5 files were held
+out while simlab was fixed, 29 of their 34 passed at once), and chains.json 13 chains (57
 sessions) run one after the other on the same mbox and Dovecot, with no reset and anvil
 penalties carried over, as in the reference: r1 is the reference battery itself followed by
 four more sessions, h1-h3 were held out (all passed at once); all in the reference's format:
