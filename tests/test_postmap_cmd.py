@@ -94,7 +94,7 @@ def test_errors_and_usage(root: Path, tmp_path: Path) -> None:
                                            "postmap: fatal: usage: postmap [-bfFhimnNoprsuUvw] "
                                            "[-c config_dir] [-d key] [-q key] [map_type:]file...\n")
     assert run(postmap, root, "texthash:/etc/postfix/virtual")[2] == (
-        "postmap: fatal: unsupported dictionary type: texthash. Is the postfix-texthash package installed?\n")
+        "postmap: fatal: unsupported dictionary type: texthash does not support bulk-mode creation.\n")
     assert run(postmap, tmp_path / "noroot", "-q", "x", "static:y")[2] == (
         "postmap: fatal: open /etc/postfix/main.cf: No such file or directory\n")
 

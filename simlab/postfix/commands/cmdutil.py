@@ -32,6 +32,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 
+def printable(message: str) -> str:
+    """msg(3) output passes printable(): each byte outside printable ASCII becomes '?'."""
+    data = message.encode("utf-8", "surrogateescape")
+    if all(0x20 <= b < 0x7f for b in data):
+        return message
+    return "".join(chr(b) if 0x20 <= b < 0x7f else "?" for b in data)
+
+
 class CommandExit(Exception):
     """Raised by ``fatal``: the command ends with ``code``."""
 
@@ -157,7 +165,8 @@ class Command:
         self.stderr.write(f"{self.prog}: {text}\n")
 
     def log(self, text: str) -> None:
-        """stderr and (for programs that log) the maillog."""
+        """stderr and (for programs that log) the maillog, sanitized like msg(3) does."""
+        text = printable(text)
         self.err(text)
         if self.logs:
             try:

@@ -44,6 +44,7 @@ from ..config.masterfmt import (WILDC, edit_master_cf, fold_line, format_entry, 
                                 match_service, parse_field_pattern, parse_service_pattern)
 from ..config.mastercf import FLD_CMD, MasterEntry, parse_master_cf
 from ..config.namespace import BUILTIN, SERVICE, USER, Namespace
+from .cmdutil import printable
 
 PROG = "postconf"
 OPTSTRING = "aAbc:C:defFhHlmMno:pPtvxX#"
@@ -124,12 +125,6 @@ def _emit(stream: TextIO, text: str) -> None:
         stream.write(text)
     except UnicodeEncodeError:
         stream.write(text.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
-
-
-def printable(message: str) -> str:
-    """msg_output's printable(): every byte outside printable ASCII becomes '?'."""
-    data = message.encode("utf-8", "surrogateescape")
-    return "".join(chr(b) if 0x20 <= b < 0x7f else "?" for b in data)
 
 
 def _warn(message: str) -> None:

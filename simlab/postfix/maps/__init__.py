@@ -19,10 +19,9 @@ DESCRIPTION
     lines, stale .db files) go to warn, without a "warning: " prefix.
 
     A table that cannot be opened raises MapError with Postfix's text, e.g.
-    "unsupported dictionary type: foo" (after the warning "unsupported
-    dictionary type: foo. Is the postfix-foo package installed?" that a
-    Debian Postfix gives), or 'open dictionary: expecting "type:name" form
-    instead of "foo"'.
+    "unsupported dictionary type: foo" (measured on Debian's 3.7.11 with an
+    empty dynamicmaps.cf: no other warning), or 'open dictionary: expecting
+    "type:name" form instead of "foo"'.
 
     The keyword options are Postfix's dict flags: fold (DICT_FLAG_FOLD_FIX,
     lower-case keys of fixed-string tables; postmap -f turns it off), dup
@@ -74,12 +73,10 @@ def open_map(spec: str, root: Path | str | None = None, warn: Warn | None = None
              readonly: bool = True) -> Map:
     """Open the table spec ("type:name") the way a Postfix program does."""
     type_, name = split_spec(spec)
-    say = warn or (lambda msg: None)
     if type_ == "proxy":
         return ProxyMap(open_map(name, root, warn, fold=fold, dup=dup, lock=lock, nul=nul, now=now))
     cls = MAP_TYPES.get(type_)
     if cls is None:
-        say(f"unsupported dictionary type: {type_}. Is the postfix-{type_} package installed?")
         raise MapError(f"unsupported dictionary type: {type_}")
     if cls in (HashMap, BtreeMap):
         return cls(name, root=root, fold=fold, nul=nul, lock=lock, warn=warn, now=now,

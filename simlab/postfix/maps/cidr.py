@@ -49,12 +49,14 @@ def _parse_net(pattern: str) -> tuple[Net, bool] | str:
     if "/" in mask_search:
         addr, mask = mask_search.split("/", 1)
         bits = 128 if cls is ipaddress.IPv6Address else 32
+        if not (mask.isascii() and mask.isdigit()):
+            return f'bad mask value in "{addr}/{mask}"'
+        if int(mask) > bits:
+            return f'bad mask length in "{addr}/{mask}"'
         try:
-            if not mask.isdigit() or not mask.isascii() or int(mask) > bits:
-                raise ValueError
             host = cls(addr)
         except ValueError:
-            return f'bad net/mask pattern: "{addr}/{mask}"'
+            return f'bad network value in "{addr}/{mask}"'
         try:
             return ipaddress.ip_network(f"{host}/{int(mask)}", strict=True), match
         except ValueError:

@@ -62,6 +62,9 @@ def _bracket(p: str, i: int, newline: bool) -> tuple[str, int]:
     negate = i < n and p[i] == "^"
     if negate:
         i += 1
+    if i >= n:
+        # glibc's parse_bracket_exp() meets the end of the pattern first: REG_BADPAT.
+        raise PosixError(E_BADPAT)
     items: list[str] = []
     first = True
     prev_char: str | None = None  # last single character, a range start

@@ -52,12 +52,18 @@ def is_utf8(text: str) -> bool:
 
 
 def printable(text: str) -> str:
-    """text with undecodable bytes shown as U+FFFD, for messages."""
+    """text as msg(3) prints it: each byte outside printable ASCII becomes '?'."""
+    raw = text.encode("utf-8", "surrogateescape") if is_utf8(text) or _escaped_only(text) \
+        else text.encode("utf-8", "replace")
+    return "".join(chr(b) if 0x20 <= b < 0x7f else "?" for b in raw)
+
+
+def _escaped_only(text: str) -> bool:
     try:
-        raw = text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:  # a lone surrogate that no byte decodes to
-        raw = text.encode("utf-8", "replace")
-    return raw.decode("utf-8", "replace")
+        text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def non_utf8(path: str, lineno: int, line: str) -> str:
