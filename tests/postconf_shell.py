@@ -8,7 +8,7 @@ DESCRIPTION
     The postconf cases in tests/data/postconf/cases.json were recorded as small
     shell command lines. This helper understands exactly the forms they use:
     "postconf ARGS", "echo rc=$?", "cat FILE", "cat -A FILE", ";" sequences,
-    "2>&1" and "| head -N". postconf runs in-process through
+    "2>&1", "| head -N" and "| cat -A". postconf runs in-process through
     simlab.postfix.commands.postconf.main, in ``folder``.
 """
 
@@ -80,10 +80,13 @@ def run_cmdline(cmdline: str, folder: Path) -> tuple[str, str, int]:
             out, err = out + err, ""
         for stage in pipeline[1:]:
             head = shlex.split(stage)
-            if head[0] != "head":
+            if head == ["cat", "-A"]:
+                out = _cat_a(out.encode("utf-8", "surrogateescape"))
+            elif head[0] == "head":
+                count = int(head[1].lstrip("-"))
+                out = "".join(out.splitlines(keepends=True)[:count])
+            else:
                 raise ValueError(f"unsupported pipe: {stage}")
-            count = int(head[1].lstrip("-"))
-            out = "".join(out.splitlines(keepends=True)[:count])
             rc = 0
         stdout += out
         stderr += err
