@@ -10,7 +10,10 @@ PATH (the shims and lab root of tests/test_postmap_golden.py).
 Masked: the build time YP_LAST_MODIFIED was replaced by the reference's
 capture time, which the shims pin. The input files were dated one hour back
 before every step, so real Postfix did not re-read a just-written texthash or
-regexp file (it re-reads files modified within the last second).
+regexp file (it re-reads files modified within the last second). Each case
+ran six times; any other outcome seen is kept under "alternatives". The
+capture's main.cf had maillog_file emptied, so that it never wrote into the
+lab's log; that changes nothing on stdout or stderr.
 
 inline: tables list entries in random hash order: those steps (SORTED_STDOUT)
 compare sorted stdout lines.
@@ -63,7 +66,12 @@ def test_measured_case(case: dict, index: int, lab: tuple[Path, dict[str, str]])
         _bash(step["cmd"], scratch, env)
     step = case["steps"][index]
     got = _bash(step["cmd"], scratch, env)
+    outcomes = [(w["stdout"], w["stderr"], w["rc"]) for w in [step] + step.get("alternatives", [])]
     if f"{case['case']}-{index}" in SORTED_STDOUT:
-        got = ("".join(sorted(got[0].splitlines(True))),) + got[1:]
-        step = dict(step, stdout="".join(sorted(step["stdout"].splitlines(True))))
-    assert got == (step["stdout"], step["stderr"], step["rc"]), step["cmd"]
+        got = (_sorted(got[0]),) + got[1:]
+        outcomes = [(_sorted(o[0]),) + o[1:] for o in outcomes]
+    assert got in outcomes, f"{step['cmd']}\n got: {got!r}\nwant: {outcomes[0]!r}"
+
+
+def _sorted(text: str) -> str:
+    return "".join(sorted(text.splitlines(True)))

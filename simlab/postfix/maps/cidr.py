@@ -91,16 +91,17 @@ class CidrMap(FileMap):
         rest = line[len(head):].strip(C_SPACE)
         word = head.lower()
         if word == "endif":
+            if rest:
+                return "garbage after ENDIF"
             if not stack:
-                return "ignoring ENDIF without matching IF"
+                return "ENDIF without IF"
             stack.pop()[4] = len(self.rules)
             self.rules.append(["endif", None, True, None, None, 0])
             return None
         if word == "if":
-            parts = rest.split(None, 1)
-            if not parts:
+            if not rest:
                 return "no address pattern"
-            got = _parse_net(parts[0])
+            got = _parse_net(rest)
             if isinstance(got, str):
                 return got
             rule = ["if", got[0], got[1], None, None, lineno]
