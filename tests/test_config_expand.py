@@ -70,8 +70,14 @@ def test_loop_is_reported_once_with_the_name_at_depth_101() -> None:
 
 
 def test_bad_number_in_numeric_comparison_is_fatal() -> None:
+    # Measured on 3.7.11: an out-of-range number is fatal ...
     with pytest.raises(mx.MacroFatal, match="bad conversion"):
-        run("${{} == {} ? {a} : {b}}", {})
+        run("${{99999999999999999999} == {1} ? {a} : {b}}", {})
+
+
+def test_empty_operands_compare_as_text() -> None:
+    # ... while empty operands are not numbers (alldig("") is false): "empty-eq".
+    assert run("${{} == {} ? {a} : {b}}", {})[0] == "a"
 
 
 def test_scan_reports_both_arms() -> None:

@@ -38,10 +38,7 @@ from postconf_shell import run_cmdline  # noqa: E402
 DATA = Path(__file__).parent / "data" / "postconf"
 CASES = json.loads((DATA / "measured_cases.json").read_text())
 APPEND_ORDER_VARIES = {"edit_e_whitespace_values", "edit_e_dollar_value"}
-KNOWN_DIFFERENCES: dict[str, str] = {
-    "dbms_prefix_params-0": "simlab validates every NAME_* parameter after mysql:NAME; Postfix only"
-                            " the suffixes that mysql_table(5) documents (lab_bogus stays unused)",
-}
+KNOWN_DIFFERENCES: dict[str, str] = {}
 
 STEPS = []
 for _case in CASES:

@@ -218,6 +218,15 @@ class Postconf:
             folder = self.root / folder.relative_to("/")
         return folder / name
 
+    def read_host(self, name: str) -> bytes:
+        """A file named in a parameter value (a database client configuration)."""
+        path = Path(name)
+        if self.root is not None and path.is_absolute():
+            path = self.root / path.relative_to("/")
+        if path.is_dir():
+            raise IsADirectoryError(name)
+        return path.read_bytes()
+
     def check_options(self) -> None:
         if not self.mode & MAJOR:
             self.mode |= F["p"]
@@ -274,7 +283,8 @@ class Postconf:
     def namespace(self, defs: bool, fail_master: bool) -> Namespace:
         main = {} if defs else self.read_main()
         entries = self.read_master(fail_master)
-        ns = Namespace(self.facts, main, entries, _warn, config_dir=self.shown, show_defs=defs)
+        ns = Namespace(self.facts, main, entries, _warn, config_dir=self.shown, show_defs=defs,
+                       read_file=self.read_host)
         ns.register_services()
         if not defs:
             ns.register_user()
@@ -348,7 +358,8 @@ class Postconf:
     def show_master(self) -> None:
         entries = self.read_master(fail=True)
         main = self.read_main()
-        ns = Namespace(self.facts, main, entries, _warn, config_dir=self.shown)
+        ns = Namespace(self.facts, main, entries, _warn, config_dir=self.shown,
+                       read_file=self.read_host)
         ns.register_services()
         ns.register_user()
         fold, hide = bool(self.mode & F["f"]), bool(self.mode & F["h"])

@@ -35,10 +35,12 @@ DESCRIPTION
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Callable
 
 from . import expand as mx
+from .dbms import register_dbms
 from .errors import ConfigError
 from .hostfacts import HostFacts, default_mydomain, default_myhostname, default_mynetworks
 from .mastercf import MasterEntry
@@ -46,7 +48,6 @@ from .params import LEGACY_PARAMS, PARAMS, SERVICE_SUFFIXES, ParamDef, service_p
 
 BUILTIN, SERVICE, USER, LEGACY = "builtin", "service", "user", "legacy"
 Warn = Callable[[str], None]
-_DBMS_CLIENT_TYPES = ("ldap", "mysql", "pgsql", "sqlite", "memcache", "mongodb")
 
 
 @dataclass
@@ -71,8 +72,11 @@ class Namespace:
 
     def __init__(self, facts: HostFacts, main: dict[str, str], entries: list[MasterEntry],
                  warn: Warn, config_dir: str = "/etc/postfix", show_defs: bool = False,
-                 dynamic_services: bool = False) -> None:
+                 dynamic_services: bool = False,
+                 read_file: Callable[[str], bytes] | None = None) -> None:
         self.facts = facts
+        self.read_file = read_file or _read_host_file
+        self._dbms_visited: set[str] = set()
         self.dynamic_services = dynamic_services
         self.main = main
         self.entries = entries
@@ -180,7 +184,7 @@ class Namespace:
 
     # -- user-defined parameters ---------------------------------------
 
-    def _flag_user(self, name: str, local: LocalScope | None) -> None:
+    def _flag_user(self, name: str, local: LocalScope | None, dbms: bool = False) -> None:
         source = "master.cf" if local is not None else "main.cf"
         supplied = False
         if local is not None and name in local.params:
@@ -194,7 +198,7 @@ class Namespace:
                 if name in scope.params:
                     supplied = True
                     scope.valid.add(name)
-        if not supplied and name not in self.table:
+        if not supplied and not dbms and name not in self.table:
             self.warn(f"{self.config_dir}/{source}: undefined parameter: {name}")
 
     def _scan(self, value: str, local: LocalScope | None) -> None:
@@ -202,14 +206,12 @@ class Namespace:
 
     def _dbms(self, value: str, local: LocalScope | None) -> None:
         expanded = self.expand(value, local=local)
-        names = local.params if local is not None else self.main
-        for word in expanded.replace(",", " ").split():
-            db_type, _sep, prefix = word.partition(":")
-            while db_type in ("proxy", "debug") and ":" in prefix:
-                db_type, _sep, prefix = prefix.partition(":")
-            if db_type in _DBMS_CLIENT_TYPES and prefix and prefix[0] not in "/.{":
-                for candidate in [n for n in names if n.startswith(prefix + "_")]:
-                    self._flag_user(candidate, local)
+        if local is not None and local.entry is not None:
+            blame = f"master.cf:{local.entry.name_space}"
+        else:
+            blame = "main.cf"
+        register_dbms(expanded, blame, lambda name: self._flag_user(name, local, dbms=True),
+                      self.read_file, self.warn, self._dbms_visited)
 
     def _scan_namespace(self, values: dict[str, str], local: LocalScope | None) -> None:
         if "smtpd_restriction_classes" in values:
@@ -289,3 +291,10 @@ def service_default(name: str) -> str | None:
         if name.endswith(suffix) and len(name) > len(suffix) and name != source:
             return "$" + source
     return None
+
+
+def _read_host_file(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        if not os.path.isfile(path):
+            raise IsADirectoryError(path)
+        return fh.read()
