@@ -344,19 +344,18 @@ class CleanupSession(ParamGetters):
         prefix = "Resent-" if resent else ""
         lp = prefix.lower()
         add = context == "local" or self._bool("always_add_missing_headers")
-        if lp + "message-id" not in seen:
-            if add:
-                if self._bool("enable_long_queue_ids"):
-                    mid = f"{self.qid}@{param_str(self.cfg, 'myhostname')}"
-                else:
-                    stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(int(arrival)))
-                    mid = f"{stamp}.{self.qid}@{param_str(self.cfg, 'myhostname')}"
-                msg.headers.append(Header(f"{prefix}Message-Id: <{mid}>"))
-                self.info(f"{lp}message-id=<{mid}>")
-                if resent and "message-id" not in seen:     # the message itself still has none
-                    self.info("message-id=<>")
+        if lp + "message-id" not in seen and add:
+            if self._bool("enable_long_queue_ids"):
+                mid = f"{self.qid}@{param_str(self.cfg, 'myhostname')}"
             else:
-                self.info(f"{lp}message-id=<>")
+                stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(int(arrival)))
+                mid = f"{stamp}.{self.qid}@{param_str(self.cfg, 'myhostname')}"
+            msg.headers.append(Header(f"{prefix}Message-Id: <{mid}>"))
+            self.info(f"{lp}message-id=<{mid}>")
+            seen.add(lp + "message-id")
+        if "message-id" not in seen:
+            # no plain Message-ID (even when a Resent-Message-Id was added): logged empty
+            self.info("message-id=<>")
         if not add:
             return
         if lp + "date" not in seen:

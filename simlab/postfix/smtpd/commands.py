@@ -291,7 +291,7 @@ class CommandsMixin:
             elif up.startswith("ORCPT="):
                 kind, sep, coded = arg[6:].partition(";")
                 value = xtext_unquote(coded) if sep else None
-                if orcpt or not kind or value is None or not value or not allprint(value):
+                if orcpt or not kind or value is None or not allprint(value):   # an empty address is fine
                     await s.reply(R.BAD_ORCPT)
                     return False
                 orcpt = f"{kind.lower()};{value}"

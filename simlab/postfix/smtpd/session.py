@@ -404,7 +404,8 @@ class SmtpdSession(ParamGetters, LineReaderMixin, CommandsMixin, ExtensionsMixin
         if self._logged_disconnect:
             return
         self._logged_disconnect = True
-        if self.lost and not self._timed_out:
+        if self.lost and not self._timed_out and self.where != "END-OF-MESSAGE":
+            # measured: a client that hangs up after the reply to the final dot is not "lost"
             self.log(f"lost connection after {self.lost_where()} from {self.namaddr}")
         self.log(f"disconnect from {self.namaddr} {self.stats()}")
         self.ctx.trace.record("smtpd", "session", state="disconnect", client=self.namaddr, pid=self.pid)
