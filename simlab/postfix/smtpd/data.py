@@ -72,14 +72,18 @@ class DataMixin:
             s.abort_transaction(self._with_received(_assemble(lines)) if lines else None)
             return False
         if first_bare >= 0 and s.bare_lf_mode() == "reject":
-            # nothing after the first bare LF was passed on to cleanup
-            s.log_whatsup("reject", "bare <LF> received")
-            await s.reply(R.bare_lf(s.myhostname, s._int("smtpd_forbid_bare_newline_reject_code", 550)))
-            kept = lines[:first_bare]
-            s.abort_transaction(self._with_received(_assemble(kept)) if kept else None)
-            return False
+            return await self._reject_bare_lf(lines[:first_bare])
         body = _assemble(lines)
         return await self._end_of_message(body, None)
+
+    async def _reject_bare_lf(self, kept: list[bytes]) -> bool:
+        """smtpd_forbid_bare_newline=reject at the end of the message; cleanup got only the
+        lines before the first bare LF."""
+        s: Any = self
+        s.log_whatsup("reject", "bare <LF> received")
+        await s.reply(R.bare_lf(s.myhostname, s._int("smtpd_forbid_bare_newline_reject_code", 550)))
+        s.abort_transaction(self._with_received(_assemble(kept)) if kept else None)
+        return False
 
     async def _read_dot_message(self, mode: str) -> tuple[list[bytes], int]:
         s: Any = self
@@ -219,6 +223,17 @@ class DataMixin:
             if last and s.sender is not None:
                 s.abort_transaction()       # a failed LAST chunk ends the transaction: RCPT now needs MAIL
             return False
+        limit = s._int("message_size_limit", 10240000)
+        if limit > 0 and size > limit - s.act_size:
+            s.log_warning(f"{s.queue_id or 'NOQUEUE'}: BDAT request from {s.namaddr} exceeds message size limit")
+            await self._read_chunk(size, keep=False)
+            await s.reply(R.BDAT_TOO_BIG)
+            if not last:
+                s.bdat_error = R.BDAT_TOO_BIG
+                return False
+            kept = _bdat_lines(b"".join(s.bdat_chunks or []))
+            s.abort_transaction(self._with_received(_assemble(kept)) if kept else None)
+            return False
         if s.bdat_chunks is None:
             s.bdat_chunks = []
         s.in_data = True
@@ -235,9 +250,12 @@ class DataMixin:
             s.abort_transaction()
             return False
         data = b"".join(s.bdat_chunks)
-        lines = data.replace(b"\r\n", b"\n").split(b"\n")
-        if lines and lines[-1] == b"":
-            lines.pop()
+        lines = _bdat_lines(data)
+        if s.bare_lf_mode() == "reject":
+            raw = data.split(b"\n")[:-1]
+            first_bare = next((i for i, ln in enumerate(raw) if not ln.endswith(b"\r")), -1)
+            if first_bare >= 0:
+                return await self._reject_bare_lf(lines[:first_bare])
         # the total is counted line by line as smtp_get() returns them: CRs before a line end dropped
         total = sum(len(ln.rstrip(b"\r")) + 2 for ln in lines) if b"\r\r" in data else s.bdat_bytes
         return await self._end_of_message(_assemble(lines), total)
@@ -350,6 +368,14 @@ class _DotState:
         self.bare = False
         self.first_bare = -1            # how many lines were kept before the first bare LF
         self.prev_crlf = True
+
+
+def _bdat_lines(data: bytes) -> list[bytes]:
+    """BDAT content as lines (CRLF or LF ends; nothing is unstuffed)."""
+    lines = data.replace(b"\r\n", b"\n").split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return lines
 
 
 def _assemble(lines: list[bytes]) -> bytes:

@@ -156,6 +156,9 @@ def helo_syntax(verb: str) -> Reply:
     return Reply(501, "", f"Syntax: {verb} hostname")
 
 
+BDAT_TOO_BIG = Reply(552, "5.3.4", "Chunk exceeds message size limit")
+
+
 def bdat_ok(nbytes: int) -> Reply:
     return Reply(250, "2.0.0", f"Ok: {nbytes} bytes")
 
