@@ -282,9 +282,11 @@ class CommandsMixin:
             if up.startswith("NOTIFY="):
                 value = dsn_notify(arg[7:])
                 if notify or value is None:
-                    bad = next((w for w in arg[7:].split(",") if w.upper() not in
-                                ("NEVER", "SUCCESS", "FAILURE", "DELAY")), arg[7:])
-                    s.log_warning(f'unknown DSN NOTIFY command value "{bad}" in "{arg[7:]}"')
+                    # name_mask() warns about an unknown word only (not a bad mix, an empty or a repeated NOTIFY)
+                    bad = next((w for w in arg[7:].split(",") if w and w.upper() not in
+                                ("NEVER", "SUCCESS", "FAILURE", "DELAY")), None)
+                    if bad is not None and not notify:
+                        s.log_warning(f'unknown DSN NOTIFY command value "{bad}" in "{arg[7:]}"')
                     await s.reply(R.BAD_NOTIFY)
                     return False
                 notify = value
