@@ -142,10 +142,15 @@ class MessageJob:
             resolved.append((res.transport, res.nexthop, _readdressed(rcpt, res.address)))
         if len(resolved) > 1:
             resolved.sort(key=self._sort_key)
+        spelled: dict[tuple[str, str], str] = {}
         for transport, nexthop, rcpt in resolved:
-            groups.setdefault((transport, nexthop), []).append(rcpt)
+            # queue names ignore case; the queue keeps the nexthop as its first recipient spelled it
+            key = (transport, nexthop.lower())
+            spelled.setdefault(key, nexthop)
+            groups.setdefault(key, []).append(rcpt)
         out: list[DeliveryRequest] = []
-        for (transport, nexthop), rcpts in groups.items():
+        for key, rcpts in groups.items():
+            transport, nexthop = key[0], spelled[key]
             limit = self.qmgr.recipient_limit(transport)
             for i in range(0, len(rcpts), limit if limit > 0 else len(rcpts)):
                 chunk = tuple(rcpts[i:i + limit] if limit > 0 else rcpts)
