@@ -73,7 +73,7 @@ class SMTPClient:
                  message: bytes, *, lmtp: bool = False, credentials: Credentials | None = None,
                  esmtp: bool = True, pipelining: bool = True, size: int | None = None,
                  body: str = "", envid: str = "", ret: str = "", smtputf8: bool = False,
-                 line_limit: int = 0, loop_names: tuple[str, ...] = (), verify: bool = False,
+                 require_smtputf8: bool = False, line_limit: int = 0, loop_names: tuple[str, ...] = (), verify: bool = False,
                  clock: Callable[[], float] | None = None,
                  xforward: list[tuple[str, str]] | None = None) -> None:
         self.helo_name = helo_name
@@ -89,6 +89,7 @@ class SMTPClient:
         self.envid = envid
         self.ret = ret
         self.smtputf8 = smtputf8
+        self.require_smtputf8 = require_smtputf8   # UTF-8 in the envelope or headers: no SMTPUTF8, no delivery
         self.line_limit = line_limit
         self.loop_names = {n.lower() for n in loop_names}
         self.verify = verify          # address probe: stop after RCPT, send no message
@@ -255,6 +256,10 @@ class SMTPClient:
                     self.features = parse_features(reply)
                 if self.peer_name.lower() in self.loop_names:
                     self._fail(Failure(state, "loop", reply))
+                    self._events.append(_reply_event(state, reply))
+                    return _QUIT
+                if self.require_smtputf8 and "SMTPUTF8" not in self.features:
+                    self._fail(Failure(state, "smtputf8", reply))
                     self._events.append(_reply_event(state, reply))
                     return _QUIT
             elif state is not _EHLO or reply.code == 421:

@@ -41,7 +41,7 @@ class Failure:
     """What ended the transaction early."""
 
     state: State
-    kind: str                 # "reply" | "lost" | "timeout" | "protocol" | "loop"
+    kind: str                 # "reply" | "lost" | "timeout" | "protocol" | "loop" | "smtputf8"
     reply: Reply | None = None
     detail: str = ""
     time: float = 0.0

@@ -68,6 +68,7 @@ class Original:
     ret: str = ""                 # "FULL", "HDRS" or "" (not specified)
     encoding: str = ""
     trace_flags: int = 0
+    smtputf8: bool = False        # sent with SMTPUTF8: the report uses the message/global* types
 
     @classmethod
     def from_queue_file(cls, qf: QueueFile) -> "Original":
@@ -78,7 +79,14 @@ class Original:
         return cls(qid=qf.qid, sender=qf.sender, arrival=qf.arrival, content=qf.content,
                    size=qf.size or len(qf.content), envid=attrs.get("envelope_id", ""),
                    ret=ret, encoding=attrs.get("encoding", ""),
+                   smtputf8=attrs.get("smtputf8", "") not in ("", "0"),
                    trace_flags=int(flags) if (str(flags).isascii() and str(flags).isdigit()) else 0)
+
+
+def _original_type(headers_only: bool, smtputf8: bool) -> str:
+    if headers_only:
+        return "message/global-headers" if smtputf8 else "text/rfc822-headers"
+    return "message/global" if smtputf8 else "message/rfc822"
 
 
 def line_wrap(text: str, length: int = LENGTH, indent: int = INDENT) -> list[str]:
@@ -177,7 +185,10 @@ def build_dsn(ctx: Any, tmpl: Template, orig: Original, records: list[LogRecord]
     mail_name = re.sub(r'[ \t\r\n()<>@,;:\\".\[\]]', "-", cfg["mail_name"])
     sender = quote_822_local(orig.sender or mail_addr_mail_daemon(ctx))
     out += ["", f"--{boundary}", "Content-Description: Delivery report",
-            "Content-Type: message/delivery-status", "", f"Reporting-MTA: dns; {cfg['myhostname']}"]
+            "Content-Type: message/global-delivery-status" if orig.smtputf8 else "Content-Type: message/delivery-status"]
+    if orig.smtputf8:
+        out.append(f"Content-Transfer-Encoding: {encoding}")
+    out += ["", f"Reporting-MTA: dns; {cfg['myhostname']}"]
     if orig.envid:
         out.append(f"Original-Envelope-Id: {orig.envid}")
     out.append(f"X-{mail_name}-Queue-ID: {orig.qid}")
@@ -207,7 +218,7 @@ def build_dsn(ctx: Any, tmpl: Template, orig: Original, records: list[LogRecord]
     undelivered = "Undelivered " if tmpl.cls in ("failure", "delay") else ""
     out += ["", f"--{boundary}",
             f"Content-Description: {undelivered}{'Message Headers' if headers_only else 'Message'}",
-            f"Content-Type: {'text/rfc822-headers' if headers_only else 'message/rfc822'}",
+            f"Content-Type: {_original_type(headers_only, orig.smtputf8)}",
             f"Content-Transfer-Encoding: {encoding}", "", f"Return-Path: <{sender}>"]
     data = bytearray("\n".join(out).encode("utf-8", "surrogateescape") + b"\n")
     for line in _lines(orig.content):

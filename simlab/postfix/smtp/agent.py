@@ -81,6 +81,8 @@ class SmtpAgent:
         self.ret = _DSN_RET.get(str(attrs.get("ret_flags", "")).upper(), "")
         enc = attrs.get("encoding", "").lower()
         self.body = {"8bit": "8BITMIME", "7bit": "7BIT"}.get(enc, "")
+        self.smtputf8 = attrs.get("smtputf8", "") not in ("", "0")
+        self.needs_smtputf8 = False
         self.size = 0
         self.stats = MsgStats(incoming_arrival=float(req.arrival),
                               active_arrival=float(getattr(req, "active_arrival", 0.0) or 0.0),
@@ -191,6 +193,11 @@ class SmtpAgent:
         req = self.req
         qf = QueueStore(self.ctx).read(req.queue, req.qid)
         self.size = qf.size or len(qf.content)
+        if self.smtputf8:
+            # a message sent with SMTPUTF8 that has UTF-8 in its envelope or headers cannot be downgraded
+            head = qf.content.split(b"\n\n", 1)[0]
+            self.needs_smtputf8 = not (head.isascii() and req.sender.isascii()
+                                       and all(r.address.isascii() for r in req.recipients))
         pending = list(range(len(req.recipients)))
         done: dict[int, Verdict] = {}
         last: Verdict | None = None

@@ -129,6 +129,7 @@ async def run_session(agent: "SmtpAgent", target: Target, indexes: list[int], fi
     core = SMTPClient(agent.helo_name, req.sender, rcpts, message, lmtp=agent.lmtp,
                       credentials=credentials, esmtp=agent.esmtp, size=agent.size,
                       body=agent.body, envid=agent.envid, ret=agent.ret,
+                      smtputf8=agent.smtputf8, require_smtputf8=agent.needs_smtputf8,
                       line_limit=agent.line_limit,
                       loop_names=() if agent.lmtp else (agent.myhostname,), clock=agent.ctx.now,
                       verify=agent.verify_only, xforward=xforward_attrs(agent))
@@ -211,6 +212,9 @@ def judge(agent: "SmtpAgent", target: Target, outcome: Outcome, final: bool) -> 
         tail = "timed out while" if failure.kind == "timeout" else "while"
         text = f"{what} {target.namaddr} {tail} {failure.stage}"
         return Verdict("4.4.2", text, relay, mta, "", when, keep=not final)
+    if failure is not None and failure.kind == "smtputf8":
+        return Verdict("5.6.7", f"SMTPUTF8 is required, but was not offered by host {target.namaddr}",
+                       relay, "", "", when)
     if failure is not None and failure.kind == "loop":
         dsn = "5.4.6" if target.best else "4.4.6"
         text = f"mail for {agent.nexthop} loops back to myself"
