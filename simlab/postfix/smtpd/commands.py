@@ -353,9 +353,7 @@ class CommandsMixin:
         words = argv[1:-1] if len(argv) > 2 and argv[-1].text.upper() == "SMTPUTF8" else argv[1:]
         # the words are collapsed into one argument: "VRFY Alice <alice@x>" checks alice@x, echoes it all
         arg = words[0] if len(words) == 1 else Token(" ".join(w.text for w in words))
-        if any(w.kind == ERROR for w in words):
-            await s.reply(R.BAD_RECIPIENT)
-            return False
+        # (no check for an unbalanced "<" here, unlike MAIL and RCPT: "<alice@x" is the local part "<alice")
         err, addr = extract_addr(arg, allow_empty=False, strict=False, check=self.check_addr)
         if err:
             await self._illegal(arg)
