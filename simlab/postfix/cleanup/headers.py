@@ -154,6 +154,8 @@ class Message:
             if not line:
                 msg._set_body(text, nl + 1)
                 return msg
+            if b"\0" in line:
+                line = line.split(b"\0", 1)[0]      # header text is a C string: a NUL ends the line
             if line[:1] in (b" ", b"\t") and msg.headers:
                 msg.headers[-1].text += "\n" + line.decode("utf-8", "surrogateescape")
             elif _HEADER_NAME_BYTES.match(line):
