@@ -110,6 +110,9 @@ class Header:
         return v.replace("\n", "").lstrip(" \t")
 
 
+_SPACE_BEFORE_COLON = re.compile(rb"^([^:\s]+)[ \t]+:")
+
+
 class Message:
     """A message split at the end of its headers.
 
@@ -159,6 +162,8 @@ class Message:
             if line[:1] in (b" ", b"\t") and msg.headers:
                 msg.headers[-1].text += "\n" + line.decode("utf-8", "surrogateescape")
             elif _HEADER_NAME_BYTES.match(line):
+                if b" :" in line or b"\t:" in line:
+                    line = _SPACE_BEFORE_COLON.sub(rb"\1:", line, count=1)   # "Subject : x" -> "Subject: x"
                 msg.headers.append(Header(line.decode("utf-8", "surrogateescape")))
             else:
                 break

@@ -292,11 +292,12 @@ class AddressMapper(ParamGetters):
         tp = tree
         while tp is not None:
             if tp.type == tok822.ADDR and tp.head is not None:
-                old = tok822.internalize(tp.head)
-                canon = rewrite(self.ctx, tok822.externalize(tp.head), context, external=True)
+                old = tok822.externalize(tp.head)
+                canon = rewrite(self.ctx, old, context, external=True)
                 new = self.sender(canon, True, context, True) if is_sender \
                     else self.recipient(canon, True, context, True)
-                if new != old:
+                # the tree is replaced by the rewritten address, quoted anew ("a@b@c" -> "a@b"@c)
+                if tok822.quote_822_local(new) != old:
                     first = tok822.scan(tok822.quote_822_local(new))
                     tp.head = tp.tail = None
                     if first is not None:
