@@ -1,6 +1,8 @@
 """Every SMTP scenario of the reference battery against the whole lab system, on the virtual network.
 
-For each scenario (tests/data/smtp/*.json, captured from real Postfix 3.7.11) a
+For each scenario (tests/data/smtp/*.json, captured from real Postfix 3.7.11, and
+tests/data/smtp_measured/*.json, measured later on the same lab set up on the real
+Postfix 3.7.11 of a Debian 12 machine: cases the reference does not show, see its README) a
 fresh lab host (postfix_lab.lab_network: the lab's files installed as the
 battery's README says, users alice, bob, erin, robot and vmail) runs master,
 smtpd, cleanup, qmgr, local, virtual, the smtp/lmtp clients towards the lab's
