@@ -43,7 +43,6 @@ SEE ALSO
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +51,7 @@ from ..commands_registry import CommandResult, run_command
 from ..common.delivery_log import MsgStats
 from ..common.maillog import ident
 from ..common.process import agent_process
+from ...store.mboxformat import asctime
 from ..common.queue import QueueStore
 from .attrs import PipeAttrs, PipeConfigError, expand_argv, parse_attrs, quote_822_local
 
@@ -115,8 +115,7 @@ def mail_copy(content: bytes, sender: str, orig: str, delivered: str, attr: Pipe
     head: list[str] = []
     quoted = quote_822_local(sender) if sender else ""
     if attr.has("F"):
-        stamp = time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime(int(now)))
-        head.append(f"From {quoted or 'MAILER-DAEMON'}  {stamp}")
+        head.append(f"From {quoted or 'MAILER-DAEMON'}  {asctime(now)}")   # asctime(3): "Fri Dec  4 ..."
     if attr.has("R"):
         head.append(f"Return-Path: <{quoted}>")
     if attr.has("O") and orig:
