@@ -104,8 +104,10 @@ class SinkMessage:
 
 
 def mail_date(epoch: float) -> str:
-    """RFC 2822 date as Postfix writes it (every simulated host runs in UTC)."""
-    return time.strftime("%a, %d %b %Y %H:%M:%S +0000 (UTC)", time.gmtime(int(epoch)))
+    """RFC 2822 date as Postfix writes it (every simulated host runs in UTC): the day of the
+    month padded with a space ("Fri,  4 Dec 2026"), as measured on the real smtp-sink."""
+    t = time.gmtime(int(epoch))
+    return time.strftime("%a, ", t) + f"{t.tm_mday:2d}" + time.strftime(" %b %Y %H:%M:%S +0000 (UTC)", t)
 
 
 class SinkCore:
