@@ -212,11 +212,14 @@ class DataMixin:
         if s.rcpt_count == 0:
             err = R.NEED_RCPT if s.sender is None else R.NO_VALID_RCPTS
         elif s.bdat_error is not None:
-            err = s.bdat_error
+            err = R.bdat_discarded(size)            # every chunk after an error, until LAST or RSET
         elif s.bdat_chunks is None:
             err = await s.checks.data()
             if err is not None:
                 s.bdat_error = err
+        if err is None and size == 0 and not last:
+            s.log_warning(f"{s.queue_id or 'NOQUEUE'}: null BDAT request from {s.namaddr}")
+            err = s.bdat_error = R.BDAT_NULL
         if err is not None:
             await self._read_chunk(size, keep=False)
             await s.reply(err)

@@ -157,6 +157,11 @@ def helo_syntax(verb: str) -> Reply:
 
 
 BDAT_TOO_BIG = Reply(552, "5.3.4", "Chunk exceeds message size limit")
+BDAT_NULL = Reply(551, "5.7.1", "Null BDAT request")
+
+
+def bdat_discarded(nbytes: int) -> Reply:
+    return Reply(551, "5.0.0", f"Discarded {nbytes} bytes after earlier error")
 
 
 def bdat_ok(nbytes: int) -> Reply:
