@@ -200,7 +200,8 @@ class DataMixin:
     async def cmd_bdat(self, argv: list[Token]) -> bool:
         s: Any = self
         args = [t.text for t in argv[1:]]
-        if not args or len(args) > 2 or not (args[0].isascii() and args[0].isdigit()) or (len(args) == 2 and args[1].upper() != "LAST"):
+        if not args or len(args) > 2 or not (args[0].isascii() and args[0].isdigit()) or int(args[0]) >= 1 << 63 \
+                or (len(args) == 2 and args[1].upper() != "LAST"):
             # Postfix cannot tell where a malformed BDAT's data would end: 521 and hang up
             s.log_warning(f"{s.queue_id or 'NOQUEUE'}: malformed BDAT command syntax from {s.namaddr}: "
                           f"{printable(s.command_line[:100])}")
