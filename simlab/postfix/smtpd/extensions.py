@@ -48,7 +48,7 @@ class ExtensionsMixin:
         if len(argv) < 2:
             await s.reply(R.helo_syntax(verb))
             return False
-        name = " ".join(t.text for t in argv[1:])
+        name = "?".join(t.text for t in argv[1:])     # measured: "HELO a b" is helo=<a?b> everywhere
         if not s._bool("smtpd_delay_reject"):
             saved, s.helo_name = s.helo_name, printable(name)
             err = s.access_denied or await s.checks.helo()
@@ -139,7 +139,7 @@ class ExtensionsMixin:
 
     async def cmd_starttls(self, argv: list[Token]) -> bool:
         s: Any = self
-        await s.reply(R.NOT_IMPLEMENTED)
+        await s.reply(Reply(501, "5.5.4", "Syntax: STARTTLS") if len(argv) != 1 else R.NOT_IMPLEMENTED)
         return False
 
     async def cmd_xclient(self, argv: list[Token]) -> bool:
@@ -151,15 +151,15 @@ class ExtensionsMixin:
 
     async def _xcommand(self, argv: list[Token], param: str) -> bool:
         s: Any = self
-        if not self._xauthorized(param):
-            await s.reply(R.NOT_AUTHORIZED)
-            return False
         if self.sender is not None:
             await s.reply(Reply(503, "5.5.1", "Error: MAIL transaction in progress"))
             return False
-        if len(argv) < 2:
+        if len(argv) < 2:             # xclient_cmd(): syntax before authorization (measured)
             verb = argv[0].text.upper()
             await s.reply(Reply(501, "5.5.4", f"Syntax: {verb} attribute=value..."))
+            return False
+        if not self._xauthorized(param):
+            await s.reply(R.NOT_AUTHORIZED)
             return False
         if param.endswith("xclient_hosts"):
             for t in argv[1:]:

@@ -136,7 +136,7 @@ RSET_SYNTAX = Reply(501, "5.5.4", "Syntax: RSET")
 VRFY_SYNTAX = Reply(501, "5.5.4", "Syntax: VRFY address [SMTPUTF8]")
 VRFY_DISABLED = Reply(502, "5.5.1", "VRFY command is disabled")
 ETRN_SYNTAX = Reply(500, "", "Syntax: ETRN domain")  # Postfix 3.7 sends no enhanced code here
-ETRN_IN_MAIL = Reply(503, "5.5.1", "Error: MAIL transaction in progress")
+ETRN_IN_MAIL = Reply(503, "", "Error: MAIL transaction in progress")   # no enhanced code (measured)
 ETRN_STARTED = Reply(250, "", "Queuing started")
 NOT_AUTHORIZED = Reply(550, "5.7.0", "Error: insufficient authorization")
 
