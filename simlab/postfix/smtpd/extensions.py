@@ -110,7 +110,7 @@ class ExtensionsMixin:
     async def cmd_etrn(self, argv: list[Token]) -> bool:
         s: Any = self
         if s._bool("smtpd_helo_required") and s.helo_name is None:
-            await s.reply(R.NEED_HELO)
+            await s.reply(Reply(503, "", R.NEED_HELO.text))     # ETRN replies carry no enhanced code
             return False
         if self.sender is not None:
             await s.reply(R.ETRN_IN_MAIL)
