@@ -89,7 +89,7 @@ class DataMixin:
         s: Any = self
         lines: list[bytes] = []
         s.data_lines = lines
-        st = _DotState(mode, s._int("message_size_limit", 10240000))
+        st = _DotState(mode, s._int("message_size_limit", 10240000), s._int("line_length_limit", 2048))
         while True:
             # Whole lines that already arrived are taken together; read_line() waits for more.
             if self._dot_buffered(lines, st):
@@ -113,7 +113,7 @@ class DataMixin:
             raw = raw[1:]
         st.prev_crlf = crlf
         if not s.too_big:
-            self._account(len(raw) + 2, st.limit)
+            self._account(_cost(len(raw), st.line_limit), st.limit)
         if not s.too_big:
             lines.append(raw)
         return False
@@ -159,13 +159,15 @@ class DataMixin:
             raws = [raw[1:] if raw[:1] == b"." else raw for raw in raws]
         if not s.too_big:
             total = sum(map(len, raws)) + 2 * len(raws)
+            if any(len(raw) >= st.line_limit for raw in raws):
+                total += 2 * sum(len(raw) // st.line_limit for raw in raws)
             if st.limit <= 0 or s.act_size + total <= st.limit:
                 s.act_size += total
                 lines.extend(raws)
             else:
                 for raw in raws:
                     if not s.too_big:
-                        self._account(len(raw) + 2, st.limit)
+                        self._account(_cost(len(raw), st.line_limit), st.limit)
                     if not s.too_big:
                         lines.append(raw)
         return used, end >= 0
@@ -365,13 +367,19 @@ class DataMixin:
 class _DotState:
     """Where _read_dot_message() is: bare LF seen, the last line ended in CRLF."""
 
-    __slots__ = ("mode", "limit", "bare", "first_bare", "prev_crlf")
+    __slots__ = ("mode", "limit", "line_limit", "bare", "first_bare", "prev_crlf")
 
-    def __init__(self, mode: str, limit: int) -> None:
-        self.mode, self.limit = mode, limit
+    def __init__(self, mode: str, limit: int, line_limit: int = 2048) -> None:
+        self.mode, self.limit, self.line_limit = mode, limit, max(line_limit, 1)
         self.bare = False
         self.first_bare = -1            # how many lines were kept before the first bare LF
         self.prev_crlf = True
+
+
+def _cost(n: int, line_limit: int) -> int:
+    """What a content line adds to the message size: smtp_get() hands a line longer than
+    line_length_limit over in pieces, and each piece counts 2 bytes of line end (measured)."""
+    return n + 2 * (n // line_limit + 1)
 
 
 def _bdat_lines(data: bytes) -> list[bytes]:
