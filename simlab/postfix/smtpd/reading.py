@@ -87,7 +87,9 @@ class LineReaderMixin:
         crlf = line.endswith(b"\r\n")
         if line.endswith(b"\n"):
             line = line[:-2] if crlf else line[:-1]
-        if limit is not None and len(line) > limit:
+        if limit is not None and len(line) >= limit:
+            # smtp_get() stops after limit bytes: a line of limit bytes or more is "longer than limit"
+            # (only a CR that ends the limit is taken with its LF as the line end)
             line, too_long = line[:limit], True
         self._reset_timeout()
         return line, crlf, too_long
