@@ -268,7 +268,7 @@ def put_content(out: bytearray, content: bytes, line_limit: int = 2048, terminat
     lines = body.split(b"\n")
     lengths = list(map(len, lines))
     longest = max(lengths)
-    if longest < 0x80 and (line_limit <= 0 or longest <= line_limit):
+    if longest < 0x80 and (line_limit <= 0 or longest < line_limit):
         # the usual message, every line one short N record: the records are joined in C
         parts: list[bytes] = [b""] * (2 * len(lines))
         parts[::2] = map(_N_HEADS.__getitem__, lengths)
@@ -276,7 +276,7 @@ def put_content(out: bytearray, content: bytes, line_limit: int = 2048, terminat
         out += b"".join(parts)
         return
     for line in lines:
-        while line_limit > 0 and len(line) > line_limit:
+        while line_limit > 0 and len(line) >= line_limit:
             out += encode_record(REC_TYPE_CONT, line[:line_limit])
             line = line[line_limit:]
         n = len(line)
@@ -293,14 +293,19 @@ _N_HEADS = [bytes((0x4E, n)) for n in range(0x80)]      # "N" and a one-byte len
 
 def content_records(content: bytes, line_limit: int = 2048, terminate: bool = True) -> list[tuple[str, bytes]]:
     """The N/L records of a message: one N per line, long lines split into L pieces; a last
-    line without its newline ends in an L record (then an empty N with ``terminate``)."""
+    line without its newline ends in an L record (then an empty N with ``terminate``).
+
+    A line of line_limit bytes or more is read in pieces of line_limit (smtp_get(),
+    rec_streamlf_get()): one of exactly line_limit bytes is an L record and an empty N."""
     if not content:
         return []
     open_end = not content.endswith(b"\n")
     body = content if open_end else content[:-1]
     out: list[tuple[str, bytes]] = []
-    for line in body.split(b"\n"):
-        while line_limit > 0 and len(line) > line_limit:
+    lines = body.split(b"\n")
+    for i, line in enumerate(lines):
+        ends = 0 if open_end and i == len(lines) - 1 else 1     # an open last line has no end to read
+        while line_limit > 0 and len(line) + ends > line_limit:
             out.append((REC_TYPE_CONT, line[:line_limit]))
             line = line[line_limit:]
         out.append((REC_TYPE_NORM, line))
