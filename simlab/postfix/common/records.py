@@ -245,75 +245,82 @@ def iter_records(buf: bytes, start: int = 0, follow_pointers: bool = True) -> It
 
 
 def put_content(out: bytearray, content: bytes, line_limit: int = 2048, terminate: bool = True) -> None:
-    """Append the records of content_records(content, line_limit) to ``out``, encoded.
-
-    A last line without its newline (sendmail input that ends without one) is
-    an L record; ``terminate`` (cleanup's queue file, not postdrop's) adds the
-    empty N record that ends it, as Postfix's cleanup does.
-    """
+    """Append the records of content_records(content, line_limit, terminate) to ``out``, encoded."""
     if not content:
         return
-    if not content.endswith(b"\n"):
-        head, _, last = content.rpartition(b"\n")
-        if head or content.startswith(b"\n"):
-            put_content(out, head + b"\n", line_limit)
-        while line_limit > 0 and len(last) > line_limit:
-            out += encode_record(REC_TYPE_CONT, last[:line_limit])
-            last = last[line_limit:]
-        out += encode_record(REC_TYPE_CONT, last)
-        if terminate:
-            out += encode_record(REC_TYPE_NORM, b"")
-        return
-    body = content[:-1]
-    lines = body.split(b"\n")
-    lengths = list(map(len, lines))
-    longest = max(lengths)
-    if longest < 0x80 and (line_limit <= 0 or longest < line_limit):
-        # the usual message, every line one short N record: the records are joined in C
-        parts: list[bytes] = [b""] * (2 * len(lines))
-        parts[::2] = map(_N_HEADS.__getitem__, lengths)
-        parts[1::2] = lines
-        out += b"".join(parts)
-        return
-    for line in lines:
-        while line_limit > 0 and len(line) >= line_limit:
-            out += encode_record(REC_TYPE_CONT, line[:line_limit])
-            line = line[line_limit:]
-        n = len(line)
-        if n < 0x80:
-            out.append(0x4E)        # "N"
-            out.append(n)
-            out += line
-        else:
-            out += encode_record(REC_TYPE_NORM, line)
+    if content.endswith(b"\n"):
+        lines = content[:-1].split(b"\n")
+        lengths = list(map(len, lines))
+        longest = max(lengths)
+        if longest < 0x80 and (line_limit <= 0 or longest < line_limit):
+            # the usual message, every line one short N record: the records are joined in C
+            parts: list[bytes] = [b""] * (2 * len(lines))
+            parts[::2] = map(_N_HEADS.__getitem__, lengths)
+            parts[1::2] = lines
+            out += b"".join(parts)
+            return
+    for rtype, data in _records(content, line_limit, terminate):
+        out += encode_record(rtype, data)
 
 
 _N_HEADS = [bytes((0x4E, n)) for n in range(0x80)]      # "N" and a one-byte length
 
 
 def content_records(content: bytes, line_limit: int = 2048, terminate: bool = True) -> list[tuple[str, bytes]]:
-    """The N/L records of a message: one N per line, long lines split into L pieces; a last
-    line without its newline ends in an L record (then an empty N with ``terminate``).
+    """The N/L records of a message: one N per line, long lines split into L pieces.
 
-    A line of line_limit bytes or more is read in pieces of line_limit (smtp_get(),
-    rec_streamlf_get()): one of exactly line_limit bytes is an L record and an empty N."""
+    cleanup writes a header line longer than line_limit as L pieces and a last N
+    (cleanup_out()); a body line comes as smtp_get()/rec_streamlf_get() read it, in
+    pieces of line_limit, so one of exactly line_limit bytes is an L and an empty N.
+    A last line without its newline (sendmail input that ends without one) is an L
+    record; ``terminate`` (cleanup's queue file, not postdrop's) adds the empty N
+    record that ends it, as Postfix's cleanup does.
+    """
+    return list(_records(content, line_limit, terminate))
+
+
+def _records(content: bytes, line_limit: int, terminate: bool) -> Iterator[tuple[str, bytes]]:
     if not content:
-        return []
+        return
     open_end = not content.endswith(b"\n")
     body = content if open_end else content[:-1]
-    out: list[tuple[str, bytes]] = []
     lines = body.split(b"\n")
-    for i, line in enumerate(lines):
-        ends = 0 if open_end and i == len(lines) - 1 else 1     # an open last line has no end to read
-        while line_limit > 0 and len(line) + ends > line_limit:
-            out.append((REC_TYPE_CONT, line[:line_limit]))
-            line = line[line_limit:]
-        out.append((REC_TYPE_NORM, line))
     if open_end:
-        out[-1] = (REC_TYPE_CONT, out[-1][1])
+        lines.pop()
+    head_end = -1
+    pos = 0
+    for line in lines:
+        if line_limit > 0 and len(line) >= line_limit:
+            if head_end < 0:
+                head_end = _head_end(body)
+            yield from _pieces(line, line_limit, pos >= head_end)
+        else:
+            yield REC_TYPE_NORM, line
+        pos += len(line) + 1
+    if open_end:
+        last = body[pos:]
+        while line_limit > 0 and len(last) > line_limit:
+            yield REC_TYPE_CONT, last[:line_limit]
+            last = last[line_limit:]
+        yield REC_TYPE_CONT, last
         if terminate:
-            out.append((REC_TYPE_NORM, b""))
-    return out
+            yield REC_TYPE_NORM, b""
+
+
+def _head_end(body: bytes) -> int:
+    """Where the body starts (the blank line); past the end when there is none."""
+    if body.startswith(b"\n"):
+        return 0
+    blank = body.find(b"\n\n")
+    return blank + 1 if blank >= 0 else len(body) + 1
+
+
+def _pieces(line: bytes, line_limit: int, in_body: bool) -> Iterator[tuple[str, bytes]]:
+    edge = 1 if in_body else 0          # body: split at >= line_limit; header: at > line_limit
+    while len(line) + edge > line_limit:
+        yield REC_TYPE_CONT, line[:line_limit]
+        line = line[line_limit:]
+    yield REC_TYPE_NORM, line
 
 
 def join_content(records: list[tuple[str, bytes]]) -> bytes:
