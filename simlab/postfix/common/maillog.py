@@ -48,6 +48,9 @@ _APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT
 _last_stamp: tuple[int, str] = (-1, "")
 
 
+_CONTROLS = {c: "?" for c in (*range(32), 127)}
+
+
 def stamp(epoch: float) -> str:
     """The syslog time stamp of ``epoch`` ("Nov 24 13:36:55")."""
     global _last_stamp
@@ -123,6 +126,8 @@ class MailLog:
             known = self._idents[program] = (full, full.rsplit("/", 1)[-1], f" {self._label} {full}[")
         now = int(ctx.clock.now())
         when = _last_stamp[1] if _last_stamp[0] == now else stamp(now)
+        if not text.isprintable():
+            text = text.translate(_CONTROLS)      # msg_vprintf(): printable(text, '?')
         line = f"{when}{known[2]}{pid}]: {text}"
         self.lines.append(line)
         if self._path:

@@ -56,7 +56,11 @@ class Reply:
         memo = self.__dict__          # a frozen dataclass still has a __dict__ of its own
         data = memo.get("_wire")
         if data is None:
-            data = memo["_wire"] = (str(self) + "\r\n").encode("utf-8", "surrogateescape")
+            text = str(self)
+            if not text.isprintable():
+                # smtpd_chat_reply(): control characters (echoed client input) go out as spaces
+                text = "\r\n".join(ln.translate(CONTROLS_TO_SPACE) for ln in text.split("\r\n"))
+            data = memo["_wire"] = (text + "\r\n").encode("utf-8", "surrogateescape")
         return data
 
     @property
@@ -79,6 +83,9 @@ class Reply:
             return self
         enh = "4" + self.enhanced[1:] if self.enhanced.startswith("5") else self.enhanced
         return Reply(self.code - 100, enh, self.text)
+
+
+CONTROLS_TO_SPACE = {c: " " for c in (*range(32), 127)}
 
 
 def wire(reply: Reply | str) -> bytes:

@@ -234,6 +234,8 @@ class SmtpdSession(ParamGetters, LineReaderMixin, CommandsMixin, ExtensionsMixin
 
     def log_whatsup(self, whatsup: str, text: str) -> None:
         """log_whatsup(): 'NOQUEUE: reject: RCPT from name[addr]: TEXT; from=<> to=<> proto= helo=<>'."""
+        if not text.isprintable():
+            text = text.translate(R.CONTROLS_TO_SPACE)    # the reply text, as the client got it
         line = f"{self.queue_id or 'NOQUEUE'}: {whatsup}: {self.where} from {self.namaddr}: {text};"
         if self.sender is not None:
             line += f" from=<{quote_822_local(self.sender) if self.sender else ''}>"
