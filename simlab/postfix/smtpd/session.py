@@ -329,6 +329,13 @@ class SmtpdSession(ParamGetters, LineReaderMixin, CommandsMixin, ExtensionsMixin
 
     async def dispatch(self, line: str) -> None:
         self.command_line = line
+        if not line.isascii() and self.settings.bool("smtputf8_enable", True):
+            try:
+                line.encode("utf-8")
+            except UnicodeEncodeError:          # bytes that were not UTF-8 (surrogate-escaped)
+                await self.reply(R.BAD_UTF8)
+                self.error_count += 1
+                return
         argv = tokenize(line)
         if not argv:
             await self.reply(R.BAD_SYNTAX)
