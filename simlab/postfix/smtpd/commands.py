@@ -327,7 +327,7 @@ class CommandsMixin:
         if len(argv) != 1:
             await s.reply(R.RSET_SYNTAX)
             return False
-        self.abort_transaction()
+        self.abort_transaction(s.partial_message())
         await s.reply(R.OK)
         return True
 

@@ -193,9 +193,14 @@ class DataMixin:
             s.log_warning(f"{s.queue_id or 'NOQUEUE'}: queue file size limit exceeded")
 
     def partial_message(self) -> bytes | None:
-        """What a client that went away in DATA had sent (cleanup still sees its headers)."""
+        """What cleanup already got of an unfinished message (DATA so far, or the BDAT chunks):
+        it still sees the headers when the transaction is given up."""
         s: Any = self
-        if not s.in_data or s.cleanup is None or s.bdat_chunks is not None:
+        if s.cleanup is None:
+            return None
+        if s.bdat_chunks:
+            return self._with_received(_assemble(_bdat_lines(b"".join(s.bdat_chunks))))
+        if not s.in_data or s.bdat_chunks is not None:
             return None
         return self._with_received(_assemble(list(s.data_lines)))
 

@@ -57,7 +57,7 @@ class ExtensionsMixin:
                 await s.reply(err)
                 return False
         if self.sender is not None:
-            self.abort_transaction()
+            self.abort_transaction(s.partial_message())
         s.helo_name = printable(name)
         return True
 
