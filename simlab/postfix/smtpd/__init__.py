@@ -20,7 +20,8 @@ DESCRIPTION
       peer.py          the client's verified name
       commands.py      MAIL RCPT RSET NOOP VRFY QUIT
       extensions.py    HELO EHLO ETRN STARTTLS XCLIENT XFORWARD AUTH
-      data.py          DATA and BDAT
+      data.py          DATA, and the end of a message (DATA and BDAT)
+      bdat.py          BDAT (CHUNKING)
       restrictions.py  smtpd_*_restrictions (smtpd_check)
       access.py        check_*_access tables
       recipients.py    reject_unlisted_recipient and the error transport

@@ -1,9 +1,8 @@
 """NAME
-    data - smtpd(8) message content: DATA and BDAT
+    data - smtpd(8) message content: DATA (BDAT is bdat.py), and the end of a message
 
 SUMMARY
     DATA -> 354, lines up to <CR><LF>.<CR><LF>, dot-unstuffing -> 250 Ok: queued as QID
-    BDAT n [LAST] -> exactly n bytes, no unstuffing -> 250 2.0.0 Ok: n bytes (LAST: total bytes queued as QID)
 
 DESCRIPTION
     smtpd writes the headers of PREPEND actions (access tables, policy
@@ -39,12 +38,12 @@ from typing import Any
 from ..cleanup.headers import received_smtpd
 from . import replies as R
 from .replies import Reply
-from .tokens import Token, printable
+from .tokens import Token
 from .xforward import log_attrs
 
 
 class DataMixin:
-    """DATA and BDAT for SmtpdSession."""
+    """DATA, and what DATA and BDAT share (the end of the message), for SmtpdSession."""
 
     async def cmd_data(self, argv: list[Token]) -> bool:
         s: Any = self
@@ -203,95 +202,6 @@ class DataMixin:
         if not s.in_data or s.bdat_chunks is not None:
             return None
         return self._with_received(_assemble(list(s.data_lines)))
-
-    async def cmd_bdat(self, argv: list[Token]) -> bool:
-        s: Any = self
-        args = [t.text for t in argv[1:]]
-        if not args or len(args) > 2 or not (args[0].isascii() and args[0].isdigit()) or int(args[0]) >= 1 << 63 \
-                or (len(args) == 2 and args[1].upper() != "LAST"):
-            # Postfix cannot tell where a malformed BDAT's data would end: 521 and hang up
-            s.log_warning(f"{s.queue_id or 'NOQUEUE'}: malformed BDAT command syntax from {s.namaddr}: "
-                          f"{printable(s.command_line[:100])}")
-            await s.reply(Reply(521, "5.5.4", "Syntax: BDAT count [LAST]"))
-            s.hangup = True
-            return False
-        size, last = int(args[0]), len(args) == 2
-        err: Reply | None = None
-        if s.rcpt_count == 0:
-            err = R.NEED_RCPT if s.sender is None else R.NO_VALID_RCPTS
-        elif s.bdat_error is not None:
-            err = R.bdat_discarded(size)            # every chunk after an error, until LAST or RSET
-        elif s.bdat_chunks is None:
-            err = await s.checks.data()
-            if err is not None:
-                s.bdat_error = err
-        if err is None and size == 0 and not last:
-            s.log_warning(f"{s.queue_id or 'NOQUEUE'}: null BDAT request from {s.namaddr}")
-            err = s.bdat_error = R.BDAT_NULL
-        if err is not None:
-            await self._read_chunk(size, keep=False)
-            await s.reply(err)
-            if last and s.sender is not None:
-                s.abort_transaction()       # a failed LAST chunk ends the transaction: RCPT now needs MAIL
-            return False
-        limit = s._int("message_size_limit", 10240000)
-        if limit > 0 and size > limit - s.act_size:
-            s.log_warning(f"{s.queue_id or 'NOQUEUE'}: BDAT request from {s.namaddr} exceeds message size limit")
-            await self._read_chunk(size, keep=False)
-            await s.reply(R.BDAT_TOO_BIG)
-            if not last:
-                s.bdat_error = R.BDAT_TOO_BIG
-                return False
-            kept = _bdat_lines(b"".join(s.bdat_chunks or []))
-            s.abort_transaction(self._with_received(_assemble(kept)) if kept else None)
-            return False
-        if s.bdat_chunks is None:
-            s.bdat_chunks = []
-        s.in_data = True
-        chunk = await self._read_chunk(size, keep=True)
-        s.in_data = False
-        s.bdat_chunks.append(chunk)
-        s.bdat_bytes += size
-        if not last:
-            await s.reply(R.bdat_ok(size))            # this chunk's size; the LAST reply gives the total
-            return True
-        s.where = "END-OF-MESSAGE"
-        if s.too_big:
-            await s.reply(R.FILE_TOO_BIG)
-            s.abort_transaction()
-            return False
-        data = b"".join(s.bdat_chunks)
-        lines = _bdat_lines(data)
-        if s.bare_lf_mode() == "reject":
-            raw = data.split(b"\n")[:-1]
-            first_bare = next((i for i, ln in enumerate(raw) if not ln.endswith(b"\r")), -1)
-            if first_bare >= 0:
-                return await self._reject_bare_lf(lines[:first_bare])
-        # the total is counted line by line as smtp_get() returns them: CRs before a line end dropped
-        total = sum(len(ln.rstrip(b"\r")) + 2 for ln in lines) if b"\r\r" in data else s.bdat_bytes
-        return await self._end_of_message(_assemble(lines), total)
-
-    async def _read_chunk(self, size: int, keep: bool) -> bytes:
-        from .reading import _Lost
-        s: Any = self
-        limit = s._int("message_size_limit", 10240000)
-        parts: list[bytes] = []
-        remaining = size
-        while remaining > 0:
-            try:
-                piece = await s._reader.read(min(remaining, 1 << 16))
-            except ConnectionError:
-                raise _Lost() from None
-            if not piece:
-                raise _Lost()
-            remaining -= len(piece)
-            s.data_bytes += len(piece)
-            if keep:
-                self._account(len(piece), limit)
-                if not s.too_big:
-                    parts.append(piece)
-        s._reset_timeout()
-        return b"".join(parts)
 
     def _with_received(self, body: bytes) -> bytes:
         s: Any = self

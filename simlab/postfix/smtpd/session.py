@@ -43,6 +43,7 @@ from ..config.fallback import ParamGetters
 from ..maps.tok822 import quote_822_local
 from . import replies as R
 from .aioinit import auth_methods, init_smtp, smtp_methods
+from .bdat import BdatMixin
 from .commands import CommandsMixin
 from .data import DataMixin
 from .extensions import ExtensionsMixin
@@ -73,7 +74,7 @@ class _NoHandler:
     """aiosmtpd wants a handler object; Postfix policy lives in this package instead."""
 
 
-class SmtpdSession(ParamGetters, LineReaderMixin, CommandsMixin, ExtensionsMixin, DataMixin, SMTP):
+class SmtpdSession(ParamGetters, LineReaderMixin, CommandsMixin, ExtensionsMixin, DataMixin, BdatMixin, SMTP):
     """One SMTP connection to smtpd, speaking exactly like Postfix 3.7."""
 
     line_length_limit = 1 << 16
