@@ -104,8 +104,9 @@ class BdatMixin:
             first_bare = next((i for i, ln in enumerate(raw) if not ln.endswith(b"\r")), -1)
             if first_bare >= 0:
                 return await self._reject_bare_lf(lines[:first_bare])
-        # the total is counted line by line as smtp_get() returns them: CRs before a line end dropped
-        total = sum(len(ln.rstrip(b"\r")) + 2 for ln in lines) if b"\r\r" in data else s.bdat_bytes
+        # the total counts lines as smtp_get() returns them, 2 bytes of line end each (a bare LF, or
+        # none after the last line, too), CRs before a line end dropped -- measured
+        total = sum(len(ln.rstrip(b"\r")) for ln in lines) + 2 * len(lines)
         return await self._end_of_message(_assemble(lines), total)
 
     async def _read_chunk(self, size: int, keep: bool) -> bytes:
