@@ -105,7 +105,11 @@ class BdatMixin:
             if first_bare >= 0:
                 return await self._reject_bare_lf(lines[:first_bare])
         # the total counts lines as smtp_get() returns them, 2 bytes of line end each (a bare LF, or
-        # none after the last line, too), CRs before a line end dropped -- measured
+        # none after the last line, too), CRs before a line end dropped; a last line without an
+        # end keeps its CR (it arrives as a space) -- measured
+        partial = lines[-1] if lines and not data.endswith(b"\n") else None
+        if partial is not None:
+            lines[-1] = partial.replace(b"\r", b" ")
         total = sum(len(ln.rstrip(b"\r")) for ln in lines) + 2 * len(lines)
         return await self._end_of_message(_assemble(lines), total)
 
