@@ -209,7 +209,7 @@ class PipeAgent:
                                    time_limit=self._time_limit())
         if result.crash:
             self.ctx.log.line(self.ident, self.pid, f"warning: {result.crash}")
-        return self._finish(rcpts, judge(result, name, attr.command[0]))
+        return self._finish(rcpts, judge(result, name, attr.command[0]), final=attr.has("X"))
 
     def _account(self, attr: PipeAttrs) -> tuple[int, int]:
         entry = self.ctx.passwd().get(attr.user)
@@ -240,8 +240,10 @@ class PipeAgent:
             "sasl_username": a.get("sasl_username", ""), "sasl_sender": a.get("sasl_sender", ""),
         }
 
-    def _finish(self, rcpts: list[Any], outcome: PipeOutcome) -> list[Any]:
-        """Report every recipient (log line, bounce/defer record) and return their statuses."""
+    def _finish(self, rcpts: list[Any], outcome: PipeOutcome, final: bool = True) -> list[Any]:
+        """Report every recipient (log line, bounce/defer record) and return their statuses.
+
+        A success is "relayed" in a DSN unless the service has flag X (final delivery)."""
         from ..qmgr import RecipientStatus
         rep = Reporter(self.ctx, self.ident, self.pid, self.req.qid, self.stats,
                        int(getattr(self.req, "trace_flags", 0) or self.attrs.get("trace_flags", 0) or 0))
@@ -249,7 +251,7 @@ class PipeAgent:
         report = {"sent": rep.sent, "bounced": rep.bounce, "deferred": rep.defer}[outcome.status]
         out = []
         for rcpt in rcpts:
-            done = report(rcpt, self.service.name, Dsn(outcome.dsn, outcome.reason))
+            done = report(rcpt, self.service.name, Dsn(outcome.dsn, outcome.reason, action="" if final else "relayed"))
             status = "deferred" if done < 0 else outcome.status
             out.append(RecipientStatus(rcpt=rcpt, dsn=outcome.dsn, status=status,
                                        reason=outcome.reason, relay=self.service.name,

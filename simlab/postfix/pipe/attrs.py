@@ -6,7 +6,7 @@ SUMMARY
     argv = expand_argv(attr, macros, recipients, delimiter="+")
 
 DESCRIPTION
-    The master.cf arguments of a pipe service: ``flags=BDFORhqu.>``,
+    The master.cf arguments of a pipe service: ``flags=BDFORXhqu.>``,
     ``user=name[:group]``, ``directory=``, ``eol=`` (C escapes), ``null_sender=``,
     ``size=``, and ``argv=`` which must come last. Errors are PipeConfigError
     with the text Postfix's pipe daemon dies with ("unknown flag: x (ignored)",
