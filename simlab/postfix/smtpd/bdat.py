@@ -54,10 +54,10 @@ class BdatMixin:
             return False
         size, last = int(args[0]), len(args) == 2
         err: Reply | None = None
-        if s.rcpt_count == 0:
-            err = R.NEED_RCPT if s.sender is None else R.NO_VALID_RCPTS
-        elif s.bdat_error is not None:
+        if s.bdat_error is not None:
             err = R.bdat_discarded(size)            # every chunk after an error, until LAST or RSET
+        elif s.rcpt_count == 0:
+            err = R.NEED_RCPT if s.sender is None else R.NO_VALID_RCPTS
         elif s.bdat_chunks is None:
             err = await s.checks.data()
             if err is not None:
@@ -68,8 +68,10 @@ class BdatMixin:
         if err is not None:
             await self._read_chunk(size, keep=False)
             await s.reply(err)
-            if last and s.sender is not None:
+            if last:
                 s.abort_transaction()       # a failed LAST chunk ends the transaction: RCPT now needs MAIL
+            else:
+                s.bdat_error = err          # until LAST, RSET or HELO: MAIL/RCPT "after BDAT", chunks discarded
             return False
         limit = s._int("message_size_limit", 10240000)
         if limit > 0 and size > limit - s.act_size:

@@ -190,6 +190,9 @@ class CommandsMixin:
         if self.sender is not None:
             await s.reply(R.NESTED_MAIL)
             return False
+        if self.bdat_error is not None or self.bdat_chunks is not None:
+            await s.reply(R.MAIL_AFTER_BDAT)
+            return False
         if len(argv) < 3 or argv[1].text.lower() != "from:":
             await s.reply(R.MAIL_SYNTAX)
             return False
@@ -264,6 +267,9 @@ class CommandsMixin:
         s: Any = self
         if self.sender is None:
             await s.reply(R.NEED_MAIL)
+            return False
+        if self.bdat_error is not None or self.bdat_chunks is not None:
+            await s.reply(R.RCPT_AFTER_BDAT)
             return False
         if len(argv) < 3 or argv[1].text.lower() != "to:":
             await s.reply(R.RCPT_SYNTAX)

@@ -56,7 +56,7 @@ class ExtensionsMixin:
             if err is not None:
                 await s.reply(err)
                 return False
-        if self.sender is not None:
+        if self.sender is not None or self.bdat_error is not None:
             self.abort_transaction(s.partial_message())
         s.helo_name = printable(name)
         return True

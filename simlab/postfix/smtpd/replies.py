@@ -118,6 +118,8 @@ FORBIDDEN = Reply(221, "2.7.0", "Error: I can break rules, too. Goodbye.")
 
 NEED_HELO = Reply(503, "5.5.1", "Error: send HELO/EHLO first")
 BAD_UTF8 = Reply(500, "5.5.2", "Error: bad UTF-8 syntax")
+MAIL_AFTER_BDAT = Reply(503, "5.5.1", "Error: MAIL after BDAT")
+RCPT_AFTER_BDAT = Reply(503, "5.5.1", "Error: RCPT after BDAT")
 NEED_MAIL = Reply(503, "5.5.1", "Error: need MAIL command")
 NEED_RCPT = Reply(503, "5.5.1", "Error: need RCPT command")
 NESTED_MAIL = Reply(503, "5.5.1", "Error: nested MAIL command")
