@@ -54,17 +54,15 @@ class BdatMixin:
             return False
         size, last = int(args[0]), len(args) == 2
         err: Reply | None = None
-        if s.bdat_error is not None:
+        if size == 0 and not last:                  # checked first, in any state (measured)
+            s.log_warning(f"{s.queue_id or 'NOQUEUE'}: null BDAT request from {s.namaddr}")
+            err = R.BDAT_NULL
+        elif s.bdat_error is not None:
             err = R.bdat_discarded(size)            # every chunk after an error, until LAST or RSET
         elif s.rcpt_count == 0:
             err = R.NEED_RCPT if s.sender is None else R.NO_VALID_RCPTS
         elif s.bdat_chunks is None:
             err = await s.checks.data()
-            if err is not None:
-                s.bdat_error = err
-        if err is None and size == 0 and not last:
-            s.log_warning(f"{s.queue_id or 'NOQUEUE'}: null BDAT request from {s.namaddr}")
-            err = s.bdat_error = R.BDAT_NULL
         if err is not None:
             await self._read_chunk(size, keep=False)
             await s.reply(err)

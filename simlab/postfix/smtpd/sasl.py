@@ -54,6 +54,9 @@ def _b64(text: str) -> bytes | None:
 
 async def auth_command(s: Any, argv: list[Token]) -> bool:
     """smtpd_sasl_auth_cmd()."""
+    if s._bool("smtpd_helo_required") and s.helo_name is None:     # before anything else (measured)
+        await s.reply(R.NEED_HELO)
+        return False
     if not s.sasl_offered():
         await s.reply(R.AUTH_NOT_ENABLED)
         return False
