@@ -172,6 +172,11 @@ class Message:
         msg.had_separator = False
         return msg
 
+    @property
+    def headers_ended(self) -> bool:
+        """The header section ended (a blank line, or a line that is no header, came)."""
+        return self.had_separator or self._raw is not None or bool(self._body)
+
     def _set_body(self, text: bytes, start: int) -> None:
         """The lines of ``text`` from offset ``start`` on are the body (none past its end)."""
         if start <= len(text):

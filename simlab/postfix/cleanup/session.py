@@ -244,7 +244,8 @@ class CleanupSession(ParamGetters):
         """The stream was closed without a complete message; only the header log remains."""
         if self.closed:
             return
-        if content:
+        if content and _headers_ended(content):
+            # only a header section that ended was processed (and its message-id logged)
             mapper = AddressMapper(self.ctx, self.cfg, self.warn, False)
             self._content(mapper, content, self.ctx.now())
         self._release()
@@ -366,6 +367,11 @@ class CleanupSession(ParamGetters):
                 msg.headers.append(Header(f"{prefix}From: {_phrase(self.fullname)} <{sender}>"))
             else:
                 msg.headers.append(Header(f"{prefix}From: {sender}"))
+
+
+def _headers_ended(content: bytes) -> bool:
+    """Did the content get past its header section (a blank line, or a line that is no header)?"""
+    return Message.parse(content).headers_ended
 
 
 def _delegated(attrs: dict[str, str]) -> tuple[bool, bool, str, list[str]]:

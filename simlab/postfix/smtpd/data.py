@@ -47,11 +47,11 @@ class DataMixin:
 
     async def cmd_data(self, argv: list[Token]) -> bool:
         s: Any = self
+        if s.bdat_chunks is not None or s.bdat_error is not None:     # first, in any state (measured)
+            await s.reply(R.DATA_AFTER_BDAT)
+            return False
         if s.rcpt_count == 0:
             await s.reply(R.NEED_RCPT if s.sender is None else R.NO_VALID_RCPTS)
-            return False
-        if s.bdat_chunks is not None:
-            await s.reply(R.DATA_AFTER_BDAT)
             return False
         if len(argv) != 1:
             await s.reply(Reply(501, "5.5.4", "Syntax: DATA"))
@@ -198,7 +198,8 @@ class DataMixin:
         if s.cleanup is None:
             return None
         if s.bdat_chunks:
-            return self._with_received(_assemble(_bdat_lines(b"".join(s.bdat_chunks))))
+            data = b"".join(s.bdat_chunks)        # a last line without its end is still held back
+            return self._with_received(_assemble(_bdat_lines(data[:data.rfind(b"\n") + 1])))
         if not s.in_data or s.bdat_chunks is not None:
             return None
         return self._with_received(_assemble(list(s.data_lines)))
