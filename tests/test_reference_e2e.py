@@ -52,10 +52,20 @@ from _delivery_lab import normalize, split_mbox
 from postfix_lab import LISTENERS, MEASURED, lab_network, load, mask, replay_streams, scenarios
 
 # Known differences on the measured cases: name -> why (strict xfail, so a fix shows up).
-XFAIL: dict[str, str] = {}
-SCENARIOS = [p.stem for p in scenarios()] + [
-    pytest.param(p.stem, marks=pytest.mark.xfail(strict=True, reason=XFAIL[p.stem])) if p.stem in XFAIL else p.stem
-    for p in scenarios(MEASURED)]
+# Known differences on the measured cases: (scenario, check) -> why (strict xfail, so a fix shows up).
+XFAIL: dict[tuple[str, str], str] = {
+    ("4301_random_transactions_1", "maillog"):
+        "real bounce(8) logs 'not sending trace/success notification for single-bounce message' for "
+        "this null-sender message although its only NOTIFY=SUCCESS recipient went to the DSN-capable "
+        "LMTP sink (which gets no trace record in 1370_dsn_success_only_remote); rule not found yet",
+}
+NAMES = [p.stem for p in scenarios()] + [p.stem for p in scenarios(MEASURED)]
+
+
+def cases(check: str) -> list[object]:
+    """The scenario names for one check, known differences marked xfail(strict)."""
+    return [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=XFAIL[(n, check)]))
+            if (n, check) in XFAIL else n for n in NAMES]
 WATCHED = ("var/mail", "home", "var/spool/labpipe", "var/spool/labfiles", "var/spool/labsink")
 
 
@@ -240,13 +250,13 @@ def parallel_agents(mail_log: list[str]) -> bool:
 
 
 # -- the tests ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", SCENARIOS)
+@pytest.mark.parametrize("name", cases("server_lines"))
 def test_e2e_server_lines(name: str) -> None:
     out = run(name)
     assert [mask(x) for x in out.got] == [mask(x) for x in out.expected]
 
 
-@pytest.mark.parametrize("name", SCENARIOS)
+@pytest.mark.parametrize("name", cases("maillog"))
 def test_e2e_maillog(name: str) -> None:
     ref = load(name)["mail_log"]
     out = run(name)
@@ -257,7 +267,7 @@ def test_e2e_maillog(name: str) -> None:
     assert causal_errors(out.log) == []
 
 
-@pytest.mark.parametrize("name", SCENARIOS)
+@pytest.mark.parametrize("name", cases("deliveries"))
 def test_e2e_deliveries(name: str) -> None:
     sc = load(name)
     out = run(name)

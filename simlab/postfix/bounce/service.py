@@ -201,7 +201,11 @@ async def trace_flush(ctx: Any, queue: str, qid: str) -> bool:
         pid = proc.pid
         verify = bool(orig.trace_flags & (TRACE_USR_VRFY | TRACE_RECORD))
         tmpl = load_templates(ctx, lambda t: b.log(pid, "warning: " + t))["verify" if verify else "success"]
-        if orig.sender and orig.sender.lower() != b.double_bounce().lower():
+        if not orig.sender:
+            b.log(pid, f"{qid}: not sending trace/success notification for single-bounce message")
+        elif orig.sender.lower() == b.double_bounce().lower():
+            b.log(pid, f"{qid}: not sending trace/success notification for double-bounce message")
+        else:
             ok = await b.send(pid, tmpl, orig, records, sender="", dest=orig.sender,
                               postmaster_copy=False, ret_headers=True,
                               what="sender delivery status notification")
