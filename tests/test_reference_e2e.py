@@ -53,12 +53,7 @@ from postfix_lab import LISTENERS, MEASURED, lab_network, load, mask, replay_str
 
 # Known differences on the measured cases: name -> why (strict xfail, so a fix shows up).
 # Known differences on the measured cases: (scenario, check) -> why (strict xfail, so a fix shows up).
-XFAIL: dict[tuple[str, str], str] = {
-    ("4301_random_transactions_1", "maillog"):
-        "real bounce(8) logs 'not sending trace/success notification for single-bounce message' for "
-        "this null-sender message although its only NOTIFY=SUCCESS recipient went to the DSN-capable "
-        "LMTP sink (which gets no trace record in 1370_dsn_success_only_remote); rule not found yet",
-}
+XFAIL: dict[tuple[str, str], str] = {}
 NAMES = [p.stem for p in scenarios()] + [p.stem for p in scenarios(MEASURED)]
 
 

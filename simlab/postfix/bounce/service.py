@@ -201,11 +201,13 @@ async def trace_flush(ctx: Any, queue: str, qid: str) -> bool:
         pid = proc.pid
         verify = bool(orig.trace_flags & (TRACE_USR_VRFY | TRACE_RECORD))
         tmpl = load_templates(ctx, lambda t: b.log(pid, "warning: " + t))["verify" if verify else "success"]
+        if not verify:    # only the recipients that asked for SUCCESS are reported
+            records = [r for r in records if "SUCCESS" in r.notify.upper().split(",")]
         if not orig.sender:
             b.log(pid, f"{qid}: not sending trace/success notification for single-bounce message")
         elif orig.sender.lower() == b.double_bounce().lower():
             b.log(pid, f"{qid}: not sending trace/success notification for double-bounce message")
-        else:
+        elif records:
             ok = await b.send(pid, tmpl, orig, records, sender="", dest=orig.sender,
                               postmaster_copy=False, ret_headers=True,
                               what="sender delivery status notification")

@@ -256,8 +256,11 @@ class SmtpAgent:
         """Report one final verdict: the status log line and the bounce/defer/trace record."""
         rcpt = self.req.recipients[i]
         notify = getattr(rcpt, "notify", "") or ""
-        if v.remote_dsn and v.status == "sent" and "SUCCESS" in notify.upper().split(","):
-            # smtp_rcpt_done(): a DSN server got NOTIFY=SUCCESS, so no success notice from here
+        remote_success = v.remote_dsn and v.status == "sent" and not self.verify_only \
+            and "SUCCESS" in notify.upper().split(",")
+        if remote_success:
+            # a DSN server got NOTIFY=SUCCESS: the trace record is kept, without SUCCESS, so that
+            # bounce(8) has a trace log to look at but nothing of it to report (measured)
             rest = [w for w in notify.split(",") if w.upper() != "SUCCESS"]
             rcpt = dataclasses.replace(rcpt, notify=",".join(rest))
         self.reporter.stats = dataclasses.replace(self.stats, conn_setup_done=setup_done or v.time,
@@ -270,6 +273,8 @@ class SmtpAgent:
             self.final[i] = "deferred"
         else:       # a probe's soft failure is a result too (trace log): the recipient is finished
             self.final[i] = "sent" if v.status == "deferred" else v.status
+        if remote_success:
+            self.reporter.trace(rcpt, v.relay, dataclasses.replace(dsn, action="relayed"))
 
     def _status(self, i: int, v: Verdict) -> Any:
         from ..qmgr import RecipientStatus
