@@ -51,7 +51,6 @@ import pytest
 from _delivery_lab import normalize, split_mbox
 from postfix_lab import LISTENERS, MEASURED, lab_network, load, mask, replay_streams, scenarios
 
-# Known differences on the measured cases: name -> why (strict xfail, so a fix shows up).
 # Known differences on the measured cases: (scenario, check) -> why (strict xfail, so a fix shows up).
 XFAIL: dict[tuple[str, str], str] = {}
 NAMES = [p.stem for p in scenarios()] + [p.stem for p in scenarios(MEASURED)]
