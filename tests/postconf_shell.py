@@ -91,3 +91,17 @@ def run_cmdline(cmdline: str, folder: Path) -> tuple[str, str, int]:
         stdout += out
         stderr += err
     return stdout, stderr, rc
+
+
+def step_params(cases: list[dict], known_differences: dict[str, str]) -> list:
+    """One pytest param per step of measured cases, id "<case>-<step>"; a step named in
+    known_differences is a strict xfail with that reason."""
+    import pytest
+    params = []
+    for case in cases:
+        for index in range(len(case["steps"])):
+            ident = f"{case['case']}-{index}"
+            marks = [pytest.mark.xfail(strict=True, reason=known_differences[ident])] \
+                if ident in known_differences else []
+            params.append(pytest.param(case, index, id=ident, marks=marks))
+    return params

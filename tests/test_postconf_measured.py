@@ -33,20 +33,14 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from postconf_shell import run_cmdline  # noqa: E402
+from postconf_shell import run_cmdline, step_params  # noqa: E402
 
 DATA = Path(__file__).parent / "data" / "postconf"
 CASES = json.loads((DATA / "measured_cases.json").read_text())
 APPEND_ORDER_VARIES = {"edit_e_whitespace_values", "edit_e_dollar_value"}
 KNOWN_DIFFERENCES: dict[str, str] = {}
 
-STEPS = []
-for _case in CASES:
-    for _index in range(len(_case["steps"])):
-        _id = f"{_case['case']}-{_index}"
-        _marks = [pytest.mark.xfail(strict=True, reason=KNOWN_DIFFERENCES[_id])] \
-            if _id in KNOWN_DIFFERENCES else []
-        STEPS.append(pytest.param(_case, _index, id=_id, marks=_marks))
+STEPS = step_params(CASES, KNOWN_DIFFERENCES)
 
 
 def _setup(case: dict, folder: Path) -> None:

@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from postconf_shell import step_params  # noqa: E402
 from test_postmap_golden import lab  # noqa: E402,F401  (fixture)
 
 CASES = json.loads((Path(__file__).parent / "data" / "maps" / "measured_cases.json").read_text())
@@ -41,13 +42,7 @@ KNOWN_DIFFERENCES: dict[str, str] = {
                                 " reference lab, see postconf -m) has no postfix-pcre package",
 }
 
-PARAMS = []
-for _case in CASES:
-    for _index in range(len(_case["steps"])):
-        _id = f"{_case['case']}-{_index}"
-        _marks = [pytest.mark.xfail(strict=True, reason=KNOWN_DIFFERENCES[_id])] \
-            if _id in KNOWN_DIFFERENCES else []
-        PARAMS.append(pytest.param(_case, _index, id=_id, marks=_marks))
+PARAMS = step_params(CASES, KNOWN_DIFFERENCES)
 
 
 def _bash(cmd: str, scratch: Path, env: dict[str, str]) -> tuple[str, str, int]:
