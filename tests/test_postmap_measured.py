@@ -37,10 +37,7 @@ from test_postmap_golden import lab  # noqa: E402,F401  (fixture)
 CASES = json.loads((Path(__file__).parent / "data" / "maps" / "measured_cases.json").read_text())
 # inline: tables list their entries in hash-table order (random per process).
 SORTED_STDOUT = {"inline_static_edges-7"}
-KNOWN_DIFFERENCES: dict[str, str] = {
-    "postmap_missing_things-3": "simlab ships a pcre: table type; the measured machine (like the"
-                                " reference lab, see postconf -m) has no postfix-pcre package",
-}
+KNOWN_DIFFERENCES: dict[str, str] = {}
 
 PARAMS = step_params(CASES, KNOWN_DIFFERENCES)
 

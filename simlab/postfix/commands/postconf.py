@@ -44,6 +44,7 @@ from ..config.masterfmt import (WILDC, edit_master_cf, fold_line, format_entry, 
                                 match_service, parse_field_pattern, parse_service_pattern)
 from ..config.mastercf import FLD_CMD, MasterEntry, parse_master_cf
 from ..config.namespace import BUILTIN, SERVICE, USER, Namespace
+from ..maps.dynamic import dynamic_types
 from .cmdutil import printable
 
 PROG = "postconf"
@@ -297,7 +298,8 @@ class Postconf:
             raise Fatal("bounce templates (-b, -t) are not supported by simlab")
         if mode & F["m"]:
             self.read_main()
-            self.out.write("".join(t + "\n" for t in MAP_TYPES))
+            types = set(MAP_TYPES) | (dynamic_types(self.root) if self.root is not None else set())
+            self.out.write("".join(t + "\n" for t in sorted(types)))
         elif mode & F["l"]:
             self.out.write("".join(t + "\n" for t in LOCK_TYPES))
         elif mode & MASTER and not mode & EDITS:

@@ -20,7 +20,8 @@ DESCRIPTION
 
     A table that cannot be opened raises MapError with Postfix's text, e.g.
     "unsupported dictionary type: foo" (measured on Debian's 3.7.11 with an
-    empty dynamicmaps.cf: no other warning), or 'open dictionary: expecting
+    empty dynamicmaps.cf: no other warning; pcre: too, on a host root that has
+    not installed it as a plugin, see dynamic.py), or 'open dictionary: expecting
     "type:name" form instead of "foo"'.
 
     The keyword options are Postfix's dict flags: fold (DICT_FLAG_FOLD_FIX,
@@ -41,6 +42,7 @@ from pathlib import Path
 
 from .base import Map, MapError, Warn, host_path
 from .cidr import CidrMap
+from .dynamic import PLUGINS, dynamic_types
 from .hash import BtreeMap, HashMap
 from .inline import InlineMap
 from .regexp import PcreMap, RegexpMap
@@ -76,7 +78,7 @@ def open_map(spec: str, root: Path | str | None = None, warn: Warn | None = None
     if type_ == "proxy":
         return ProxyMap(open_map(name, root, warn, fold=fold, dup=dup, lock=lock, nul=nul, now=now))
     cls = MAP_TYPES.get(type_)
-    if cls is None:
+    if cls is None or (type_ in PLUGINS and root is not None and type_ not in dynamic_types(root)):
         raise MapError(f"unsupported dictionary type: {type_}")
     if cls in (HashMap, BtreeMap):
         return cls(name, root=root, fold=fold, nul=nul, lock=lock, warn=warn, now=now,
