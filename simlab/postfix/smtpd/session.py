@@ -18,7 +18,7 @@ DESCRIPTION
 
     The commands themselves are in commands.py (envelope) and data.py
     (message content); the access checks in restrictions.py; reading
-    lines in reading.py.
+    lines in reading.py; smtpd_timeout in timeout.py.
 
 PARAMETERS
     smtpd_banner, myhostname, syslog_name, line_length_limit,
@@ -54,6 +54,7 @@ from .replies import Reply, wire
 from .restrictions import SmtpdChecks
 from .slots import SESSION_SLOTS
 from .settings import settings_for
+from .timeout import TimeoutMixin
 from .tokens import escape, printable, tokenize
 
 # Postfix's command table order, which is also the order of the disconnect statistics.
@@ -74,7 +75,7 @@ class _NoHandler:
     """aiosmtpd wants a handler object; Postfix policy lives in this package instead."""
 
 
-class SmtpdSession(ParamGetters, LineReaderMixin, CommandsMixin, ExtensionsMixin, DataMixin, BdatMixin, SMTP):
+class SmtpdSession(ParamGetters, LineReaderMixin, CommandsMixin, ExtensionsMixin, DataMixin, BdatMixin, TimeoutMixin, SMTP):
     """One SMTP connection to smtpd, speaking exactly like Postfix 3.7."""
 
     line_length_limit = 1 << 16
@@ -182,49 +183,6 @@ class SmtpdSession(ParamGetters, LineReaderMixin, CommandsMixin, ExtensionsMixin
         self._writer = None
         self._reader = None
         self.checks.s = None
-
-    def _reset_timeout(self, duration: float | None = None) -> None:
-        # aiosmtpd re-arms after every line; lines that arrive together (a
-        # pipelined group, a DATA chunk) would re-arm with the same deadline,
-        # so the live timer is kept. On the virtual clock the timer is moved
-        # (VirtualLoop.postpone: the order cancel + call_later would give),
-        # elsewhere, or after a timeout, it is re-armed.
-        # Elsewhere (asyncio's loop) the armed timer is kept and only the deadline
-        # moves: _timeout_cb() re-arms itself when it comes before the deadline.
-        d = duration or self._timeout_duration
-        now = self.loop.time()
-        key = (now, d)
-        handle = self._timeout_handle
-        if handle is not None:
-            if self._timeout_key == key and not handle.cancelled():
-                return
-            self._timeout_key = key
-            if self._postpone is not None:
-                if self._postpone(handle, d):
-                    return
-            elif self._deadline is not None and not handle.cancelled() and handle.when() <= now + d:
-                self._deadline = now + d
-                return
-            handle.cancel()
-        self._timeout_handle = self.loop.call_later(d, self._timeout_cb)
-        self._timeout_key = key
-        self._deadline = now + d
-
-    def _timeout_cb(self) -> None:
-        deadline = self._deadline
-        if deadline is not None and self._postpone is None:
-            rest = deadline - self.loop.time()
-            if rest > 0:
-                self._timeout_handle = self.loop.call_later(rest, self._timeout_cb)
-                return
-        self._deadline = None
-        self._timeout_key = None
-        if self.transport is None:
-            return
-        self.log(f"timeout after {self.where} from {self.namaddr}")
-        self.transport.write((str(R.timeout(self.myhostname)) + "\r\n").encode())
-        self._timed_out = True
-        self.transport.close()
 
     # -- logging ---------------------------------------------------------------------------
     def log(self, text: str) -> None:
