@@ -27,7 +27,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from simlab.postfix.common.context import LAB_EPOCH, HostTrace, PostfixContext, VirtualClock, VirtualNetAccess
+from simlab.postfix.common.context import LAB_EPOCH, HostTrace, PostfixContext, VirtualClock
+from simlab.postfix.common.netaccess import VirtualNetAccess
 from simlab.scenarios.lab import install_lab
 from simlab.sim.network import Network
 from simlab.sim.rootfs import init_root

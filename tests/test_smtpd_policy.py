@@ -8,7 +8,8 @@ import re
 from typing import Any, Callable
 
 from postfix_lab import Lab, make_root
-from simlab.postfix.common.context import PostfixContext, RealClock, RealNetAccess
+from simlab.postfix.common.context import PostfixContext, RealClock
+from simlab.postfix.common.netaccess import RealNetAccess
 from simlab.postfix.common.queue import QueueStore
 from simlab.postfix.config import read_master_cf
 from simlab.postfix.smtpd import make_smtpd_protocol

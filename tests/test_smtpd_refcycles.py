@@ -8,7 +8,8 @@ import inspect
 import weakref
 
 from postfix_lab import make_root
-from simlab.postfix.common.context import PostfixContext, RealClock, RealNetAccess
+from simlab.postfix.common.context import PostfixContext, RealClock
+from simlab.postfix.common.netaccess import RealNetAccess
 from simlab.postfix.config import read_master_cf
 from simlab.postfix.smtpd import SmtpdSession, make_smtpd_protocol
 from simlab.postfix.smtpd.restrictions import SmtpdChecks

@@ -218,7 +218,7 @@ for _path in SENDMAILS:
 
 def is_real(ctx: Any) -> bool:
     """Does ``ctx`` run on real sockets (``simlab serve``) rather than the virtual network?"""
-    from .common.context import RealNetAccess
+    from .common.netaccess import RealNetAccess
     return isinstance(getattr(ctx, "net", None), RealNetAccess)
 
 

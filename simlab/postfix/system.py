@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .common.context import LAB_EPOCH, HostTrace, PostfixContext, RealClock, RealNetAccess, \
-    VirtualClock, VirtualNetAccess
+from .common.context import LAB_EPOCH, HostTrace, PostfixContext, RealClock, VirtualClock
+from .common.netaccess import RealNetAccess, VirtualNetAccess
 from .master import Master, RealBinder, VirtualBinder
 from .master.registry import register_system
 

@@ -15,10 +15,10 @@ SEE ALSO
 
 from __future__ import annotations
 
-from .context import (Clock, EventBus, NetAccess, PasswdEntry, PidAllocator, PidPool, PostfixContext,
-                      RealClock, RealNetAccess, TraceSink, VirtualClock, VirtualNetAccess,
-                      HostTrace, NullTrace, read_passwd)
+from .context import (Clock, EventBus, PasswdEntry, PidAllocator, PidPool, PostfixContext,
+                      RealClock, TraceSink, VirtualClock, HostTrace, NullTrace, read_passwd)
 from .maillog import MailLog
+from .netaccess import NetAccess, RealNetAccess, VirtualNetAccess
 
 __all__ = [
     "Clock", "EventBus", "HostTrace", "MailLog", "NetAccess", "NullTrace", "PasswdEntry",

@@ -105,7 +105,7 @@ async def _connect(agent: "SmtpAgent", target: Target) -> tuple[Any, Any]:
         opener = getattr(net, "connect_unix", None)
         if opener is not None:
             return await opener(target.ip, agent.program_name)
-        from ..common.context import RealNetAccess
+        from ..common.netaccess import RealNetAccess
         if not isinstance(net, RealNetAccess):
             raise FileNotFoundError(errno.ENOENT, "No such file or directory")
         path = target.ip if target.ip.startswith("/") else \
