@@ -57,7 +57,7 @@ _use_service: Any = None
 
 def _load() -> Any:
     global _CURRENT, _use_service
-    from ..master.master import CURRENT_PROCESS
+    from ..master.process import CURRENT_PROCESS
     from ..master.registry import use_service
     _CURRENT, _use_service = CURRENT_PROCESS, use_service
     return CURRENT_PROCESS.get()

@@ -6,7 +6,8 @@ SUMMARY
     master = Master(ctx, VirtualBinder(host)); await master.start()
 
 DESCRIPTION
-    master.py runs master.cf; process.py keeps the process table;
+    master.py runs master.cf; assign.py gives each client a process of its
+    service; process.py keeps the process table;
     binder.py opens listeners; services.py maps commands to code;
     registry.py lets other programs find a running master.
 
@@ -17,8 +18,8 @@ SEE ALSO
 from __future__ import annotations
 
 from .binder import RealBinder, VirtualBinder
-from .master import VERSION, Master, current_process
-from .process import Process, ProcessTable
+from .master import VERSION, Master
+from .process import Process, ProcessTable, current_process
 from .registry import acquire, find_master, is_running, master_pid, release, trigger, use_service
 
 __all__ = ["VERSION", "Master", "Process", "ProcessTable", "RealBinder", "VirtualBinder", "acquire",

@@ -36,23 +36,16 @@ SEE ALSO
 from __future__ import annotations
 
 import asyncio
-import contextvars
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .assign import AssignMixin
 from .pools import install_pools, remove_pools
-from .process import Process, ProcessTable, call_later
+from .process import CURRENT_PROCESS, Process, ProcessTable, call_later
 from .services import daemon_class, inet_endpoints, listener_factory, make_daemon, service_kind
 
 VERSION = "3.7.11"
-CURRENT_PROCESS: contextvars.ContextVar[Process | None] = contextvars.ContextVar("simlab_process", default=None)
-
-
-def current_process() -> Process | None:
-    """The process whose protocol is being created (read it in a protocol's __init__)."""
-    return CURRENT_PROCESS.get()
-
 
 @dataclass
 class ServiceState:
@@ -69,7 +62,7 @@ class ServiceState:
         self.key = self.svc.key
 
 
-class Master:
+class Master(AssignMixin):
     """One running master(8) of one Postfix instance."""
 
     def __init__(self, ctx: Any, binder: Any, *, runs: Callable[[Any], bool] | None = None,
@@ -367,68 +360,3 @@ class Master:
 
     def ps(self) -> str:
         return self.table.ps(self.pid, self.started)
-
-    # -- process assignment ----------------------------------------------------------------------
-    def _limit(self, svc: Any) -> int:
-        if svc.maxproc is None:
-            return self.ctx.config.get_int("default_process_limit")
-        return svc.maxproc
-
-    def _assign(self, state: ServiceState) -> Process:
-        svc = state.svc
-        proc = self.table.idle_one(svc.name, svc.type, self.generation)
-        if proc is None:
-            procs = self.table.serving(svc.name, svc.type, self.generation)
-            limit = self._limit(svc)
-            if limit == 0 or len(procs) < limit:
-                proc = self.table.start(svc, self.generation)
-            else:
-                if not state.warned_limit:
-                    state.warned_limit = True
-                    self._limit_warning(svc, limit)
-                proc = min(procs, key=lambda p: p.busy_count)
-        self.table.busy(proc)
-        return proc
-
-    def _limit_warning(self, svc: Any, limit: int) -> None:
-        port = svc.name.rpartition(":")[2]
-        self.log(f'warning: service "{svc.name}" ({port}) has reached its process limit "{limit}": '
-                 "new clients may experience noticeable delays")
-        self.log("warning: to avoid this condition, increase the process count in master.cf "
-                 "or reduce the service time per client")
-        self.log("warning: see https://www.postfix.org/STRESS_README.html for examples of "
-                 "stress-adapting configuration settings")
-
-    def _wrap(self, key: str) -> Any:
-        """The factory the binder calls per connection: a process, then the service's protocol.
-
-        It looks the service up at each connection, so a listener kept across
-        a reload serves new clients with the new configuration.
-        """
-        def factory() -> Any:
-            state = self.services[key]
-            proc = self._assign(state)
-            token = CURRENT_PROCESS.set(proc)
-            try:
-                proto = state.factory()
-            finally:
-                CURRENT_PROCESS.reset(token)
-            lost = proto.connection_lost
-
-            def connection_lost(exc: Exception | None) -> None:
-                try:
-                    lost(exc)
-                finally:
-                    try:    # proto -> this closure -> its bound method -> proto: a cycle to break
-                        del proto.connection_lost
-                    except AttributeError:
-                        pass
-                    self.release(proc)
-            proto.connection_lost = connection_lost
-            try:
-                proto.master_process = proc
-            except AttributeError:
-                pass
-            return proto
-        return factory
-

@@ -7,6 +7,7 @@ SUMMARY
     table.busy(proc); table.idle(proc)   # idle ones exit after max_idle
     table.exit(proc, "idle")             # trace: kind="process", event="exit"
     print(table.ps())
+    current_process()                    # the process a protocol is being created for
 
 DESCRIPTION
     Every Postfix daemon is a process that master(8) starts when there is
@@ -37,6 +38,7 @@ SEE ALSO
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -65,6 +67,14 @@ class Process:
     def name(self) -> str:
         """The program name as it appears in the maillog (``postfix/smtpd``)."""
         return self.command
+
+
+CURRENT_PROCESS: contextvars.ContextVar[Process | None] = contextvars.ContextVar("simlab_process", default=None)
+
+
+def current_process() -> Process | None:
+    """The process whose protocol is being created (read it in a protocol's __init__)."""
+    return CURRENT_PROCESS.get()
 
 
 # loop class -> does its call_later() take daemon=True (the virtual loop's)?

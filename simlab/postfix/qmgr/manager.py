@@ -126,7 +126,7 @@ class QueueManager:
         self._postpone: Any = None      # VirtualLoop.postpone, when the loop has one
 
     def _own_pid(self) -> int:
-        from ..master.master import current_process
+        from ..master.process import current_process
         proc = current_process()
         if proc is not None and proc.command == "qmgr":
             return proc.pid

@@ -393,14 +393,14 @@ class SmtpdSession(ParamGetters, LineReaderMixin, CommandsMixin, ExtensionsMixin
 
 
 
-_CURRENT_PROCESS: list[Any] = []     # master.master.current_process, imported on first use
+_CURRENT_PROCESS: list[Any] = []     # master.process.current_process, imported on first use
 
 
 def _master_process() -> Any:
     """The master(8) process this connection was handed to, when a master runs."""
     if not _CURRENT_PROCESS:
         try:
-            from ..master.master import current_process
+            from ..master.process import current_process
         except ImportError:
             return None
         _CURRENT_PROCESS.append(current_process)
